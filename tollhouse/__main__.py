@@ -1,0 +1,5 @@
+import sys
+
+from tollhouse.cli import main
+
+sys.exit(main())

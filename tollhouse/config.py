@@ -1,0 +1,225 @@
+"""Finding and loading ``tollhouse.toml``.
+
+Search order: ``--config``, then ``$TOLLHOUSE_CONFIG``, then upward from the working directory. The
+workspace root is the folder holding the file; state lives in ``<root>/.tollhouse/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tollhouse.workspace import Workspace
+
+CONFIG_NAME = "tollhouse.toml"
+ENV_VAR = "TOLLHOUSE_CONFIG"
+
+# Top-level tables a config may hold. A tool family that reads its own table adds its name here.
+KNOWN_SECTIONS = {
+    "workspace",
+    "rules",
+    "receipts",
+    "limits",
+    "redaction",
+    "identity",
+    "tools",
+    "approvals",
+}
+
+_SECTION_KEYS: dict[str, set[str]] = {
+    "workspace": {"roots", "immutable"},
+    "receipts": {"checkpoint_every", "synchronous", "excerpt_bytes"},
+    "limits": {"timeout_s", "max_argument_bytes", "max_result_bytes"},
+    "redaction": {"env", "patterns"},
+    "identity": {"operator"},
+    "tools": {"modules", "families"},
+    "approvals": {"ttl_s"},
+}
+
+
+class ConfigError(Exception):
+    """A config problem, located: file, line (when known), and what to do."""
+
+    def __init__(self, message: str, *, file: Path | None = None, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.bare = message
+        where = ""
+        if file is not None:
+            where = f"{file}:{line}: " if line else f"{file}: "
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class ReceiptSettings:
+    checkpoint_every: int = 1000
+    synchronous: str = "normal"
+    """``normal``: a receipt survives a crash of the process (WAL). ``full``: also a power loss."""
+    excerpt_bytes: int = 2048
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 120.0
+    max_argument_bytes: int = 1024 * 1024
+    max_result_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass
+class Config:
+    path: Path | None
+    text: str
+    data: dict[str, Any]
+    workspace: Workspace
+    receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
+    limits: Limits = field(default_factory=Limits)
+    redact_env: list[str] = field(default_factory=list)
+    redact_patterns: list[str] = field(default_factory=list)
+    operator: str | None = None
+    tool_modules: list[str] = field(default_factory=list)
+    tool_families: list[str] | None = None
+    approval_ttl_s: float = 300.0
+
+    @property
+    def root(self) -> Path:
+        return self.workspace.root
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workspace.state_dir
+
+    @property
+    def rules(self) -> list[dict[str, Any]]:
+        return list(self.data.get("rules", []))
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    def line_of(self, needle: str) -> int | None:
+        """Best-effort line number of a rule id or key, for error messages."""
+        pattern = re.compile(r"^\s*id\s*=\s*[\"']" + re.escape(needle) + r"[\"']", re.M)
+        match = pattern.search(self.text) or re.search(
+            r"^\s*\[+\s*" + re.escape(needle) + r"\s*\]+", self.text, re.M
+        )
+        return self.text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
+    if explicit:
+        path = Path(explicit).expanduser()
+        if path.is_dir():
+            path = path / CONFIG_NAME
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path.resolve()
+    env = os.environ.get(ENV_VAR)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"${ENV_VAR} names {path}, which does not exist")
+        return path.resolve()
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"no {CONFIG_NAME} found in {here} or any parent folder; "
+        "run `tollhouse init` to create one, or pass --config"
+    )
+
+
+def _expect(cond: bool, message: str, path: Path | None, line: int | None = None) -> None:
+    if not cond:
+        raise ConfigError(message, file=path, line=line)
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
+    path = find_config(explicit, cwd)
+    return parse_config(path.read_text(encoding="utf-8"), path)
+
+
+def parse_config(text: str, path: Path | None, root: Path | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise ConfigError(f"not valid TOML: {exc}", file=path, line=line) from exc
+    base = root or (path.parent if path else Path.cwd())
+    probe = Config(path=path, text=text, data=data, workspace=Workspace([base]))
+
+    for key, value in data.items():
+        if key not in KNOWN_SECTIONS:
+            raise ConfigError(
+                f"unknown section [{key}]; known: {', '.join(sorted(KNOWN_SECTIONS))}",
+                file=path,
+                line=probe.line_of(key),
+            )
+        allowed = _SECTION_KEYS.get(key)
+        if allowed is not None:
+            _expect(isinstance(value, dict), f"[{key}] must be a table", path, probe.line_of(key))
+            for sub in value:
+                _expect(
+                    sub in allowed,
+                    f"unknown key {key}.{sub}; known: {', '.join(sorted(allowed))}",
+                    path,
+                    probe.line_of(key),
+                )
+    _expect(isinstance(data.get("rules", []), list), "rules must be an array of tables", path)
+
+    ws = data.get("workspace", {})
+    roots_raw = ws.get("roots", ["."])
+    _expect(
+        isinstance(roots_raw, list) and roots_raw and all(isinstance(r, str) for r in roots_raw),
+        "workspace.roots must be a non-empty list of folder names",
+        path,
+        probe.line_of("workspace"),
+    )
+    roots = [(base / r).resolve() if not os.path.isabs(r) else Path(r) for r in roots_raw]
+    for r in roots:
+        _expect(r.is_dir(), f"workspace root {r} is not a folder", path, probe.line_of("workspace"))
+    immutable = ws.get("immutable", [".git/**", ".tollhouse/**", CONFIG_NAME])
+    _expect(
+        isinstance(immutable, list) and all(isinstance(i, str) for i in immutable),
+        "workspace.immutable must be a list of path globs",
+        path,
+        probe.line_of("workspace"),
+    )
+    workspace = Workspace(roots, immutable, config_file=path, state_dir=base / ".tollhouse")
+
+    rs = data.get("receipts", {})
+    receipts = ReceiptSettings(
+        checkpoint_every=int(rs.get("checkpoint_every", 1000)),
+        synchronous=str(rs.get("synchronous", "normal")),
+        excerpt_bytes=int(rs.get("excerpt_bytes", 2048)),
+    )
+    _expect(receipts.synchronous in ("normal", "full"), "receipts.synchronous: normal or full", path)
+    _expect(receipts.checkpoint_every >= 1, "receipts.checkpoint_every must be >= 1", path)
+    lim = data.get("limits", {})
+    limits = Limits(
+        timeout_s=float(lim.get("timeout_s", Limits.timeout_s)),
+        max_argument_bytes=int(lim.get("max_argument_bytes", Limits.max_argument_bytes)),
+        max_result_bytes=int(lim.get("max_result_bytes", Limits.max_result_bytes)),
+    )
+    red = data.get("redaction", {})
+    tools = data.get("tools", {})
+    families = tools.get("families")
+    return Config(
+        path=path,
+        text=text,
+        data=data,
+        workspace=workspace,
+        receipts=receipts,
+        limits=limits,
+        redact_env=list(red.get("env", [])),
+        redact_patterns=list(red.get("patterns", [])),
+        operator=data.get("identity", {}).get("operator"),
+        tool_modules=list(tools.get("modules", [])),
+        tool_families=list(families) if families is not None else None,
+        approval_ttl_s=float(data.get("approvals", {}).get("ttl_s", 300.0)),
+    )

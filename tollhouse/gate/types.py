@@ -1,0 +1,129 @@
+"""The gate's public types: a ``Call`` comes in from a face, an ``Outcome`` goes back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Channel = Literal["mcp-stdio", "mcp-http", "openai", "anthropic", "gemini", "cli", "api"]
+Effect = Literal["allow", "ask", "deny"]
+Status = Literal["ok", "error", "denied", "needs_approval", "timeout", "cancelled"]
+
+STATUSES: tuple[Status, ...] = ("ok", "error", "denied", "needs_approval", "timeout", "cancelled")
+
+
+def new_call_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What policy decided, and which rules decided it (``workspace.immutable`` or ``default-deny``
+    stand in for built-in reasons)."""
+
+    effect: Effect
+    rules: tuple[str, ...]
+    reason: str
+    policy_hash: str
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What an approver is shown. ``arguments`` are already redacted."""
+
+    call_id: str
+    tool: str
+    title: str
+    arguments: dict[str, Any]
+    rules: tuple[str, ...]
+    reason: str
+    args_digest: str
+    policy_hash: str
+    expires_at: float
+    """Unix time after which an answer no longer counts."""
+
+    def summary(self) -> str:
+        import json
+
+        args = json.dumps(self.arguments, ensure_ascii=False, sort_keys=True)
+        return f"{self.tool} {args}  (rule {', '.join(self.rules)}: {self.reason})"
+
+
+@dataclass(frozen=True)
+class ApprovalAnswer:
+    approved: bool
+    approver: str
+    """Who answered: ``mcp-elicitation:<client>``, ``terminal:<user>``, ``grant:<id>``."""
+    note: str = ""
+
+
+class Approver(Protocol):
+    """A face's way to ask a person. Returns None when it cannot ask (no capable client)."""
+
+    async def __call__(self, request: ApprovalRequest) -> ApprovalAnswer | None: ...
+
+
+ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+@dataclass
+class Call:
+    """One tool call as a face hands it to the gate."""
+
+    tool: str
+    arguments: dict[str, Any] | Any
+    channel: Channel = "api"
+    client: str | None = None
+    """Client name and version, ``claude-desktop/1.2``."""
+    session: str | None = None
+    case: str | None = None
+    operator: str | None = None
+    """Who asked; the gate fills in the configured operator when a face has none."""
+    approver: Approver | None = None
+    progress: ProgressCallback | None = None
+    client_roots: tuple[str, ...] | None = None
+    """Roots the client announced (absolute paths); they may only narrow the operator's roots."""
+    call_id: str = field(default_factory=new_call_id)
+    credentials_used: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What came of a call. ``result`` and ``message`` are redacted."""
+
+    call_id: str
+    tool: str
+    status: Status
+    result: Any = None
+    message: str | None = None
+    decision: Decision | None = None
+    approver: str | None = None
+    receipts: list[int] = field(default_factory=list)
+    """Sequence numbers of the receipts this call wrote."""
+    duration_us: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "tool": self.tool,
+            "status": self.status,
+            "result": self.result,
+            "message": self.message,
+            "decision": None
+            if self.decision is None
+            else {
+                "effect": self.decision.effect,
+                "rules": list(self.decision.rules),
+                "reason": self.decision.reason,
+                "policy_hash": self.decision.policy_hash,
+            },
+            "approver": self.approver,
+            "receipts": self.receipts,
+            "duration_us": self.duration_us,
+        }

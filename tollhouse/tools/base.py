@@ -1,0 +1,177 @@
+"""The tool model: what a tool is, what it may touch, and the context the gate hands it.
+
+A tool never checks policy and never writes receipts; the gate does both. A tool declares what it
+touches (its *effects* and its *facets*: the paths, argv or repositories in a call) so that policy can
+decide before it runs, and it reports facts for its receipt through ``ctx.record``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from tollhouse.gate.types import Call
+    from tollhouse.workspace import Workspace
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class Effect(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    EXEC = "exec"
+    NETWORK = "network"
+
+
+class ToolError(Exception):
+    """An error the model should see verbatim: what was wrong and what to do next.
+
+    Any other exception from a tool is reported as an internal error without its text, so that a
+    stray exception cannot leak data the tool did not mean to show.
+    """
+
+
+Facets = dict[str, list[str]]
+"""What a call touches, as policy sees it: ``{"paths": [...], "argv": [...], "repos": [...]}``.
+
+``paths`` are the raw path arguments (policy resolves them inside the workspace roots); ``argv`` is the
+token list of one command; ``repos`` are ``owner/name`` strings. A family may add its own facet names;
+a rule key of the same name constrains them.
+"""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool. Build it once at import time; the registry checks it."""
+
+    name: str
+    title: str
+    description: str
+    input_model: type[BaseModel]
+    run: Callable[[Any, ToolContext], Awaitable[Any]]
+    effects: frozenset[Effect]
+    family: str
+    output_model: type[BaseModel] | None = None
+    credential: str | None = None
+    """Credential profile id this tool uses (``github:default``); resolved just in time."""
+    path_fields: tuple[str, ...] = ()
+    """Argument names holding workspace paths (a string or a list of strings)."""
+    facets_of: Callable[[BaseModel], Facets] | None = None
+    """Custom facet extraction; when set it replaces the default built from ``path_fields``."""
+    timeout_s: float | None = None
+    """Default wall-clock limit; the gate's configured limit applies when this is None."""
+    idempotent: bool = False
+    destructive: bool = False
+
+    def __post_init__(self) -> None:
+        if not NAME_RE.match(self.name):
+            raise ValueError(f"tool name {self.name!r} must match {NAME_RE.pattern}")
+        if not self.effects:
+            raise ValueError(f"tool {self.name} must declare at least one effect")
+
+    @property
+    def read_only(self) -> bool:
+        return self.effects <= {Effect.READ}
+
+    def facets(self, args: BaseModel) -> Facets:
+        if self.facets_of is not None:
+            return self.facets_of(args)
+        paths: list[str] = []
+        for name in self.path_fields:
+            value = getattr(args, name, None)
+            if isinstance(value, str):
+                paths.append(value)
+            elif isinstance(value, list | tuple):
+                paths.extend(v for v in value if isinstance(v, str))
+        return {"paths": paths} if self.path_fields else {}
+
+    def input_schema(self) -> dict[str, Any]:
+        return self.input_model.model_json_schema()
+
+    def output_schema(self) -> dict[str, Any] | None:
+        return self.output_model.model_json_schema() if self.output_model else None
+
+
+ProgressSink = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+@dataclass
+class ToolContext:
+    """What the gate hands a running tool. Built by the gate for each call."""
+
+    call: Call
+    tool: Tool
+    workspace: Workspace
+    services: Any
+    """The gate's shared services (state database, credentials, redactor); see ``gate.services``."""
+    progress_sink: ProgressSink | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def roots(self) -> tuple[Any, ...]:
+        """The roots this call may use: the operator's, narrowed by any roots the client announced."""
+        return self.workspace.effective_roots(self.call.client_roots)
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """Report progress; forwarded to the client (MCP progress notifications) when it listens."""
+        if self.progress_sink is not None:
+            await self.progress_sink(progress, total, message)
+
+    def record(self, **facts: Any) -> None:
+        """Add facts to this call's outcome receipt (paths, byte counts, digests, exit codes).
+
+        Values must be JSON-serialisable; they are redacted before they are stored.
+        """
+        self.facts.update(facts)
+
+    async def credential(self) -> str:
+        """Resolve this tool's credential profile, registering the value with the redactor."""
+        if self.tool.credential is None:
+            raise ToolError(f"tool {self.tool.name} has no credential profile")
+        resolver = getattr(self.services, "credentials", None)
+        if resolver is None:
+            raise ToolError(f"no credential resolver is configured for {self.tool.credential}")
+        value: str = await resolver.resolve(self.tool.credential)
+        self.call.credentials_used.append(self.tool.credential)
+        return value
+
+
+class Registry:
+    """The catalogue: every tool by name. Faces list it; only the gate runs what is in it."""
+
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            self.add(tool)
+
+    def add(self, tool: Tool) -> None:
+        if tool.name in self._tools:
+            raise ValueError(f"duplicate tool name {tool.name}")
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self._tools.values(), key=lambda t: t.name))
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def families(self) -> Mapping[str, list[Tool]]:
+        out: dict[str, list[Tool]] = {}
+        for tool in self:
+            out.setdefault(tool.family, []).append(tool)
+        return out

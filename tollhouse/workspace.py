@@ -1,0 +1,110 @@
+"""Workspace roots and the paths inside them, as policy sees them.
+
+Containment is decided on fully resolved paths by path components, never by string prefix. This is
+the policy's view (which rule matches which path); the file tools additionally open through directory
+descriptors so that a path swapped after this check still cannot escape.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tollhouse.globs import any_path_matcher
+
+# Always immutable, whatever the config says: the state directory (receipts, grants, keys) and the
+# config file itself. A tool cannot change the rules it runs under or the record of what it did.
+BUILTIN_IMMUTABLE = (".tollhouse/**",)
+
+
+class PathError(ValueError):
+    """A path argument that is malformed or leads outside every workspace root."""
+
+
+@dataclass(frozen=True)
+class ResolvedPath:
+    root: Path
+    rel: str
+    """POSIX path relative to ``root``; ``"."`` for the root itself."""
+    abs: Path
+
+
+def check_raw_path(raw: str) -> None:
+    if not isinstance(raw, str) or raw == "":
+        raise PathError("path must be a non-empty string")
+    if "\x00" in raw:
+        raise PathError("path contains a NUL byte")
+    if len(raw.encode("utf-8", "surrogatepass")) > 4096:
+        raise PathError("path is longer than 4096 bytes")
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PathError("path is not valid UTF-8") from exc
+
+
+class Workspace:
+    def __init__(
+        self,
+        roots: list[Path],
+        immutable: list[str] | tuple[str, ...] = (),
+        *,
+        config_file: Path | None = None,
+        state_dir: Path | None = None,
+    ) -> None:
+        if not roots:
+            raise ValueError("a workspace needs at least one root")
+        self.roots: tuple[Path, ...] = tuple(Path(os.path.realpath(r)) for r in roots)
+        self.state_dir = Path(os.path.realpath(state_dir or self.roots[0] / ".tollhouse"))
+        self.config_file = Path(os.path.realpath(config_file)) if config_file else None
+        self.immutable_globs: tuple[str, ...] = tuple(immutable) + BUILTIN_IMMUTABLE
+        self._immutable = any_path_matcher(self.immutable_globs)
+
+    @property
+    def root(self) -> Path:
+        return self.roots[0]
+
+    def effective_roots(self, client_roots: tuple[str, ...] | None) -> tuple[Path, ...]:
+        """The operator's roots narrowed by a client's announced roots (never widened)."""
+        if client_roots is None:
+            return self.roots
+        narrowed: list[Path] = []
+        for raw in client_roots:
+            client = Path(os.path.realpath(raw))
+            for root in self.roots:
+                if client.is_relative_to(root):
+                    narrowed.append(client)
+                elif root.is_relative_to(client):
+                    narrowed.append(root)
+        return tuple(dict.fromkeys(narrowed))
+
+    def containing_root(self, path: Path, roots: tuple[Path, ...] | None = None) -> Path | None:
+        for root in roots if roots is not None else self.roots:
+            if path == root or path.is_relative_to(root):
+                return root
+        return None
+
+    def resolve(self, raw: str, roots: tuple[Path, ...] | None = None) -> ResolvedPath:
+        """Resolve a path argument (relative to the first root, or absolute inside a root).
+
+        Symlinks in existing components are followed; raises ``PathError`` when the result is
+        outside every root.
+        """
+        check_raw_path(raw)
+        roots = roots if roots is not None else self.roots
+        if not roots:
+            raise PathError("no workspace root is available to this call")
+        candidate = Path(raw) if os.path.isabs(raw) else roots[0] / raw
+        resolved = Path(os.path.realpath(candidate))
+        root = self.containing_root(resolved, roots)
+        if root is None:
+            raise PathError(f"path {raw!r} is outside the workspace roots")
+        rel = resolved.relative_to(root).as_posix()
+        return ResolvedPath(root=root, rel=rel or ".", abs=resolved)
+
+    def is_immutable(self, path: ResolvedPath) -> bool:
+        if self.config_file is not None and path.abs == self.config_file:
+            return True
+        if path.abs == self.state_dir or path.abs.is_relative_to(self.state_dir):
+            return True
+        return bool(self._immutable.match(path.rel))
