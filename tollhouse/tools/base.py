@@ -37,6 +37,15 @@ class ToolError(Exception):
     """
 
 
+class PolicyDenied(ToolError):
+    """Raised by a tool whose own guard denies a call that static policy could not judge (the GitHub
+    family's repository pinning, say). The gate records it as a denial naming ``rule``."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
 Facets = dict[str, list[str]]
 """What a call touches, as policy sees it: ``{"paths": [...], "argv": [...], "repos": [...]}``.
 
