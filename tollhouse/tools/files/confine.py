@@ -100,7 +100,7 @@ def resolve(ctx: ToolContext, raw: str, *, follow_final: bool = True, writing: b
     check_path_text(raw)
     view = _policy_view(ctx, raw)
     resolved = view
-    if not follow_final:
+    if not follow_final and view.rel != ".":
         head, name = os.path.split(raw.rstrip("/") or raw)
         if name not in ("", ".", ".."):
             parent = _policy_view(ctx, head or ".") if head or not os.path.isabs(raw) else view
