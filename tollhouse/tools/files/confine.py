@@ -91,6 +91,9 @@ def _policy_view(ctx: ToolContext, raw: str) -> ResolvedPath:
         raise ToolError(
             f"{exc}: paths are relative to the workspace root, and symlinks leading outside it are refused"
         ) from None
+    except OSError:
+        # realpath raises when a link vanishes while it is being read: the path is being swapped.
+        raise ToolError(f"{raw!r} changed while it was being resolved; refused, try again") from None
 
 
 def resolve(ctx: ToolContext, raw: str, *, follow_final: bool = True, writing: bool = False) -> Target:
