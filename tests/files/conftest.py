@@ -38,7 +38,9 @@ def tree_state(path: Path) -> dict[str, Any]:
 
 
 class Env:
-    def __init__(self, tmp: Path, immutable: tuple[str, ...] = (".git/**", "policy.toml", "vendor/locked/**")) -> None:
+    def __init__(
+        self, tmp: Path, immutable: tuple[str, ...] = (".git/**", "policy.toml", "vendor/locked/**")
+    ) -> None:
         self.tmp = tmp
         self.root = tmp / "ws"
         self.evil = tmp / "ws-evil"
@@ -50,7 +52,9 @@ class Env:
         self.workspace = Workspace([self.root], immutable=list(immutable))
         self.last: ToolContext | None = None
 
-    def ctx(self, name: str, arguments: dict[str, Any], client_roots: tuple[str, ...] | None = None) -> ToolContext:
+    def ctx(
+        self, name: str, arguments: dict[str, Any], client_roots: tuple[str, ...] | None = None
+    ) -> ToolContext:
         tool = REGISTRY.get(name)
         assert tool is not None
         call = Call(tool=name, arguments=arguments, client_roots=client_roots)

@@ -103,7 +103,9 @@ async def test_edit_is_all_or_nothing(env):
     path.write_text("x\ny\n")
     with pytest.raises(ToolError, match="edit 2"):
         await env.run(
-            "files_edit", path="e.txt", edits=[{"old_text": "x", "new_text": "X"}, {"old_text": "q", "new_text": "Q"}]
+            "files_edit",
+            path="e.txt",
+            edits=[{"old_text": "x", "new_text": "X"}, {"old_text": "q", "new_text": "Q"}],
         )
     assert path.read_text() == "x\ny\n"
 
@@ -111,7 +113,9 @@ async def test_edit_is_all_or_nothing(env):
 async def test_edit_dry_run_changes_nothing_and_returns_diff(env):
     path = env.root / "d.txt"
     path.write_text("hello\n")
-    out = await env.run("files_edit", path="d.txt", edits=[{"old_text": "hello", "new_text": "bye"}], dry_run=True)
+    out = await env.run(
+        "files_edit", path="d.txt", edits=[{"old_text": "hello", "new_text": "bye"}], dry_run=True
+    )
     assert not out.applied and "-hello\n+bye\n" in out.diff and out.diff.startswith("--- a/d.txt")
     assert path.read_text() == "hello\n"
 
@@ -120,7 +124,9 @@ async def test_crlf_bom_and_exec_bit_survive_edit(env):
     path = env.root / "run.sh"
     path.write_bytes(b"\xef\xbb\xbf#!/bin/sh\r\necho one\r\necho two\r\n")
     os.chmod(path, 0o751)
-    out = await env.run("files_edit", path="run.sh", edits=[{"old_text": "echo one\necho two", "new_text": "echo 1\necho 2"}])
+    out = await env.run(
+        "files_edit", path="run.sh", edits=[{"old_text": "echo one\necho two", "new_text": "echo 1\necho 2"}]
+    )
     assert out.applied
     assert path.read_bytes() == b"\xef\xbb\xbf#!/bin/sh\r\necho 1\r\necho 2\r\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o751
@@ -199,7 +205,15 @@ async def test_list_depth_sizes_gitignore_and_paging(env):
     rest = await env.run("files_list", depth=3, gitignore=False, offset=3, limit=100)
     paged = [e.path for e in everything.entries + rest.entries]
     assert paged == [
-        ".git", ".git/HEAD", ".gitignore", "a.log", "build", "build/out.o", "keep.log", "src", "src/pkg",
+        ".git",
+        ".git/HEAD",
+        ".gitignore",
+        "a.log",
+        "build",
+        "build/out.o",
+        "keep.log",
+        "src",
+        "src/pkg",
         "src/pkg/mod.py",
     ]
     assert rest.next_offset is None

@@ -170,7 +170,12 @@ async def test_malformed_paths_are_clear_errors(env, path, message):
 
 @pytest.mark.parametrize(
     "lookalike",
-    ["．．/outside/secret.txt", "\u2025/outside/secret.txt", "..\u2215outside\u2215secret.txt", "‥/secret.txt"],
+    [
+        "．．/outside/secret.txt",
+        "\u2025/outside/secret.txt",
+        "..\u2215outside\u2215secret.txt",
+        "‥/secret.txt",
+    ],
 )
 async def test_unicode_lookalikes_are_plain_names_inside(env, lookalike):
     before = env.outside_state()
@@ -250,7 +255,9 @@ async def test_client_roots_only_narrow(env):
     with pytest.raises(ToolError, match="outside the workspace roots"):
         await env.run("files_read", client_roots=narrow, path="../top.txt")
     with pytest.raises(ToolError, match="outside the workspace roots"):
-        await env.run("files_write", client_roots=narrow, path=str(env.root / "top.txt"), content="x", overwrite=True)
+        await env.run(
+            "files_write", client_roots=narrow, path=str(env.root / "top.txt"), content="x", overwrite=True
+        )
     assert (env.root / "top.txt").read_text() == "top\n"
     with pytest.raises(ToolError, match="no workspace root is available"):
         await env.run("files_read", client_roots=(str(env.outside),), path="secret.txt")

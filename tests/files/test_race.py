@@ -109,7 +109,10 @@ async def test_writes_through_a_swapping_directory_never_land_outside(env, swapp
         name, args = [
             ("files_write", {"path": "sub/new.txt", "content": f"w{i}", "overwrite": True}),
             ("files_write", {"path": "sub/file.txt", "content": INSIDE, "overwrite": True}),
-            ("files_edit", {"path": "sub/file.txt", "edits": [{"old_text": "content", "new_text": "content"}]}),
+            (
+                "files_edit",
+                {"path": "sub/file.txt", "edits": [{"old_text": "content", "new_text": "content"}]},
+            ),
             ("files_edit", {"path": "sub/file.txt", "edits": [{"old_text": "TOP", "new_text": "PWN"}]}),
             ("files_mkdir", {"path": "sub/made"}),
             ("files_delete", {"path": "sub/file.txt"}),
