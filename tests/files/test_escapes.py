@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -171,7 +170,7 @@ async def test_malformed_paths_are_clear_errors(env, path, message):
 @pytest.mark.parametrize(
     "lookalike",
     [
-        "．．/outside/secret.txt",
+        "\uff0e\uff0e/outside/secret.txt",
         "\u2025/outside/secret.txt",
         "..\u2215outside\u2215secret.txt",
         "‥/secret.txt",
