@@ -12,7 +12,6 @@ lint and the examples self-test in policy_lint.py.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,11 +53,6 @@ class Explanation:
         }
 
 
-def _call_json(args: BaseModel) -> str:
-    text = json.dumps(args.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False)
-    return text if len(text) <= 200 and "'" not in text else "JSON"
-
-
 class Policy:
     """A loaded, compiled policy. Immutable after ``load``; safe to share between tasks."""
 
@@ -83,9 +77,7 @@ class Policy:
             errors = check_examples(policy, registry)
             if errors:
                 first = errors[0]
-                raise PolicyError(
-                    first.message, file=config.path, line=first.line, rule_id=first.rule_id
-                )
+                raise PolicyError(first.message, file=config.path, line=first.line, rule_id=first.rule_id)
         return policy
 
     # ------------------------------------------------------------------------------- deciding
@@ -124,9 +116,11 @@ class Policy:
         return Decision(effect, ids, reason, self.sha256)  # type: ignore[arg-type]
 
     def _default_reason(self, tool: Tool, args: BaseModel) -> str:
+        # Kept cheap (no argument dump): this is the most common decision for a probing agent.
         return (
             f"denied: no rule allows {tool.name} with these arguments (default deny); "
-            f"see which rules were considered with: tollhouse policy explain {tool.name} '{_call_json(args)}'"
+            f"see every rule considered with: tollhouse policy explain {tool.name} 'JSON' "
+            "(JSON = the call's arguments)"
         )
 
     def explain(self, tool: Tool, args: BaseModel, *, roots: tuple[Path, ...] | None = None) -> Explanation:

@@ -13,21 +13,47 @@ import re
 import shlex
 from collections.abc import Callable, Iterable
 
-from tollhouse.gate.policy_match import CallView, CompiledRule, name_literal
-from tollhouse.globs import compile_name_glob
+from tollhouse.gate.policy_match import SEP, CallView, CompiledRule, name_literal
+from tollhouse.globs import any_path_matcher, compile_name_glob
+
+_GLOB_CHARS = frozenset("*?[]")
+CHUNK = 32
 
 
 def _path_key(glob: str) -> str | None:
+    """A literal every matching path shows: its first segment, its file name, or its extension."""
     g = glob.strip()
     if g.startswith("./"):
         g = g[2:]
-    first = g.strip("/").split("/", 1)[0]
-    return first if first and not (set(first) & set("*?[")) else None
+    segments = g.strip("/").split("/")
+    first, last = segments[0], segments[-1]
+    if first and not (set(first) & _GLOB_CHARS):
+        return "/" + first
+    if last and not (set(last) & _GLOB_CHARS):
+        return "=" + last
+    ext = last.rsplit(".", 1)[1] if "." in last else ""
+    if ext and not (set(ext) & _GLOB_CHARS) and last != "**":
+        return "." + ext
+    return None
+
+
+def _path_call_keys(rel: str) -> tuple[str, ...]:
+    base = rel.rsplit("/", 1)[-1]
+    keys = ("/" + rel.split("/", 1)[0], "=" + base)
+    return keys + ("." + base.rsplit(".", 1)[1],) if "." in base else keys
 
 
 def _argv_key(pattern: str) -> str | None:
-    first = shlex.split(pattern)[0]
-    return first if name_literal(first) else None
+    """The pattern's leading literal tokens, up to two (``git diff`` files apart from ``git log``)."""
+    tokens = shlex.split(pattern)
+    if tokens[-1] == "*":
+        tokens = tokens[:-1]
+    lead = []
+    for token in tokens[:2]:
+        if not name_literal(token):
+            break
+        lead.append(token)
+    return SEP.join(lead) if lead else None
 
 
 def _command_key(glob: str) -> str | None:
@@ -71,13 +97,23 @@ class EffectGroup:
                     break
             if not placed:
                 self.scan.append(rule)
+        # Unanchored path rules (``*/tmp/**``) are screened in chunks: one regex per chunk says
+        # whether any of its rules could match any path of the call.
+        self.screened: list[tuple[re.Pattern[str], list[CompiledRule]]] = []
+        path_scan = [r for r in self.scan if r.rule.paths]
+        if len(path_scan) > 4:
+            self.scan = [r for r in self.scan if not r.rule.paths]
+            for i in range(0, len(path_scan), CHUNK):
+                chunk = path_scan[i : i + CHUNK]
+                globs = [g for r in chunk for g in r.rule.paths or []]
+                self.screened.append((any_path_matcher(globs), chunk))
 
     def _call_keys(self, kind: str, v: CallView) -> Iterable[str] | None:
         """The call's literals for ``kind``; None means "cannot say, check every filed rule"."""
         if kind == "paths":
-            return {p.split("/", 1)[0] for p in v.deny_rels}
+            return {k for p in v.deny_rels for k in _path_call_keys(p)}
         if kind == "argv":
-            return v.argv[:1]
+            return (v.argv[0], SEP.join(v.argv[:2])) if len(v.argv) > 1 else v.argv[:1]
         if kind == "commands":
             return {c.split(" ", 1)[0] for c in v.commands}
         values = v.names.get("repos", [])
@@ -87,7 +123,15 @@ class EffectGroup:
 
     def matched(self, v: CallView) -> list[CompiledRule]:
         out = [r for r in self.scan if r.matches(v)]
+        sort = False
+        if self.screened and v.deny_rels:
+            for rx, chunk in self.screened:
+                if any(rx.fullmatch(p) for p in v.deny_rels):
+                    out.extend(r for r in chunk if r.matches(v))
+                    sort = True
         if not self.buckets:
+            if sort:
+                out.sort(key=lambda r: r.index)
             return out
         seen: set[int] = set()
         for kind, table in self.buckets.items():
@@ -99,7 +143,7 @@ class EffectGroup:
                         seen.add(r.index)
                         if r.matches(v):
                             out.append(r)
-        if seen:
+        if seen or sort:
             out.sort(key=lambda r: r.index)
         return out
 

@@ -42,7 +42,9 @@ def check_examples(policy: Policy, registry: Registry) -> list[Finding]:
             tool = registry.get(example.tool)
             if tool is None:
                 findings.append(
-                    Finding("error", rule.id, line, f"{where}: unknown tool {example.tool}; {_known(registry)}")
+                    Finding(
+                        "error", rule.id, line, f"{where}: unknown tool {example.tool}; {_known(registry)}"
+                    )
                 )
                 continue
             try:
@@ -52,7 +54,9 @@ def check_examples(policy: Policy, registry: Registry) -> list[Finding]:
                     f"{'.'.join(str(p) for p in e['loc']) or 'args'}: {e['msg']}" for e in exc.errors()
                 )
                 findings.append(
-                    Finding("error", rule.id, line, f"{where}: args are not valid for {tool.name}: {problems}")
+                    Finding(
+                        "error", rule.id, line, f"{where}: args are not valid for {tool.name}: {problems}"
+                    )
                 )
                 continue
             decision = policy.decide(tool, args)
@@ -109,15 +113,13 @@ def lint(policy: Policy, registry: Registry) -> list[Finding]:
                     )
                 )
         if not tools:
-            findings.append(Finding("warning", rule.id, line, f"rule {rule.id} never applies: it covers no tool"))
+            findings.append(
+                Finding("warning", rule.id, line, f"rule {rule.id} never applies: it covers no tool")
+            )
             continue
         for key in rule.constraint_keys():
             if not any(_can_have(t, key, rule) for t in tools):
-                what = (
-                    f"arguments {', '.join(rule.arg_globs())}"
-                    if key == "args"
-                    else f"a {key} facet"
-                )
+                what = f"arguments {', '.join(rule.arg_globs())}" if key == "args" else f"a {key} facet"
                 findings.append(
                     Finding(
                         "warning",
@@ -131,7 +133,9 @@ def lint(policy: Policy, registry: Registry) -> list[Finding]:
             shadows = [d for d in blanket_deny if covered(d, registry)]
             names = {t.name for t in tools}
             by = [d.id for d in shadows if {t.name for t in covered(d, registry)} & names]
-            denied = set().union(*({t.name for t in covered(d, registry)} for d in shadows)) if shadows else set()
+            denied = (
+                set().union(*({t.name for t in covered(d, registry)} for d in shadows)) if shadows else set()
+            )
             if names <= denied:
                 findings.append(
                     Finding(

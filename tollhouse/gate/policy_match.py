@@ -134,7 +134,9 @@ def argv_regex(pattern: str) -> str:
     return body + (f"(?:{SEP}{free})*" if rest else "")
 
 
-def argv_tokens_match(tokens: list[str], argv: list[str], guarded: frozenset[int], respect_guard: bool) -> bool:
+def argv_tokens_match(
+    tokens: list[str], argv: list[str], guarded: frozenset[int], respect_guard: bool
+) -> bool:
     """The token-by-token reference for one pattern (explain, and argv tokens holding NUL)."""
     rest = bool(tokens) and tokens[-1] == "*"
     fixed = tokens[:-1] if rest else tokens

@@ -124,6 +124,7 @@ def key_line(config: Config, index: int, key: str | None, rule_id: str | None) -
 
 # ---------------------------------------------------------------------------- parsing
 
+
 def _fail(config: Config, index: int, rule_id: str | None, key: str | None, message: str) -> PolicyError:
     who = f"rule {rule_id}" if rule_id else f"rule #{index + 1} (no id)"
     return PolicyError(
@@ -185,6 +186,7 @@ def _from_validation(config: Config, index: int, rid: str | None, exc: Validatio
 
 
 # ---------------------------------------------------------------------------- glob checks
+
 
 def check_globs(rule: Rule) -> tuple[str, str] | None:
     """(key, message) for the first glob this engine would not read as its author meant."""
