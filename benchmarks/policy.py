@@ -15,18 +15,19 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pydantic import BaseModel  # noqa: E402
+from pydantic import BaseModel
 
-from tollhouse.config import parse_config  # noqa: E402
-from tollhouse.gate.policy import Policy  # noqa: E402
-from tollhouse.gate.policy_match import build_view  # noqa: E402
-from tollhouse.globs import compile_name_glob  # noqa: E402
-from tollhouse.tools.base import Effect, Registry, Tool  # noqa: E402
+from tollhouse.config import parse_config
+from tollhouse.gate.policy import Policy
+from tollhouse.gate.policy_match import build_view
+from tollhouse.globs import compile_name_glob
+from tollhouse.tools.base import Effect, Registry, Tool
 
 
 class PathIn(BaseModel):
@@ -86,7 +87,8 @@ def _rules_toml(n: int, rng: random.Random) -> str:
     for i in range(n):
         kind = rng.random()
         if kind < 0.35:
-            body = f'tools = ["files_op{rng.randrange(30)}"]\npaths = ["pkg{i}/**", "lib{i}/*.py"]\neffect = "allow"'
+            tool = f"files_op{rng.randrange(30)}"
+            body = f'tools = ["{tool}"]\npaths = ["pkg{i}/**", "lib{i}/*.py"]\neffect = "allow"'
         elif kind < 0.5:
             body = f'tools = ["files_*"]\npaths = ["**/*.secret{i}", "vault{i}/**"]\neffect = "deny"'
         elif kind < 0.75:
@@ -142,6 +144,10 @@ def naive_decide(policy: Policy, tool: Tool, args: BaseModel) -> tuple[str, tupl
     return "deny", ("default-deny",)
 
 
+def _view_only(ws: Any, tool: Tool, args: BaseModel) -> Any:
+    return build_view(tool, args, ws, ws.roots)
+
+
 def _time(fn: Any, calls: list[tuple[Tool, BaseModel]], rounds: int) -> list[float]:
     samples: list[float] = []
     for _ in range(rounds):
@@ -177,9 +183,16 @@ def bench_decisions(sizes: tuple[int, ...] = (10, 1000, 10000), seed: int = 7) -
             ]:  # the fast path must agree with the naive loop
                 d = policy.decide(tool, args)
                 assert (d.effect, d.rules) == naive_decide(policy, tool, args), (tool.name, args)
-            fast = _time(lambda t, a: policy.decide(t, a), calls, rounds=25 if n < 10000 else 10)
-            slow = _time(lambda t, a: naive_decide(policy, t, a), calls[: 200 if n < 10000 else 60], rounds=3)
-            view = _time(lambda t, a: build_view(t, a, policy.workspace, policy.workspace.roots), calls, 10)
+            fast_rounds = 25 if n < 10000 else 10
+            ws = policy.workspace
+            views = {id(a): build_view(t, a, ws, ws.roots) for t, a in calls}
+            decide, decide_view = policy.decide, policy.decide_view
+            fast = _time(decide, calls, rounds=fast_rounds)
+            slow = _time(partial(naive_decide, policy), calls[: 200 if n < 10000 else 60], rounds=3)
+            view = _time(partial(_view_only, ws), calls, 10)
+            match = _time(
+                lambda t, a, views=views, dv=decide_view: dv(views[id(a)]), calls, rounds=fast_rounds
+            )
             effects = [policy.decide(t, a).effect for t, a in calls]
             rows.append(
                 {
@@ -190,6 +203,8 @@ def bench_decisions(sizes: tuple[int, ...] = (10, 1000, 10000), seed: int = 7) -
                     "naive_p50_us": statistics.median(slow),
                     "naive_p99_us": statistics.quantiles(slow, n=100)[98],
                     "view_p50_us": statistics.median(view),
+                    "match_p50_us": statistics.median(match),
+                    "match_p99_us": statistics.quantiles(match, n=100)[98],
                     "ratio": statistics.median(slow) / statistics.median(fast),
                     "mix": {e: effects.count(e) for e in ("allow", "ask", "deny")},
                 }
@@ -208,9 +223,10 @@ def main() -> None:
         print(
             f"{r['rules']:>6} {r['compile_ms']:>10.1f} {r['decide_p50_us']:>7.1f} {r['decide_p99_us']:>7.1f} "
             f"{r['naive_p50_us']:>10.1f} {r['naive_p99_us']:>10.1f} {r['ratio']:>6.1f}x "
-            f"{r['view_p50_us']:>9.1f}  {r['mix']}"
+            f"{r['view_p50_us']:>9.1f} {r['match_p50_us']:>14.1f} {r['match_p99_us']:>6.1f}  {r['mix']}"
         )
-    print("view = facets + path resolution (realpath) alone, included in p50; ratio = naive p50 / p50")
+    print("view = facets + path resolution (os.path.realpath via Workspace.resolve), included in p50;")
+    print("rules-only = decide on a prebuilt view (built-ins, index, rules); ratio = naive p50 / p50")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def _path_key(glob: str) -> str | None:
 def _path_call_keys(rel: str) -> tuple[str, ...]:
     base = rel.rsplit("/", 1)[-1]
     keys = ("/" + rel.split("/", 1)[0], "=" + base)
-    return keys + ("." + base.rsplit(".", 1)[1],) if "." in base else keys
+    return (*keys, "." + base.rsplit(".", 1)[1]) if "." in base else keys
 
 
 def _argv_key(pattern: str) -> str | None:
