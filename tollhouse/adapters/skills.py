@@ -63,6 +63,13 @@ def example_args(schema: dict[str, Any], defs: dict[str, Any] | None = None, dep
         return node["const"]
     if isinstance(node.get("enum"), list) and node["enum"]:
         return node["enum"][0]
+    if isinstance(node.get("allOf"), list):
+        merged: dict[str, Any] = {}
+        for part in node["allOf"]:
+            value = example_args(part, defs, depth + 1)
+            if isinstance(value, dict):
+                merged.update(value)
+        return merged
     branches = node.get("anyOf") or node.get("oneOf")
     if branches:
         non_null = [b for b in branches if b.get("type") != "null"] or branches
