@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "tollhouse.cli.policy_cmd",
     "tollhouse.cli.grant_cmd",
     "tollhouse.cli.receipts_cmd",
+    "tollhouse.cli.export_cmd",
 ]
 
 EPILOG = """\
