@@ -59,8 +59,8 @@ class Profile:
 def parse_source(profile_id: str, source: Any, base: Path) -> tuple[SourceKind, dict[str, Any]]:
     if not isinstance(source, str) or ":" not in source:
         raise ProfileError(
-            f"credentials.{profile_id}.source must be a string starting with env:, file: or command: "
-            "(a profile names where the secret lives; never put the secret itself in tollhouse.toml)"
+            f"credentials.{profile_id}.source must start with env:, file: or command: (a profile names "
+            "where the secret lives; never put the secret itself in tollhouse.toml)"
         )
     kind, _, rest = source.partition(":")
     rest = rest.strip()
