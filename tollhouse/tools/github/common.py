@@ -71,9 +71,28 @@ def reject_hidden(field: str, text: str | None) -> None:
         )
 
 
+def reject_secrets(ctx: ToolContext, **texts: str | list[str] | None) -> None:
+    """Refuse outgoing text that carries a secret the redactor knows (this call's token included):
+    a model steered into posting the token would publish it, and redacting the receipt is too late."""
+    redactor = getattr(ctx.services, "redactor", None)
+    if redactor is None:
+        return
+    for field, text in texts.items():
+        for item in text if isinstance(text, list) else [text]:
+            if item and redactor.redact_text(item) != item:
+                raise ToolError(
+                    f"{field} contains a secret (a credential or redacted value); it was not sent"
+                )
+
+
 @asynccontextmanager
-async def github(ctx: ToolContext) -> AsyncIterator[tuple[GitHubClient, GitHubSettings]]:
-    """The client for this call, with the token of the configured profile resolved just in time."""
+async def github(
+    ctx: ToolContext, outgoing: dict[str, Any] | None = None
+) -> AsyncIterator[tuple[GitHubClient, GitHubSettings]]:
+    """The client for this call, with the token of the configured profile resolved just in time.
+
+    ``outgoing`` (a write's texts) is checked for secrets once the token is known to the redactor.
+    """
     settings = load_settings(getattr(ctx.services, "config", None))
     resolver = getattr(ctx.services, "credentials", None)
     if settings.credential == (ctx.tool.credential or DEFAULT_PROFILE):
@@ -83,6 +102,8 @@ async def github(ctx: ToolContext) -> AsyncIterator[tuple[GitHubClient, GitHubSe
             raise ToolError(f"no credential resolver is configured for {settings.credential}")
         token = await resolver.resolve(settings.credential)
         ctx.call.credentials_used.append(settings.credential)
+    if outgoing:
+        reject_secrets(ctx, **outgoing)
 
     def forget() -> None:
         if resolver is not None and hasattr(resolver, "invalidate"):

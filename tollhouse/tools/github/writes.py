@@ -12,7 +12,14 @@ from pydantic import BaseModel, Field, field_validator
 
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
 from tollhouse.tools.github import models as m
-from tollhouse.tools.github.common import RepoName, check_write, github, reject_hidden, repo_facets, repo_path
+from tollhouse.tools.github.common import (
+    RepoName,
+    check_write,
+    github,
+    reject_hidden,
+    repo_facets,
+    repo_path,
+)
 from tollhouse.tools.github.settings import load_settings
 
 WRITE = frozenset({Effect.WRITE, Effect.NETWORK})
@@ -27,12 +34,14 @@ def _branch(value: str) -> str:
     return value
 
 
-def _precheck(ctx: ToolContext, repo: str, **texts: str | list[str] | None) -> None:
-    """Pinning, then hidden characters: both before the credential is even read."""
+def _precheck(ctx: ToolContext, repo: str, **texts: str | list[str] | None) -> dict[str, Any]:
+    """Pinning, then hidden characters: both before the credential is even read. Returns the texts
+    for the secret check that runs once the token is known."""
     check_write(ctx, load_settings(getattr(ctx.services, "config", None)), repo)
     for field, text in texts.items():
         for item in text if isinstance(text, list) else [text]:
             reject_hidden(field, item)
+    return texts
 
 
 class CommentArgs(BaseModel):
@@ -42,8 +51,8 @@ class CommentArgs(BaseModel):
 
 
 async def comment(args: CommentArgs, ctx: ToolContext) -> m.CommentResult:
-    _precheck(ctx, args.repo, body=args.body)
-    async with github(ctx) as (gh, _):
+    texts = _precheck(ctx, args.repo, body=args.body)
+    async with github(ctx, texts) as (gh, _):
         data = await gh.send_json(
             "POST", f"{repo_path(args.repo)}/issues/{args.number}/comments", {"body": args.body}
         )
@@ -74,7 +83,7 @@ def _issue_result(repo: str, data: dict[str, Any]) -> m.IssueResult:
 
 
 async def create_issue(args: CreateIssueArgs, ctx: ToolContext) -> m.IssueResult:
-    _precheck(ctx, args.repo, title=args.title, body=args.body, labels=args.labels)
+    texts = _precheck(ctx, args.repo, title=args.title, body=args.body, labels=args.labels)
     payload: dict[str, Any] = {"title": args.title}
     if args.body:
         payload["body"] = args.body
@@ -82,7 +91,7 @@ async def create_issue(args: CreateIssueArgs, ctx: ToolContext) -> m.IssueResult
         payload["labels"] = args.labels
     if args.assignees:
         payload["assignees"] = args.assignees
-    async with github(ctx) as (gh, _):
+    async with github(ctx, texts) as (gh, _):
         data = await gh.send_json("POST", f"{repo_path(args.repo)}/issues", payload)
     ctx.record(repo=args.repo.lower(), number=data.get("number"))
     return _issue_result(args.repo, data)
@@ -103,8 +112,8 @@ async def update_issue(args: UpdateIssueArgs, ctx: ToolContext) -> m.IssueResult
     fields = args.model_dump(exclude={"repo", "number"}, exclude_none=True)
     if not fields:
         raise ToolError("nothing to change: give at least one of title, body, state, labels, assignees")
-    _precheck(ctx, args.repo, title=args.title, body=args.body, labels=args.labels)
-    async with github(ctx) as (gh, _):
+    texts = _precheck(ctx, args.repo, title=args.title, body=args.body, labels=args.labels)
+    async with github(ctx, texts) as (gh, _):
         data = await gh.send_json("PATCH", f"{repo_path(args.repo)}/issues/{args.number}", fields)
     ctx.record(repo=args.repo.lower(), number=args.number, changed=sorted(fields))
     return _issue_result(args.repo, data)
@@ -125,11 +134,11 @@ class CreatePullArgs(BaseModel):
 
 
 async def create_pull(args: CreatePullArgs, ctx: ToolContext) -> m.PullResult:
-    _precheck(ctx, args.repo, title=args.title, body=args.body, head=args.head, base=args.base)
+    texts = _precheck(ctx, args.repo, title=args.title, body=args.body, head=args.head, base=args.base)
     payload: dict[str, Any] = {"title": args.title, "head": args.head, "base": args.base, "draft": args.draft}
     if args.body:
         payload["body"] = args.body
-    async with github(ctx) as (gh, _):
+    async with github(ctx, texts) as (gh, _):
         data = await gh.send_json("POST", f"{repo_path(args.repo)}/pulls", payload)
     ctx.record(repo=args.repo.lower(), number=data.get("number"))
     return m.PullResult(
