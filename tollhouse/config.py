@@ -28,6 +28,8 @@ KNOWN_SECTIONS = {
     "identity",
     "tools",
     "approvals",
+    "credentials",
+    "github",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -38,6 +40,16 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "identity": {"operator"},
     "tools": {"modules", "families"},
     "approvals": {"ttl_s"},
+    "github": {
+        "api_url",
+        "credential",
+        "pin_after_private_read",
+        "timeout_s",
+        "max_retries",
+        "max_wait_s",
+        "backoff_s",
+        "max_pages",
+    },
 }
 
 

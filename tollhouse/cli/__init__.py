@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "tollhouse.cli.grant_cmd",
     "tollhouse.cli.receipts_cmd",
     "tollhouse.cli.export_cmd",
+    "tollhouse.cli.auth_cmd",
 ]
 
 EPILOG = """\
