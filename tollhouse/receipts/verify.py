@@ -63,6 +63,7 @@ class VerifyResult:
 
 
 def _hash(values: Sequence[Any]) -> str:
+    """Hash of a row in SORTED_FIELDS order; extra trailing values (the stored hash) are ignored."""
     return hashlib.sha256(_encode(dict(zip(SORTED_FIELDS, values, strict=False))).encode("utf-8")).hexdigest()
 
 
@@ -106,7 +107,7 @@ def verify_chain(
             problems.append((i + 1, f"entry {i + 1} is missing (the entry after {i} is seq {seq!r})"))
             intact = i
             break
-        if _hash(row[:-1]) != row[-1]:
+        if _hash(row) != row[-1]:  # zip stops before the trailing hash column
             problems.append(_diagnose(rows, i))
             intact = i
             break
