@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from tollhouse.tools.base import Effect, Tool
+from tollhouse.gate.catalogue import ToolSpec
+from tollhouse.tools.base import Tool
 
 
 @runtime_checkable
@@ -39,25 +40,6 @@ class Spec:
     annotations: dict[str, Any] = field(default_factory=dict)
 
 
-def spec_from_tool(tool: Tool) -> Spec:
-    """The same view of a ``Tool`` the gate's catalogue gives."""
-    return Spec(
-        name=tool.name,
-        title=tool.title,
-        description=tool.description,
-        input_schema=tool.input_schema(),
-        output_schema=tool.output_schema(),
-        effects=frozenset(str(e) for e in tool.effects),
-        family=tool.family,
-        annotations={
-            "read_only_hint": tool.read_only,
-            "destructive_hint": tool.destructive,
-            "idempotent_hint": tool.idempotent,
-            "open_world_hint": Effect.NETWORK in tool.effects,
-        },
-    )
-
-
 def specs_of(source: Any) -> list[SpecLike]:
     """Specs from a Gate (only tools policy could allow) or from an iterable of specs/Tools."""
     if hasattr(source, "catalogue") and callable(source.catalogue):
@@ -66,5 +48,5 @@ def specs_of(source: Any) -> list[SpecLike]:
         return [s for s in specs if could_allow is None or could_allow(s.name)]
     out: list[SpecLike] = []
     for item in source if isinstance(source, Iterable) else ():
-        out.append(spec_from_tool(item) if isinstance(item, Tool) else item)
+        out.append(ToolSpec.of(item) if isinstance(item, Tool) else item)
     return sorted(out, key=lambda s: s.name)
