@@ -28,6 +28,7 @@ KNOWN_SECTIONS = {
     "identity",
     "tools",
     "approvals",
+    "shell",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -38,6 +39,16 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "identity": {"operator"},
     "tools": {"modules", "families"},
     "approvals": {"ttl_s"},
+    "shell": {
+        "pass_env",
+        "allow_env",
+        "default_timeout_s",
+        "max_timeout_s",
+        "output_cap_bytes",
+        "sandbox",
+        "workspace_programs",
+        "progress_interval_s",
+    },
 }
 
 
