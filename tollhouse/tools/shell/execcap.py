@@ -151,3 +151,48 @@ def _scan(argv: list[str], start: int, end: int, spec: Spec, out: set[int], dept
             return
         operand += 1
         i += 1
+
+
+# Programs that read code from stdin when given no script operand (`sh`, `python -`, `perl`).
+STDIN_INTERPRETERS = frozenset(
+    {
+        "sh",
+        "bash",
+        "dash",
+        "zsh",
+        "ksh",
+        "mksh",
+        "ash",
+        "fish",
+        "csh",
+        "tcsh",
+        "rbash",
+        "yash",
+        "pwsh",
+        "python",
+        "pypy",
+        "perl",
+        "ruby",
+        "node",
+        "nodejs",
+        "bun",
+        "php",
+        "lua",
+        "luajit",
+        "tclsh",
+        "Rscript",
+        "busybox",
+        "env",
+        "xargs",
+    }
+)
+
+
+def stdin_is_code(argv: list[str] | tuple[str, ...]) -> bool:
+    """True when ``argv`` is an interpreter that would execute its stdin: no script operand, or ``-``."""
+    name = os.path.basename(argv[0])
+    bare = _VERSION_SUFFIX.sub("", name) or name
+    if name not in STDIN_INTERPRETERS and bare not in STDIN_INTERPRETERS:
+        return False
+    operands = [t for t in argv[1:] if not t.startswith("-") or t == "-"]
+    return not operands or "-" in operands or "-s" in argv[1:]

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tollhouse.tools.base import Effect, PolicyDenied, Tool, ToolContext, ToolError
+from tollhouse.tools.shell.execcap import stdin_is_code
 from tollhouse.tools.shell.parse import Parsed, child_path, facets_for, parse_command
 from tollhouse.tools.shell.runner import run_process
 from tollhouse.tools.shell.sandbox import require_sandbox, wrap
@@ -151,6 +152,12 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
     timeout = min(args.timeout_s or settings.default_timeout_s, settings.max_timeout_s)
 
     argv = list(parsed.argv)
+    if parsed.mode == "argv" and args.stdin is not None and stdin_is_code(parsed.argv):
+        raise PolicyDenied(
+            "shell.stdin_code",
+            f"{parsed.argv[0]!r} would run its stdin as code, which no argv rule can see; write the code to "
+            "a script file in the workspace and run that instead",
+        )
     if parsed.mode == "argv":
         argv[0] = _program(parsed, where.abs, env["PATH"], ctx, settings)
     sandboxed = settings.sandbox == "bwrap"
