@@ -58,7 +58,12 @@ class Case:
 
 
 def c(
-    id: str, expect: str, guarded: bool = False, rule: str | None = None, setup: tuple[str, ...] = (), **args: Any
+    id: str,
+    expect: str,
+    guarded: bool = False,
+    rule: str | None = None,
+    setup: tuple[str, ...] = (),
+    **args: Any,
 ) -> Case:
     return Case(id, args, expect, guarded, rule, setup)
 
@@ -120,7 +125,13 @@ CASES: list[Case] = [
     c("subdir-program", "deny", argv=["bin/git", "status"]),
     c("parent-program", "deny", argv=["../ws/git", "status"]),
     c("copied-program-elsewhere", "deny", argv=["{OUT}/git", "status"]),
-    c("path-lookup-into-workspace", "tool_deny", rule="shell.workspace_program", setup=("ws_on_path",), argv=["pytest", "-q"]),
+    c(
+        "path-lookup-into-workspace",
+        "tool_deny",
+        rule="shell.workspace_program",
+        setup=("ws_on_path",),
+        argv=["pytest", "-q"],
+    ),
     # Wrappers: the wrapper and the program it runs are guarded.
     c("env-sh", "deny", guarded=True, argv=["env", "sh", "-c", T]),
     c("env-assign-sh", "deny", guarded=True, argv=["env", "A=1", "sh", "-c", T]),
@@ -173,12 +184,25 @@ CASES: list[Case] = [
     c("find-ok", "deny", guarded=True, argv=["find", ".", "-ok", "touch", M, ";"]),
     c("find-delete", "deny", guarded=True, argv=["find", ".", "-delete"]),
     c("find-fprint", "deny", guarded=True, argv=["find", ".", "-fprint", M]),
-    c("find-second-exec", "deny", guarded=True, argv=["find", ".", "-name", "a", "-o", "-exec", "sh", "-c", T, ";"]),
+    c(
+        "find-second-exec",
+        "deny",
+        guarded=True,
+        argv=["find", ".", "-name", "a", "-o", "-exec", "sh", "-c", T, ";"],
+    ),
     c("find-ok-name", "allow", argv=["find", ".", "-name", "nothing-here"]),
-    c("tar-checkpoint", "deny", guarded=True,
-      argv=["tar", "-cf", "{OUT}/a.tar", "--checkpoint=1", f"--checkpoint-action=exec={T}", "."]),
-    c("tar-checkpoint-abbrev", "deny", guarded=True,
-      argv=["tar", "-cf", "{OUT}/a.tar", "--checkpoint=1", f"--checkpoint-ac=exec={T}", "."]),
+    c(
+        "tar-checkpoint",
+        "deny",
+        guarded=True,
+        argv=["tar", "-cf", "{OUT}/a.tar", "--checkpoint=1", f"--checkpoint-action=exec={T}", "."],
+    ),
+    c(
+        "tar-checkpoint-abbrev",
+        "deny",
+        guarded=True,
+        argv=["tar", "-cf", "{OUT}/a.tar", "--checkpoint=1", f"--checkpoint-ac=exec={T}", "."],
+    ),
     c("tar-to-command", "deny", guarded=True, argv=["tar", f"--to-command={T}", "-xf", "{WS}/a.tar"]),
     c("tar-I", "deny", guarded=True, argv=["tar", "-I", T, "-cf", "{OUT}/b.tar", "."]),
     c("tar-cluster-I", "deny", guarded=True, argv=["tar", "-cIf", T, "{OUT}/b.tar", "."]),
@@ -200,8 +224,13 @@ CASES: list[Case] = [
     c("cwd-absolute-outside", "cwd", argv=["ls"], cwd="/"),
     c("cwd-symlink-outside", "cwd", argv=["ls"], cwd="outlink"),
     c("env-ld-preload", "tool_deny", rule="shell.allow_env", argv=["git", "status"], env={"LD_PRELOAD": M}),
-    c("env-git-config", "tool_deny", rule="shell.allow_env", argv=["git", "status"],
-      env={"GIT_CONFIG_PARAMETERS": f"'core.pager'='{T}'"}),
+    c(
+        "env-git-config",
+        "tool_deny",
+        rule="shell.allow_env",
+        argv=["git", "status"],
+        env={"GIT_CONFIG_PARAMETERS": f"'core.pager'='{T}'"},
+    ),
     c("env-path", "tool_error", argv=["git", "status"], env={"PATH": "{WS}"}),
     c("missing-program", "tool_error", argv=["frobnicate-xyz"]),
 ]

@@ -30,7 +30,20 @@ def build_world(tmp: Path, ws: Path) -> World:
     marker = out / "MARKER"
     subprocess.run(["git", "init", "-q", str(ws)], check=True)
     subprocess.run(
-        ["git", "-C", str(ws), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "x"],
+        [
+            "git",
+            "-C",
+            str(ws),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
         check=True,
     )
     evil = EVIL.format(marker=marker)

@@ -156,10 +156,14 @@ async def test_env_names_need_the_operator(run: Runner) -> None:
 
 async def test_shell_mode_runs_with_sh_when_policy_allowed_it(run: Runner) -> None:
     out = await run(command="echo abc | tr a x")
-    assert out.mode == "shell" and out.stdout == "xbc\n" and run.facts["argv"] == ["/bin/sh", "-c", "echo abc | tr a x"]
+    assert (
+        out.mode == "shell"
+        and out.stdout == "xbc\n"
+        and run.facts["argv"] == ["/bin/sh", "-c", "echo abc | tr a x"]
+    )
 
 
 async def test_bad_shell_settings_are_clear_errors(ws: Path) -> None:
     run = Runner(make_config(ws, '[shell]\nsandbox = "docker"\n'))
-    with pytest.raises(ToolError, match='shell.sandbox must be "none" or "bwrap"'):
+    with pytest.raises(ToolError, match=r'shell\.sandbox must be "none" or "bwrap"'):
         await run(argv=["true"])

@@ -103,6 +103,19 @@ def require_sandbox(path: str | None = None) -> SandboxStatus:
     return status
 
 
+def _home_tops(home: Path, dirs: list[str]) -> list[Path]:
+    tops: dict[Path, None] = {}
+    for entry in dirs:
+        if not entry or not os.path.isabs(entry):
+            continue
+        for candidate in (Path(entry), Path(os.path.realpath(entry))):
+            if candidate != home and candidate.is_relative_to(home):
+                top = home / candidate.relative_to(home).parts[0]
+                if top.is_dir():
+                    tops[top] = None
+    return list(tops)
+
+
 def wrap(
     status: SandboxStatus,
     argv: list[str],
@@ -111,6 +124,7 @@ def wrap(
     writable: tuple[Path, ...],
     readonly: tuple[Path, ...] = (),
     home: str | None = None,
+    path: str = "",
 ) -> list[str]:
     """The bwrap command line that runs ``argv`` inside the sandbox."""
     assert status.bwrap is not None
@@ -131,6 +145,10 @@ def wrap(
     # Hide the home folder (keys, tokens, shell history) unless a root lives inside it or is it.
     if home and os.path.isdir(home) and not any(Path(home).is_relative_to(r) for r in writable):
         out += ["--tmpfs", home]
+        # Programs installed under home (pyenv, cargo, ~/.local) stay usable: the top folder holding
+        # each PATH entry and the program itself comes back read-only; ~/.ssh and friends stay hidden.
+        for top in _home_tops(Path(home), [*path.split(os.pathsep), os.path.dirname(argv[0])]):
+            out += ["--ro-bind", str(top), str(top)]
     for root in writable:
         out += ["--bind", str(root), str(root)]
     for path in readonly:  # state folder, config file: re-bound read-only on top of the writable root

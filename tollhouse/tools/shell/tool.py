@@ -165,7 +165,13 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
         status = require_sandbox()
         readonly = tuple(p for p in (ctx.workspace.state_dir, ctx.workspace.config_file) if p is not None)
         argv = wrap(
-            status, argv, cwd=where.abs, writable=tuple(ctx.roots), readonly=readonly, home=env["HOME"]
+            status,
+            argv,
+            cwd=where.abs,
+            writable=tuple(ctx.roots),
+            readonly=readonly,
+            home=env["HOME"],
+            path=env["PATH"],
         )
 
     ctx.record(
