@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from tollhouse import __version__
 
 # Command modules, in the order `tollhouse --help` lists them. A module joins by adding a line here.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "tollhouse.cli.init_cmd",
+    "tollhouse.cli.call_cmd",
+    "tollhouse.cli.tools_cmd",
+    "tollhouse.cli.policy_cmd",
+    "tollhouse.cli.grant_cmd",
+    "tollhouse.cli.receipts_cmd",
+]
 
 EPILOG = """\
 exit codes (tollhouse call and friends):
