@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from tollhouse.config import ConfigError, parse_config
 from tollhouse.tools import build_registry
 from tollhouse.tools.shell import ShellRunInput
-from tollhouse.tools.shell.exectable import PROGRAMS
 from tollhouse.tools.shell.execcap import guarded_indices, stdin_is_code
+from tollhouse.tools.shell.exectable import PROGRAMS
 from tollhouse.tools.shell.parse import child_path, normalise_program, parse_command
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "tools" / "shell.md"
@@ -152,5 +152,5 @@ def test_registered_family_and_config_section(tmp_path: Path) -> None:
     assert build_registry(["shell"]).names() == ["shell_run"]
     config = parse_config('[shell]\nmax_timeout_s = 5\nsandbox = "bwrap"\n', tmp_path / "tollhouse.toml")
     assert config.section("shell")["sandbox"] == "bwrap"
-    with pytest.raises(ConfigError, match="unknown key shell.passenv"):
+    with pytest.raises(ConfigError, match=r"unknown key shell\.passenv"):
         parse_config('[shell]\npassenv = ["X"]\n', tmp_path / "tollhouse.toml")
