@@ -100,7 +100,7 @@ async def test_binary_output_is_decoded_safely_and_says_so(run: Runner) -> None:
 
 
 async def test_progress_forwards_output_lines(run: Runner) -> None:
-    out = await run(argv=["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.15; done"])
+    out = await run(argv=["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.3; done"])
     assert out.exit_code == 0
     messages = [m for _, _, m in run.progress]
     assert messages[:3] == ["line1", "line2", "line3"]
