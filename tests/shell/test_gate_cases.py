@@ -153,3 +153,13 @@ async def test_canary_never_reaches_output_or_receipts(ws: Path, monkeypatch: py
         if (config.state_dir / n).exists()
     )
     assert b"canary-value-91x7" not in raw
+
+
+async def test_binary_output_on_both_streams_fits_the_result_limit(ws: Path) -> None:
+    (ws / "noise.sh").write_text("head -c 3000000 /dev/zero; head -c 3000000 /dev/urandom >&2\n")
+    config = gate_config(ws)
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("shell_run", {"argv": ["sh", "noise.sh"]}))
+    assert out.ok, out.message
+    assert out.result["stdout_truncated"] and out.result["stderr_truncated"]
+    assert out.result["stdout_bytes"] == out.result["stderr_bytes"] == 3000000

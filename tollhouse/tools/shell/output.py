@@ -8,10 +8,21 @@ what was printed.
 from __future__ import annotations
 
 import hashlib
+import re
 
 MARKER = (
     "\n[... tollhouse: {omitted} bytes omitted from the middle of this stream (output cap {cap} bytes) ...]\n"
 )
+
+
+# Terminal colour and title sequences carry nothing for a reader; other control characters (NUL from
+# binary output, say) become U+FFFD so the text stays printable and its JSON size stays near its length.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    return _CONTROL.sub("\ufffd", _ANSI.sub("", text))
 
 
 class HeadTail:
@@ -54,9 +65,10 @@ class HeadTail:
         return self._sha.hexdigest()
 
     def text(self) -> str:
-        """The kept bytes as text: UTF-8, undecodable bytes as U+FFFD, a marker where bytes were cut."""
-        head = bytes(self.head).decode("utf-8", errors="replace")
+        """The kept bytes as text: UTF-8, undecodable bytes and control characters (other than tab,
+        newline, carriage return) as U+FFFD, ANSI escape sequences removed, a marker where bytes were cut."""
         if not self.truncated:
-            return (bytes(self.head) + bytes(self.tail)).decode("utf-8", errors="replace")
-        tail = bytes(self.tail).decode("utf-8", errors="replace")
+            return clean((bytes(self.head) + bytes(self.tail)).decode("utf-8", errors="replace"))
+        head = clean(bytes(self.head).decode("utf-8", errors="replace"))
+        tail = clean(bytes(self.tail).decode("utf-8", errors="replace"))
         return head + MARKER.format(omitted=self.total - self.held, cap=self.cap) + tail

@@ -139,6 +139,16 @@ def _program(parsed: Parsed, cwd: Path, env_path: str, ctx: ToolContext, setting
     return found
 
 
+def _stream_cap(settings: ShellSettings, ctx: ToolContext) -> int:
+    """The per-stream cap, kept low enough that both streams fit the gate's result limit even when
+    every kept byte becomes a 3-byte U+FFFD."""
+    limits = getattr(getattr(ctx.services, "config", None), "limits", None)
+    result_limit = getattr(limits, "max_result_bytes", None)
+    if isinstance(result_limit, int) and result_limit > 0:
+        return max(1024, min(settings.output_cap_bytes, result_limit // 8))
+    return settings.output_cap_bytes
+
+
 async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
     settings = _settings(ctx)
     parsed = args.parsed()
@@ -187,7 +197,7 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
         env=env,
         stdin=args.stdin,
         timeout_s=timeout,
-        cap=settings.output_cap_bytes,
+        cap=_stream_cap(settings, ctx),
         on_line=line,
         line_interval_s=settings.progress_interval_s,
         program_label=parsed.argv[0],
@@ -204,7 +214,7 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
     )
     stdout, stderr = result.stdout.text(), result.stderr.text()
     notes = [
-        f"{name} held bytes that are not UTF-8; they are shown as U+FFFD"
+        f"{name} held bytes that are not UTF-8 text or are control characters; they are shown as U+FFFD"
         for name, text, buf in (("stdout", stdout, result.stdout), ("stderr", stderr, result.stderr))
         if "\ufffd" in text and b"\xef\xbf\xbd" not in bytes(buf.head) + bytes(buf.tail)
     ]
