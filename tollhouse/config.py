@@ -30,6 +30,7 @@ KNOWN_SECTIONS = {
     "approvals",
     "credentials",
     "github",
+    "shell",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -49,6 +50,16 @@ _SECTION_KEYS: dict[str, set[str]] = {
         "max_wait_s",
         "backoff_s",
         "max_pages",
+    },
+    "shell": {
+        "pass_env",
+        "allow_env",
+        "default_timeout_s",
+        "max_timeout_s",
+        "output_cap_bytes",
+        "sandbox",
+        "workspace_programs",
+        "progress_interval_s",
     },
 }
 

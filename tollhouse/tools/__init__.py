@@ -16,6 +16,7 @@ __all__ = ["FAMILIES", "Effect", "Registry", "Tool", "ToolContext", "ToolError",
 FAMILIES: dict[str, str] = {
     "files": "tollhouse.tools.files",
     "github": "tollhouse.tools.github",
+    "shell": "tollhouse.tools.shell",
 }
 
 
