@@ -69,3 +69,27 @@ def test_ordinary_text_is_untouched() -> None:
 def test_custom_patterns_from_config() -> None:
     r = Redactor(patterns=[r"ACME-[0-9]{6}"])
     assert r.redact_text("id ACME-123456.") == "id [REDACTED:custom]."
+
+
+def test_anchors_never_change_what_is_redacted() -> None:
+    """The anchor pre-check is only a shortcut: redacting with every regex run gives the same text."""
+    import dataclasses
+
+    from tollhouse.gate import redact
+
+    samples = [
+        f"x {GH} y",
+        PEM,
+        JWT,
+        "AKIAIOSFODNN7EXAMPLE",
+        "Api_Key: 'abcd1234'",
+        "Authorization: BASIC dXNlcjpwYXNzd29yZA==",
+        "postgres://u:p4ss@db/x",
+        "CLIENT_SECRET=shhh-123",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ]
+    fast = Redactor()
+    slow = Redactor()
+    slow._detectors = [dataclasses.replace(d, anchors=()) for d in redact.DETECTORS]
+    for text in samples:
+        assert fast.redact_text(text) == slow.redact_text(text) != text

@@ -28,10 +28,13 @@ class Detector:
     pattern: re.Pattern[str]
     group: int = 0
     """Which group is the secret (0: the whole match); the rest of the match is kept."""
+    anchors: tuple[str, ...] = ()
+    """Lower-case literals one of which every match contains. A regex scan costs ~8 ms per 512 KB
+    even when nothing matches; a substring test is a fast C scan, so most detectors are skipped."""
 
 
-def _d(kind: str, regex: str, group: int = 0, flags: int = 0) -> Detector:
-    return Detector(kind, re.compile(regex, flags), group)
+def _d(kind: str, regex: str, group: int = 0, anchors: tuple[str, ...] = ()) -> Detector:
+    return Detector(kind, re.compile(regex), group, anchors)
 
 
 DETECTORS: tuple[Detector, ...] = (
@@ -39,35 +42,47 @@ DETECTORS: tuple[Detector, ...] = (
         "private-key",
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
         r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+        anchors=("private key",),
     ),
-    _d("aws-access-key-id", r"\b(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}\b"),
+    _d(
+        "aws-access-key-id",
+        r"\b(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}\b",
+        anchors=("a3t", "abia", "acca", "akia", "asia"),
+    ),
     _d(
         "aws-secret-access-key",
         r"(?i)aws.{0,20}?(?:secret|key|pwd|pw|password|pass|token).{0,20}?[\"'=:\s]([0-9a-zA-Z/+]{40})\b",
         1,
+        anchors=("aws",),
     ),
-    _d("github-token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b"),
-    _d("github-token", r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"),
-    _d("gitlab-token", r"\bglpat-[A-Za-z0-9_\-]{20,}\b"),
-    _d("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),
-    _d("stripe-key", r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{24,}\b"),
-    _d("anthropic-key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
-    _d("openai-key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
-    _d("google-api-key", r"\bAIza[0-9A-Za-z_\-]{35}\b"),
-    _d("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b"),
-    _d("pypi-token", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"),
-    _d("jwt", r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{8,}"),
+    _d(
+        "github-token",
+        r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b",
+        anchors=("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
+    _d("github-token", r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b", anchors=("github_pat_",)),
+    _d("gitlab-token", r"\bglpat-[A-Za-z0-9_\-]{20,}\b", anchors=("glpat-",)),
+    _d("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b", anchors=("xox",)),
+    _d("stripe-key", r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{24,}\b", anchors=("k_live_", "k_test_")),
+    _d("anthropic-key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}", anchors=("sk-ant-",)),
+    _d("openai-key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", anchors=("sk-",)),
+    _d("google-api-key", r"\bAIza[0-9A-Za-z_\-]{35}\b", anchors=("aiza",)),
+    _d("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b", anchors=("npm_",)),
+    _d("pypi-token", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}", anchors=("pypi-",)),
+    _d("jwt", r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{8,}", anchors=("eyj",)),
     _d(
         "authorization",
         r"(?i)\b(?:authorization|proxy-authorization)\s*[:=]\s*(?:bearer|token|basic)\s+([A-Za-z0-9._~+/=\-]{8,})",
         1,
+        anchors=("authorization",),
     ),
-    _d("url-password", r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]+:([^/\s@]+)@"),
+    _d("url-password", r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]+:([^/\s@]+)@", anchors=("://",)),
     _d(
         "password",
         r"(?i)\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret|auth[_-]?token|"
         r"access[_-]?token|private[_-]?key)[\"']?\s*[:=]\s*[\"']?([^\s\"'&,;]{4,})",
         1,
+        anchors=("pass", "pwd", "secret", "token", "api", "access", "private", "auth"),
     ),
 )
 
@@ -106,7 +121,10 @@ class Redactor:
             return text
         if self._exact is not None:
             text = self._exact.sub("[REDACTED:secret]", text)
+        lowered = text.lower()
         for det in self._detectors:
+            if det.anchors and not any(a in lowered for a in det.anchors):
+                continue
             if det.group == 0:
                 text = det.pattern.sub(f"[REDACTED:{det.kind}]", text)
             else:
