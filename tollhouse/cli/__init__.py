@@ -15,7 +15,8 @@ COMMAND_MODULES: list[str] = []
 EPILOG = """\
 exit codes (tollhouse call and friends):
   0 ok · 1 tool error · 2 usage or config error · 3 denied by policy ·
-  4 needs approval · 5 timed out · 6 cancelled · 7 receipts store unusable
+  4 needs approval · 5 timed out · 6 cancelled · 7 receipt store unusable ·
+  8 receipts failed verification
 
 Start with `tollhouse init`, then `tollhouse call TOOL 'JSON'`. Docs: docs/ in the repository.
 """
@@ -48,10 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from tollhouse.cli.common import CommandError
+
     try:
         return int(handler(args) or 0)
+    except CommandError as exc:
+        print(f"tollhouse: {exc}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("tollhouse: interrupted", file=sys.stderr)
         return 6
 
 
