@@ -23,7 +23,7 @@ from tollhouse import __version__
 from tollhouse.gate.types import Call
 from tollhouse.server.approvals import ElicitationApprover
 from tollhouse.server.resources import ResourceCatalogue, ResourceNotFound, ResourceRequest
-from tollhouse.server.results import error_result, outcome_to_result, spec_to_tool
+from tollhouse.server.results import outcome_to_result, spec_to_tool
 from tollhouse.tools.base import ToolError
 
 log = logging.getLogger("tollhouse.server")
@@ -73,7 +73,6 @@ class McpFace:
         self._schemas = {t.name: t.input_schema for t in self._tools}
         self._has_output = {t.name: t.output_schema is not None for t in self._tools}
         config = gate.services.config
-        self.max_argument_bytes = config.limits.max_argument_bytes
         self.server: Server[Any] = Server(
             SERVER_NAME,
             version=__version__,
@@ -141,24 +140,11 @@ class McpFace:
             approver=approver,
             progress=progress,
         )
-        oversize = self._oversize(arguments)
-        if oversize is not None:
-            # Refused before the gate parses anything, but still on the record.
-            await self._record(call, "call_refused", {"tool": params.name, "reason": oversize})
-            return error_result(f"Error: {oversize}")
+        # The gate checks limits.max_argument_bytes, validates, and receipts every refusal.
         outcome = await self.gate.call(call)
         if approver.pending is not None and outcome.status in ("needs_approval", "denied"):
             return approver.input_required()
         return outcome_to_result(outcome, self._has_output.get(params.name, False))
-
-    def _oversize(self, arguments: Any) -> str | None:
-        size = len(json.dumps(arguments, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
-        if size > self.max_argument_bytes:
-            return (
-                f"arguments are {size} bytes, over the limit of {self.max_argument_bytes} bytes "
-                "(limits.max_argument_bytes in tollhouse.toml); send less data per call"
-            )
-        return None
 
     async def _record(self, call: Call, kind: str, details: dict[str, Any]) -> None:
         try:
