@@ -28,6 +28,7 @@ KNOWN_SECTIONS = {
     "identity",
     "tools",
     "approvals",
+    "http",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -38,6 +39,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "identity": {"operator"},
     "tools": {"modules", "families"},
     "approvals": {"ttl_s"},
+    "http": {"listen", "auth", "token_file", "principal", "tokens", "allowed_hosts", "allowed_origins"},
 }
 
 

@@ -11,6 +11,8 @@ from tollhouse import __version__
 
 # Command modules, in the order `tollhouse --help` lists them. A module joins by adding a line here.
 COMMAND_MODULES: list[str] = []
+COMMAND_MODULES += ["tollhouse.cli.serve_cmd", "tollhouse.cli.install_cmd", "tollhouse.cli.doctor_cmd"]
+COMMAND_MODULES += ["tollhouse.cli.demo_cmd"]
 
 EPILOG = """\
 exit codes (tollhouse call and friends):

@@ -54,7 +54,7 @@ def approval_message(req: ApprovalRequest) -> str:
     return (
         f"tollhouse: approve a call to {req.tool}"
         + (f" ({req.title})" if req.title and req.title != req.tool else "")
-        + f"?\n\narguments: {args}\nrule: {rules}: {req.reason}\n"
+        + f"?\n\narguments: {args}\nrule: {rules}\nwhy: {req.reason}\n"
         f"This approval covers this one call only and expires in {seconds} s."
     )
 
