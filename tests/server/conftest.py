@@ -172,3 +172,14 @@ def http_server(ws: Path) -> Iterator[HttpServer]:
 
 
 __all__ = ["REPO", "SECRET", "os"]
+
+
+async def await_for(predicate: Any, timeout: float = 10.0) -> Any:
+    """`wait_for` for async tests: polls without blocking the event loop the client runs on."""
+    import anyio
+
+    with anyio.move_on_after(timeout):
+        while not (value := predicate()):
+            await anyio.sleep(0.05)
+        return value
+    return predicate()
