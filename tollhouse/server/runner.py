@@ -16,7 +16,20 @@ def _say(message: str) -> None:
     print(f"tollhouse: {message}", file=sys.stderr, flush=True)
 
 
+def _protocol_error(exc: Exception) -> Any:
+    """The JSON-RPC error for a line that did not parse (id null, as JSON-RPC 2.0 says)."""
+    import mcp_types as types
+    from mcp.shared.message import SessionMessage
+    from pydantic import ValidationError
+
+    not_json = isinstance(exc, ValidationError) and any(e.get("type") == "json_invalid" for e in exc.errors())
+    code, text = (types.PARSE_ERROR, "Parse error") if not_json else (types.INVALID_REQUEST, "Invalid request")
+    error = types.ErrorData(code=code, message=f"{text}: not a JSON-RPC 2.0 message")
+    return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=None, error=error))
+
+
 async def serve_stdio(config: Config) -> None:
+    import anyio
     from mcp.server.stdio import stdio_server
 
     from tollhouse.gate import Gate
@@ -25,8 +38,23 @@ async def serve_stdio(config: Config) -> None:
     gate = await Gate.open(config)
     async with gate:
         face = McpFace(gate, "mcp-stdio")
-        async with stdio_server() as (read_stream, write_stream):
-            await face.server.run(read_stream, write_stream, face.server.create_initialization_options())
+        async with stdio_server() as (wire_in, write_stream):
+            # The SDK drops a line it cannot parse without a word; answer it with the protocol's
+            # error instead, so a broken client learns what happened, and carry on.
+            send, receive = anyio.create_memory_object_stream[Any](0)
+
+            async def screen() -> None:
+                async with send, wire_in:
+                    async for item in wire_in:
+                        if isinstance(item, Exception):
+                            await write_stream.send(_protocol_error(item))
+                        else:
+                            await send.send(item)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(screen)
+                await face.server.run(receive, write_stream, face.server.create_initialization_options())
+                tg.cancel_scope.cancel()
 
 
 def _transport_security(settings: HttpSettings, port: int) -> Any:
