@@ -30,6 +30,7 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_X
         ("Authorization: token abcdefgh12345678", "abcdefgh12345678", "authorization"),
         ("https://alice:s3cr3t-pass@example.com/x", "s3cr3t-pass", "url-password"),
         ("PASSWORD=hunter2hunter2 next", "hunter2hunter2", "password"),
+        ("curl -d token=abcd1234efgh", "abcd1234efgh", "password"),
         ('{"api_key": "zzz-123-abc"}', "zzz-123-abc", "password"),
         ("sk-proj-abcdefghijklmnopqrstuvwxyz012345", "abcdefghijklmnopqrstuvwxyz", "openai-key"),
         ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz", "anthropic-key"),

@@ -95,7 +95,10 @@ class Workspace:
         if not roots:
             raise PathError("no workspace root is available to this call")
         candidate = Path(raw) if os.path.isabs(raw) else roots[0] / raw
-        resolved = Path(os.path.realpath(candidate))
+        try:
+            resolved = Path(os.path.realpath(candidate))
+        except OSError as exc:  # a link that changed while it was being resolved, a loop
+            raise PathError(f"path {raw!r} cannot be resolved: {exc.strerror or exc}") from exc
         root = self.containing_root(resolved, roots)
         if root is None:
             raise PathError(f"path {raw!r} is outside the workspace roots")

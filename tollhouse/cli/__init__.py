@@ -10,9 +10,18 @@ from collections.abc import Sequence
 from tollhouse import __version__
 
 # Command modules, in the order `tollhouse --help` lists them. A module joins by adding a line here.
-COMMAND_MODULES: list[str] = []
-COMMAND_MODULES += ["tollhouse.cli.serve_cmd", "tollhouse.cli.install_cmd", "tollhouse.cli.doctor_cmd"]
-COMMAND_MODULES += ["tollhouse.cli.demo_cmd"]
+COMMAND_MODULES: list[str] = [
+    "tollhouse.cli.init_cmd",
+    "tollhouse.cli.call_cmd",
+    "tollhouse.cli.tools_cmd",
+    "tollhouse.cli.policy_cmd",
+    "tollhouse.cli.grant_cmd",
+    "tollhouse.cli.receipts_cmd",
+    "tollhouse.cli.serve_cmd",
+    "tollhouse.cli.install_cmd",
+    "tollhouse.cli.demo_cmd",
+    "tollhouse.cli.doctor_cmd",
+]
 
 EPILOG = """\
 exit codes (tollhouse call and friends):

@@ -69,7 +69,8 @@ def _record(config, kind: str, details: dict) -> None:  # type: ignore[no-untype
     from tollhouse.gate.gate import default_operator
     from tollhouse.gate.redact import Redactor
     from tollhouse.gate.types import Call
-    from tollhouse.receipts import ReceiptStore, process_identity
+    from tollhouse.receipts import ReceiptStore
+    from tollhouse.receipts.process import current_identity as process_identity
 
     async def main() -> None:
         store = await ReceiptStore.open(config.state_dir)

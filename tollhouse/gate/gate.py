@@ -26,7 +26,8 @@ from tollhouse.gate.grants import use_matching_grant
 from tollhouse.gate.policy import Policy
 from tollhouse.gate.redact import Redactor
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision, Outcome, Status
-from tollhouse.receipts import ReceiptStore, ReceiptStoreError, process_identity
+from tollhouse.receipts import ReceiptStore, ReceiptStoreError
+from tollhouse.receipts.process import current_identity as process_identity
 from tollhouse.state.db import StateDB
 from tollhouse.tools import build_registry
 from tollhouse.tools.base import PolicyDenied, Registry, Tool, ToolContext, ToolError

@@ -65,7 +65,7 @@ DETECTORS: tuple[Detector, ...] = (
     _d("url-password", r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]+:([^/\s@]+)@"),
     _d(
         "password",
-        r"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|client[_-]?secret|auth[_-]?token|"
+        r"(?i)\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret|auth[_-]?token|"
         r"access[_-]?token|private[_-]?key)[\"']?\s*[:=]\s*[\"']?([^\s\"'&,;]{4,})",
         1,
     ),

@@ -13,7 +13,9 @@ from tollhouse.tools.base import Effect, Registry, Tool, ToolContext, ToolError
 __all__ = ["FAMILIES", "Effect", "Registry", "Tool", "ToolContext", "ToolError", "build_registry"]
 
 # family name -> module; a family joins the catalogue by adding one line here.
-FAMILIES: dict[str, str] = {}
+FAMILIES: dict[str, str] = {
+    "files": "tollhouse.tools.files",
+}
 
 
 def build_registry(families: Iterable[str] | None = None, extra_modules: Iterable[str] = ()) -> Registry:
