@@ -1,52 +1,27 @@
 """tollhouse's own resources: the effective policy and the receipts.
 
-Receipts are read from ``.tollhouse/receipts.db`` through a separate read-only SQLite connection
-(``mode=ro``), in a worker thread: a reader can never write to the chain, and a slow read never
-blocks the writer (WAL lets both run).
+Receipts come from ``tollhouse.receipts``' read API: a separate read-only SQLite connection, run in a
+worker thread, so a reader can never write to the chain and a slow read never blocks the writer.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import re
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from tollhouse.receipts import DB_NAME, ReceiptStoreError, get_receipt, read_receipts
 from tollhouse.server.resources import ResourceNotFound, ResourceRequest, ResourceSpec
 from tollhouse.tools.base import ToolError
 
 RECENT_LIMIT = 50
-_JSON_FIELDS = ("credentials", "rules", "details", "arguments")
+_ID = re.compile(r"^(?:[0-9]{1,18}|[0-9a-f]{32})$")
 
 
 def _db_path(gate: Any) -> Path:
-    store = gate.services.receipts
-    path = getattr(store, "db_path", None)
-    return Path(path) if path is not None else Path(gate.services.config.state_dir) / "receipts.db"
-
-
-def _decode(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
-    for name in _JSON_FIELDS:
-        if isinstance(out.get(name), str):
-            try:
-                out[name] = json.loads(out[name])
-            except ValueError:
-                pass  # shown as stored; `tollhouse receipts verify` reports damage
-    return out
-
-
-def _query(db: Path, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-    if not db.exists():
-        return []
-    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
-    try:
-        conn.row_factory = sqlite3.Row
-        return [_decode(r) for r in conn.execute(sql, params).fetchall()]
-    finally:
-        conn.close()
+    return Path(gate.services.config.state_dir) / DB_NAME
 
 
 async def read_policy(req: ResourceRequest) -> Any:
@@ -56,22 +31,25 @@ async def read_policy(req: ResourceRequest) -> Any:
 
 
 async def read_recent(req: ResourceRequest) -> Any:
-    rows = await anyio.to_thread.run_sync(
-        _query, _db_path(req.gate), "SELECT * FROM receipts ORDER BY seq DESC LIMIT ?", (RECENT_LIMIT,)
-    )
+    try:
+        rows = await anyio.to_thread.run_sync(lambda: read_receipts(_db_path(req.gate), limit=RECENT_LIMIT))
+    except ReceiptStoreError as exc:
+        raise ToolError(str(exc)) from exc
     return {"receipts": rows, "limit": RECENT_LIMIT}
 
 
 async def read_one(req: ResourceRequest) -> Any:
     raw = req.params["id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ToolError(f"receipt id {raw!r} is not a sequence number; read tollhouse://receipts/recent")
-    rows = await anyio.to_thread.run_sync(
-        _query, _db_path(req.gate), "SELECT * FROM receipts WHERE seq = ?", (int(raw),)
-    )
-    if not rows:
+    if not _ID.match(raw):
+        raise ToolError(f"{raw!r} is neither a receipt sequence number nor a call id; read tollhouse://receipts/recent")
+    key: int | str = int(raw) if raw.isdigit() and len(raw) < 32 else raw
+    try:
+        row = await anyio.to_thread.run_sync(lambda: get_receipt(_db_path(req.gate), key))
+    except ReceiptStoreError as exc:
+        raise ToolError(str(exc)) from exc
+    if row is None:
         raise ResourceNotFound(req.uri)
-    return rows[0]
+    return row
 
 
 RESOURCES = [
@@ -93,7 +71,7 @@ RESOURCES = [
         uri="tollhouse://receipts/{id}",
         name="receipt",
         title="One receipt",
-        description="One receipt by its sequence number.",
+        description="One receipt by its sequence number, or the latest receipt of a call by its call id.",
         read=read_one,
     ),
 ]
