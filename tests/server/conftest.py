@@ -20,7 +20,7 @@ from tests.conftest import REPO, subprocess_env, tollhouse_cmd, write_config
 
 SECRET = "sk-live-4f9b2c7d8e1a0b3c5d6e7f8091a2b3c4"
 
-CONFIG = f"""\
+CONFIG = """\
 [tools]
 families = []
 modules = ["tollhouse.server.demo_tools"]
@@ -29,7 +29,7 @@ modules = ["tollhouse.server.demo_tools"]
 max_argument_bytes = 4096
 
 [redaction]
-patterns = ["sk-live-[0-9a-f]{{32}}"]
+patterns = ["sk-live-[0-9a-f]{32}"]
 
 [approvals]
 ttl_s = 60
@@ -79,7 +79,9 @@ def stdio_params(root: Path) -> Any:
 
     env = subprocess_env(TOLLHOUSE_CONFIG=str(root / "tollhouse.toml"))
     keep = {k: env[k] for k in ("PYTHONPATH", "TOLLHOUSE_CONFIG", "PATH", "HOME") if k in env}
-    return StdioServerParameters(command=sys.executable, args=["-m", "tollhouse", "serve"], env=keep, cwd=str(root))
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "tollhouse", "serve"], env=keep, cwd=str(root)
+    )
 
 
 def receipts(root: Path) -> list[dict[str, Any]]:

@@ -26,7 +26,14 @@ def test_demo_walks_every_step_and_exits_0(tmp_path: Path, mode: str) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    for step in ("list tools", "allowed call", "denied call", "ask -> elicitation", "receipts resource", "receipts verify"):
+    for step in (
+        "list tools",
+        "allowed call",
+        "denied call",
+        "ask -> elicitation",
+        "receipts resource",
+        "receipts verify",
+    ):
         line = next(line for line in out.splitlines() if f"  {step}  " in line)
         assert line.startswith("OK"), line
     assert "no-secrets" in out and "every step behaved as designed" in out
@@ -72,14 +79,24 @@ def test_mcp_inspector_cli_lists_and_calls_over_stdio(ws: Path) -> None:
         "serve",
     ]
     env = subprocess_env()
-    listed = subprocess.run([*base, "--method", "tools/list"], env=env, capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [*base, "--method", "tools/list"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert listed.returncode == 0, listed.stderr
     tools = {t["name"]: t for t in json.loads(listed.stdout)["tools"]}
     assert {"demo_note_read", "demo_note_write", "demo_wait", "demo_noop"} <= set(tools)
     assert tools["demo_note_read"]["annotations"]["readOnlyHint"] is True
 
     called = subprocess.run(
-        [*base, "--method", "tools/call", "--tool-name", "demo_note_read", "--tool-arg", "path=notes/welcome.txt"],
+        [
+            *base,
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "demo_note_read",
+            "--tool-arg",
+            "path=notes/welcome.txt",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -89,7 +106,11 @@ def test_mcp_inspector_cli_lists_and_calls_over_stdio(ws: Path) -> None:
     result = json.loads(called.stdout)
     assert result["structuredContent"] == {"path": "notes/welcome.txt", "text": "welcome\n"}
     final = outcomes(ws, "demo_note_read")[-1]
-    assert final["outcome"] == "ok" and final["channel"] == "mcp-stdio" and final["client"].startswith("inspector")
+    assert (
+        final["outcome"] == "ok"
+        and final["channel"] == "mcp-stdio"
+        and final["client"].startswith("inspector")
+    )
 
 
 __all__ = ["make_workspace"]

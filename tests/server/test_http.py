@@ -55,14 +55,19 @@ def test_requests_without_a_valid_token_get_401(http_server: HttpServer) -> None
         assert r.status_code == 401, (headers, r.status_code)
         assert r.headers["www-authenticate"].startswith("Bearer")
     ok = httpx.post(
-        http_server.url, json=INIT, headers={**HEADERS, "Authorization": f"Bearer {http_server.token}"}, timeout=10
+        http_server.url,
+        json=INIT,
+        headers={**HEADERS, "Authorization": f"Bearer {http_server.token}"},
+        timeout=10,
     )
     assert ok.status_code == 200
 
 
 def test_dns_rebinding_host_and_origin_are_refused(http_server: HttpServer) -> None:
     auth = {"Authorization": f"Bearer {http_server.token}"}
-    evil_host = httpx.post(http_server.url, json=INIT, headers={**HEADERS, **auth, "Host": "evil.example:80"}, timeout=10)
+    evil_host = httpx.post(
+        http_server.url, json=INIT, headers={**HEADERS, **auth, "Host": "evil.example:80"}, timeout=10
+    )
     assert evil_host.status_code == 421
     evil_origin = httpx.post(
         http_server.url, json=INIT, headers={**HEADERS, **auth, "Origin": "http://evil.example"}, timeout=10
@@ -80,14 +85,16 @@ def test_dns_rebinding_host_and_origin_are_refused(http_server: HttpServer) -> N
 
 @pytest.mark.anyio
 async def test_client_without_token_cannot_connect(http_server: HttpServer) -> None:
-    with pytest.raises(Exception):  # noqa: B017 - the SDK surfaces the 401 as an MCPError or a group
+    with pytest.raises(Exception):
         async with client_for(http_server, None) as client:
             await client.list_tools()
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_calls_approvals_progress_and_operator_over_http(ws: Path, http_server: HttpServer, mode: str) -> None:
+async def test_calls_approvals_progress_and_operator_over_http(
+    ws: Path, http_server: HttpServer, mode: str
+) -> None:
     prompts: list[str] = []
 
     async def on_elicit(ctx, params):
@@ -99,7 +106,9 @@ async def test_calls_approvals_progress_and_operator_over_http(ws: Path, http_se
     async def on_progress(p, total, message):
         seen.append(p)
 
-    async with client_for(http_server, http_server.token, mode=mode, elicitation_callback=on_elicit) as client:
+    async with client_for(
+        http_server, http_server.token, mode=mode, elicitation_callback=on_elicit
+    ) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert "demo_note_write" in names
         ok = await client.call_tool("demo_note_read", {"path": "notes/welcome.txt"})
@@ -108,7 +117,9 @@ async def test_calls_approvals_progress_and_operator_over_http(ws: Path, http_se
         assert denied.is_error and "no-secrets" in denied.content[0].text
         asked = await client.call_tool("demo_note_write", {"path": f"notes/{mode}.txt", "text": "over http"})
         assert not asked.is_error, asked.content[0].text
-        waited = await client.call_tool("demo_wait", {"seconds": 0.1, "steps": 2}, progress_callback=on_progress)
+        waited = await client.call_tool(
+            "demo_wait", {"seconds": 0.1, "steps": 2}, progress_callback=on_progress
+        )
         assert not waited.is_error and seen == [1, 2]
         recent = json.loads((await client.read_resource("tollhouse://receipts/recent")).contents[0].text)
         assert recent["receipts"]
@@ -130,7 +141,10 @@ async def test_configured_token_principal_is_the_operator(workspace: Path) -> No
 
     alice = "alice-token-" + "x" * 40
     digest = hashlib.sha256(alice.encode()).hexdigest()
-    ws = make_workspace(workspace, f'\n[http]\nprincipal = "ci-bot"\ntokens = [{{principal = "alice", sha256 = "{digest}"}}]\n')
+    ws = make_workspace(
+        workspace,
+        f'\n[http]\nprincipal = "ci-bot"\ntokens = [{{principal = "alice", sha256 = "{digest}"}}]\n',
+    )
     server = start_http(ws)
     try:
         async with client_for(server, alice) as client:

@@ -68,7 +68,11 @@ def test_installed_entry_really_starts_the_server_from_anywhere(tmp_path: Path) 
         "jsonrpc": "2.0",
         "id": 1,
         "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
     }
     env = {"PATH": "/usr/bin:/bin", **entry.get("env", {})}  # what a desktop client gives it: nearly nothing
     proc = subprocess.run(
@@ -122,13 +126,18 @@ def test_default_paths_per_os() -> None:
     assert CLIENTS["claude-desktop"].default_path(home, "darwin") == home / (
         "Library/Application Support/Claude/claude_desktop_config.json"
     )
-    assert CLIENTS["claude-desktop"].default_path(home, "linux") == home / ".config/Claude/claude_desktop_config.json"
+    assert (
+        CLIENTS["claude-desktop"].default_path(home, "linux")
+        == home / ".config/Claude/claude_desktop_config.json"
+    )
     assert CLIENTS["vscode"].default_path(home, "linux") == home / ".config/Code/User/mcp.json"
     assert CLIENTS["claude-code"].default_path(home, "linux") == home / ".claude.json"
 
 
 def _init(root: Path) -> None:
-    proc = subprocess.run(tollhouse_cmd("init", str(root)), env=subprocess_env(), capture_output=True, text=True)
+    proc = subprocess.run(
+        tollhouse_cmd("init", str(root)), env=subprocess_env(), capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -156,14 +165,20 @@ def test_doctor_reports_each_check_and_fails_with_a_fix(tmp_path: Path) -> None:
         (ws / ".tollhouse").chmod(0o700)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
-    assert any(line.startswith("FAIL") and "signing key" in line and f"chmod 600 {key}" in line for line in lines)
+    assert any(
+        line.startswith("FAIL") and "signing key" in line and f"chmod 600 {key}" in line for line in lines
+    )
     assert any(line.startswith("FAIL") and "state dir" in line and "chmod 700" in line for line in lines)
     assert any(line.startswith("OK") and "config" in line for line in lines)
 
 
 def test_doctor_without_config_fails_cleanly(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tollhouse", "doctor"], cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True
+        [sys.executable, "-m", "tollhouse", "doctor"],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1 and proc.stdout.startswith("FAIL") and "tollhouse init" in proc.stdout
 

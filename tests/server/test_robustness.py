@@ -17,7 +17,11 @@ INIT = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"},
+    },
 }
 
 
@@ -77,16 +81,37 @@ def test_malformed_json_rpc_gets_protocol_errors_and_the_server_lives_on(ws: Pat
         raw.send("{this is not json")
         err = raw.read()
         assert err["error"]["code"] == -32700  # parse error
-        raw.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "demo_note_read", "arguments": [1]}})
+        raw.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "demo_note_read", "arguments": [1]},
+            }
+        )
         assert raw.read_id(2)["error"]["code"] == -32602  # arguments must be an object: protocol error
         raw.send({"jsonrpc": "2.0", "id": 3, "method": "no/such/method"})
         assert raw.read_id(3)["error"]["code"] == -32601
         raw.send({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"arguments": {}}})
         assert raw.read_id(4)["error"]["code"] == -32602  # no tool name
-        raw.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "demo_note_read", "arguments": {"path": ["a", {"b": None}]}}})
+        raw.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 5,
+                "method": "tools/call",
+                "params": {"name": "demo_note_read", "arguments": {"path": ["a", {"b": None}]}},
+            }
+        )
         bad_type = raw.read_id(5)["result"]
         assert bad_type["isError"] is True and "invalid arguments" in bad_type["content"][0]["text"]
-        raw.send({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "demo_noop", "arguments": {}}})
+        raw.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 6,
+                "method": "tools/call",
+                "params": {"name": "demo_noop", "arguments": {}},
+            }
+        )
         assert raw.read_id(6)["result"]["content"][0]["text"] == "ok"
     finally:
         assert raw.close() == 0
@@ -96,8 +121,17 @@ def test_malformed_json_rpc_gets_protocol_errors_and_the_server_lives_on(ws: Pat
 def test_client_disconnecting_mid_call_cancels_and_receipts(ws: Path) -> None:
     raw = RawStdio(ws)
     raw.handshake()
-    raw.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "demo_wait", "arguments": {"seconds": 30, "steps": 30}}})
-    assert wait_for(lambda: [r for r in receipts(ws) if r["kind"] == "intent" and r["tool"] == "demo_wait"], 10)
+    raw.send(
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "demo_wait", "arguments": {"seconds": 30, "steps": 30}},
+        }
+    )
+    assert wait_for(
+        lambda: [r for r in receipts(ws) if r["kind"] == "intent" and r["tool"] == "demo_wait"], 10
+    )
     started = time.monotonic()
     raw.close()  # the client goes away mid-call
     assert time.monotonic() - started < 10

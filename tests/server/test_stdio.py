@@ -54,7 +54,9 @@ async def test_listing_allowed_denied_invalid_unknown(ws: Path, mode: str) -> No
         assert listed["demo_note_read"].annotations.read_only_hint is True
         assert listed["demo_note_read"].annotations.open_world_hint is False
 
-        ok = await client.call_tool("demo_note_read", {"path": "notes/welcome.txt"}, meta={"tollhouse/case": "C-7"})
+        ok = await client.call_tool(
+            "demo_note_read", {"path": "notes/welcome.txt"}, meta={"tollhouse/case": "C-7"}
+        )
         assert not ok.is_error
         assert ok.structured_content == {"path": "notes/welcome.txt", "text": "welcome\n"}
         assert json.loads(text(ok)) == ok.structured_content
@@ -77,7 +79,10 @@ async def test_listing_allowed_denied_invalid_unknown(ws: Path, mode: str) -> No
     rows = receipts(ws)
     reads = [r for r in rows if r["kind"] == "outcome" and r["tool"] == "demo_note_read"]
     assert [r["outcome"] for r in reads] == ["ok", "denied", "error", "error", "error"]
-    assert reads[0]["channel"] == "mcp-stdio" and reads[0]["client"] == "mcp/" + reads[0]["client"].split("/", 1)[1]
+    assert (
+        reads[0]["channel"] == "mcp-stdio"
+        and reads[0]["client"] == "mcp/" + reads[0]["client"].split("/", 1)[1]
+    )
     assert reads[0]["case_id"] == "C-7"
     assert reads[1]["rules"] == ["no-secrets"]
     assert [r["outcome"] for r in outcomes(ws, "no_such_tool")] == ["error"]
@@ -142,7 +147,9 @@ async def test_progress_and_cancellation(ws: Path, mode: str) -> None:
 
         with anyio.move_on_after(0.5):
             await client.call_tool("demo_wait", {"seconds": 20, "steps": 20})
-        cancelled = await await_for(lambda: [r for r in outcomes(ws, "demo_wait") if r["outcome"] == "cancelled"], 5)
+        cancelled = await await_for(
+            lambda: [r for r in outcomes(ws, "demo_wait") if r["outcome"] == "cancelled"], 5
+        )
         assert cancelled, [r["outcome"] for r in outcomes(ws, "demo_wait")]
         # The session is still usable after a cancel.
         again = await client.call_tool("demo_noop", {})
@@ -166,7 +173,11 @@ async def test_resources_are_served_and_receipted(ws: Path, mode: str) -> None:
         seqs = [e["seq"] for e in recent["receipts"]]
         assert seqs == sorted(seqs, reverse=True)
         # Newest first: the policy read's own receipt, then the call before it.
-        assert recent["receipts"][0]["details"] == {"event": "resource_read", "uri": "tollhouse://policy", "status": "ok"}
+        assert recent["receipts"][0]["details"] == {
+            "event": "resource_read",
+            "uri": "tollhouse://policy",
+            "status": "ok",
+        }
         assert [e["tool"] for e in recent["receipts"][1:]] == ["demo_note_read", "demo_note_read"]
 
         one = json.loads((await client.read_resource(f"tollhouse://receipts/{seqs[-1]}")).contents[0].text)

@@ -77,6 +77,7 @@ def _short(text: str, n: int = 60) -> str:
 
 
 async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> None:
+    import anyio
     import mcp_types as types
     from mcp import Client, StdioServerParameters
 
@@ -95,7 +96,8 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
         prompts.append(p.message)
         print(textwrap.indent(p.message, "    | "))
         if interactive:
-            answer = input("    approve? [y/N] ").strip().lower() in ("y", "yes")
+            reply = await anyio.to_thread.run_sync(input, "    approve? [y/N] ")
+            answer = reply.strip().lower() in ("y", "yes")
         else:
             answer = True
             print("    (approving automatically; run `tollhouse demo --ask` to answer yourself)")
@@ -111,7 +113,9 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
         step = Step("allowed call", "demo_note_read notes/welcome.txt runs (rule notes-read)")
         steps.append(step)
         r = await client.call_tool("demo_note_read", {"path": "notes/welcome.txt"})
-        step.got = _short(_text(r)) if r.is_error else f"ok: {_short((r.structured_content or {}).get('text', ''))}"
+        step.got = (
+            _short(_text(r)) if r.is_error else f"ok: {_short((r.structured_content or {}).get('text', ''))}"
+        )
         step.ok = not r.is_error and "welcome" in str(r.structured_content)
 
         step = Step("denied call", "demo_note_read secrets/api-key.txt denied, rule no-secrets named")
@@ -126,8 +130,11 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
         written = (root / "notes" / "todo.txt").exists()
         step.got = f"asked {len(prompts)}x; " + ("written" if written else _short(_text(r), 40))
         approved = not interactive or written
-        step.ok = len(prompts) == 1 and "notes-write-asks" in prompts[0] and (written == approved) and (
-            r.is_error != written
+        step.ok = (
+            len(prompts) == 1
+            and "notes-write-asks" in prompts[0]
+            and (written == approved)
+            and (r.is_error != written)
         )
 
         step = Step("receipts resource", "tollhouse://receipts/recent shows these calls")
@@ -140,12 +147,10 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
 
     step = Step("receipts verify", "the chain and its signatures check out")
     steps.append(step)
-    proc = subprocess.run(
-        [sys.executable, "-m", "tollhouse", "--config", str(root / "tollhouse.toml"), "receipts", "verify"],
-        capture_output=True,
-        text=True,
-        env={**_base_env(), **env},
-        timeout=60,
+    cmd = [sys.executable, "-m", "tollhouse", "--config", str(root / "tollhouse.toml"), "receipts", "verify"]
+    # The MCP session is closed (the server has exited); this runs the public command as a user would.
+    proc = await anyio.to_thread.run_sync(
+        lambda: subprocess.run(cmd, capture_output=True, text=True, env={**_base_env(), **env}, timeout=60)
     )
     lines = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
     step.got = _short(lines[-1] if lines else f"exit {proc.returncode}")
@@ -178,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
     (root / "notes" / "welcome.txt").write_text("welcome to tollhouse\n", encoding="utf-8")
     (root / "secrets").mkdir()
     (root / "secrets" / "api-key.txt").write_text("sk-demo-not-a-real-key\n", encoding="utf-8")
-    print(f"demo workspace: {root}\nstarting `tollhouse serve` over stdio and connecting ({args.mode} mode)...\n")
+    print(f"demo workspace: {root}")
+    print(f"starting `tollhouse serve` over stdio and connecting ({args.mode} mode)...\n")
     steps: list[Step] = []
     error = None
     try:

@@ -44,7 +44,9 @@ def check_config(args: argparse.Namespace) -> tuple[Check, object | None]:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        return Check("config", "FAIL", str(exc), "run `tollhouse init`, or fix the file at the line shown"), None
+        return Check(
+            "config", "FAIL", str(exc), "run `tollhouse init`, or fix the file at the line shown"
+        ), None
     return Check("config", "OK", str(config.path)), config
 
 
@@ -56,7 +58,12 @@ def check_policy(config: object) -> Check:
         registry = build_registry(config.tool_families, config.tool_modules)  # type: ignore[attr-defined]
         policy = Policy.load(config, registry)
     except Exception as exc:
-        return Check("policy", "FAIL", f"{type(exc).__name__}: {exc}", "fix the rule named above; nothing runs until it loads")
+        return Check(
+            "policy",
+            "FAIL",
+            f"{type(exc).__name__}: {exc}",
+            "fix the rule named above; nothing runs until it loads",
+        )
     rules = len(getattr(config, "rules", []))
     return Check("policy", "OK", f"{rules} rules, sha256 {str(getattr(policy, 'sha256', ''))[:12]}")
 
@@ -68,17 +75,23 @@ def check_state_dir(state: Path) -> Check:
     if state.stat().st_uid != os.getuid():
         return Check("state dir", "FAIL", f"{state} is owned by another user", f"chown -R $USER {state}")
     if mode & 0o022:
-        return Check("state dir", "FAIL", f"{state} is writable by others (mode {mode:o})", f"chmod 700 {state}")
+        return Check(
+            "state dir", "FAIL", f"{state} is writable by others (mode {mode:o})", f"chmod 700 {state}"
+        )
     return Check("state dir", "OK", f"{state} (mode {mode:o})")
 
 
 def check_signing_key(state: Path) -> Check:
     key = state / "keys" / "receipts-ed25519.key"
     if not key.exists():
-        return Check("signing key", "FAIL", f"{key} is missing", "run `tollhouse init` to create the state folder")
+        return Check(
+            "signing key", "FAIL", f"{key} is missing", "run `tollhouse init` to create the state folder"
+        )
     mode = _mode(key)
     if mode & 0o077:
-        return Check("signing key", "FAIL", f"{key} is readable by others (mode {mode:o})", f"chmod 600 {key}")
+        return Check(
+            "signing key", "FAIL", f"{key} is readable by others (mode {mode:o})", f"chmod 600 {key}"
+        )
     return Check("signing key", "OK", f"{key} (mode {mode:o})")
 
 
@@ -88,7 +101,9 @@ def check_http_token(state: Path) -> Check | None:
         return None
     mode = _mode(token)
     if mode & 0o077:
-        return Check("http token", "FAIL", f"{token} is readable by others (mode {mode:o})", f"chmod 600 {token}")
+        return Check(
+            "http token", "FAIL", f"{token} is readable by others (mode {mode:o})", f"chmod 600 {token}"
+        )
     return Check("http token", "OK", f"{token} (mode {mode:o})")
 
 
@@ -98,13 +113,18 @@ def check_receipts(config_path: Path) -> Check:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
-        return Check("receipt chain", "FAIL", "verification took over 60 s", "run `tollhouse receipts verify` by hand")
+        return Check(
+            "receipt chain", "FAIL", "verification took over 60 s", "run `tollhouse receipts verify` by hand"
+        )
     out = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
     line = out[-1] if out else f"exit {proc.returncode}"
     if proc.returncode == 0:
         return Check("receipt chain", "OK", line)
     return Check(
-        "receipt chain", "FAIL", line, "run `tollhouse receipts verify` for details; keep the damaged file as evidence"
+        "receipt chain",
+        "FAIL",
+        line,
+        "run `tollhouse receipts verify` for details; keep the damaged file as evidence",
     )
 
 
@@ -129,7 +149,9 @@ def check_clients(config_path: Path) -> list[Check]:
             if not Path(python).is_file():
                 checks.append(
                     Check(
-                        f"client {kind.name}", "FAIL", f"entry {mine[0]!r} runs {python}, which does not exist",
+                        f"client {kind.name}",
+                        "FAIL",
+                        f"entry {mine[0]!r} runs {python}, which does not exist",
                         f"tollhouse install {kind.name}",
                     )
                 )
@@ -137,11 +159,20 @@ def check_clients(config_path: Path) -> list[Check]:
                 checks.append(Check(f"client {kind.name}", "OK", f"entry {mine[0]!r} in {path}"))
         elif entries:
             checks.append(
-                Check(f"client {kind.name}", "INFO", f"tollhouse entries {sorted(entries)} serve other workspaces")
+                Check(
+                    f"client {kind.name}",
+                    "INFO",
+                    f"tollhouse entries {sorted(entries)} serve other workspaces",
+                )
             )
         else:
             checks.append(
-                Check(f"client {kind.name}", "INFO", f"not installed in {path}", f"tollhouse install {kind.name}")
+                Check(
+                    f"client {kind.name}",
+                    "INFO",
+                    f"not installed in {path}",
+                    f"tollhouse install {kind.name}",
+                )
             )
     return checks
 

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "is kept, and the previous file is saved next to it as <file>.bak-<time>.",
     )
     p.add_argument("client", choices=CLIENT_NAMES, help="which client to configure")
-    p.add_argument("--config-file", metavar="FILE", help="the client's config file (default: its standard location)")
+    p.add_argument(
+        "--config-file", metavar="FILE", help="the client's config file (default: its standard location)"
+    )
     p.add_argument("--name", default="tollhouse", help="the entry's name in the client (default: tollhouse)")
     p.add_argument("--print", dest="print_only", action="store_true", help="print the entry; change nothing")
     p.set_defaults(handler=run)
@@ -29,7 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from tollhouse.cli.common import CommandError, fail, load
-    from tollhouse.server.clients import CLIENTS, ClientConfigError, merge_entry, read_config, server_entry, write_config
+    from tollhouse.server.clients import (
+        CLIENTS,
+        ClientConfigError,
+        merge_entry,
+        read_config,
+        server_entry,
+        write_config,
+    )
 
     try:
         config = load(args)

@@ -71,7 +71,11 @@ def _answer_from(result: Any, approver: str) -> ApprovalAnswer:
     action = getattr(result, "action", None)
     content = getattr(result, "content", None) or {}
     approved = action == "accept" and content.get("approve") is True
-    note = "approved" if approved else f"elicitation {action}" + (" (approve=false)" if action == "accept" else "")
+    note = (
+        "approved"
+        if approved
+        else f"elicitation {action}" + (" (approve=false)" if action == "accept" else "")
+    )
     return ApprovalAnswer(approved=approved, approver=approver, note=note)
 
 
@@ -112,7 +116,9 @@ class ElicitationApprover:
             return None
         self.asked = True
         request = types.ElicitRequest(
-            params=types.ElicitRequestFormParams(message=approval_message(req), requested_schema=APPROVAL_SCHEMA)
+            params=types.ElicitRequestFormParams(
+                message=approval_message(req), requested_schema=APPROVAL_SCHEMA
+            )
         )
         from mcp.shared.message import ServerMessageMetadata
 

@@ -41,7 +41,9 @@ async def read_recent(req: ResourceRequest) -> Any:
 async def read_one(req: ResourceRequest) -> Any:
     raw = req.params["id"]
     if not _ID.match(raw):
-        raise ToolError(f"{raw!r} is neither a receipt sequence number nor a call id; read tollhouse://receipts/recent")
+        raise ToolError(
+            f"{raw!r} is neither a receipt sequence number nor a call id; read tollhouse://receipts/recent"
+        )
     key: int | str = int(raw) if raw.isdigit() and len(raw) < 32 else raw
     try:
         row = await anyio.to_thread.run_sync(lambda: get_receipt(_db_path(req.gate), key))

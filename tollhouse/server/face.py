@@ -224,7 +224,9 @@ class McpFace:
         if status == "error":
             raise MCPError(code=types.INTERNAL_ERROR, message=f"Could not read {uri}: {data}")
         text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, indent=2, default=str)
-        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)])
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)]
+        )
 
     async def _list_prompts(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
@@ -255,7 +257,9 @@ class McpFace:
         arguments = dict(params.arguments or {})
         missing = [a.name for a in spec.arguments if a.required and a.name not in arguments]
         if missing:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Missing prompt arguments: {', '.join(missing)}")
+            raise MCPError(
+                code=types.INVALID_PARAMS, message=f"Missing prompt arguments: {', '.join(missing)}"
+            )
         try:
             rendered = await spec.render(
                 PromptRequest(

@@ -24,7 +24,7 @@ from typing import Any
 from tollhouse.config import Config, ConfigError
 
 DEFAULT_PORT = 8765
-TOKEN_FILE = "http-token"
+TOKEN_FILE = "http-token"  # noqa: S105 - a file name, not a secret
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 

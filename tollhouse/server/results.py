@@ -78,7 +78,10 @@ def outcome_to_result(outcome: Any, has_output_schema: bool) -> types.CallToolRe
     A receipt reference rides in ``_meta`` so a client (or a person reading its log) can find the
     receipt that records this call.
     """
-    meta = {"tollhouse/receipts": list(getattr(outcome, "receipts", []) or []), "tollhouse/status": outcome.status}
+    meta = {
+        "tollhouse/receipts": list(getattr(outcome, "receipts", []) or []),
+        "tollhouse/status": outcome.status,
+    }
     if outcome.status != "ok":
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=outcome_message(outcome))],

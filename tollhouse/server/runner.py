@@ -7,7 +7,13 @@ import sys
 from typing import Any
 
 from tollhouse.config import Config
-from tollhouse.server.http_auth import HttpSettings, StaticTokenVerifier, TokenEntry, current_principal, ensure_token
+from tollhouse.server.http_auth import (
+    HttpSettings,
+    StaticTokenVerifier,
+    TokenEntry,
+    current_principal,
+    ensure_token,
+)
 from tollhouse.server.http_auth import token_digest as _digest
 
 
@@ -23,7 +29,9 @@ def _protocol_error(exc: Exception) -> Any:
     from pydantic import ValidationError
 
     not_json = isinstance(exc, ValidationError) and any(e.get("type") == "json_invalid" for e in exc.errors())
-    code, text = (types.PARSE_ERROR, "Parse error") if not_json else (types.INVALID_REQUEST, "Invalid request")
+    code, text = (
+        (types.PARSE_ERROR, "Parse error") if not_json else (types.INVALID_REQUEST, "Invalid request")
+    )
     error = types.ErrorData(code=code, message=f"{text}: not a JSON-RPC 2.0 message")
     return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=None, error=error))
 
@@ -66,7 +74,9 @@ def _transport_security(settings: HttpSettings, port: int) -> Any:
         # Exact port, not a wildcard: another local service's origin is not ours.
         hosts += [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
         origins += [f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::1]:{port}"]
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
 
 
 def _bind(settings: HttpSettings) -> socket.socket:
