@@ -198,3 +198,38 @@ def test_loose_token_file_permissions_refuse_to_start(ws: Path) -> None:
         timeout=30,
     )
     assert proc.returncode == 2 and "chmod 600" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "listen", "message"),
+    [
+        ('[http]\nauth = "maybe"\n', None, "http.auth must be 'token' or 'none'"),
+        ('[http]\ntokens = [{principal = "a"}]\n', None, "needs principal and sha256"),
+        ('[http]\ntokens = [{principal = "a", sha256 = "abc"}]\n', None, "64 hex digits"),
+        ('[http]\nauth = "none"\nallowed_hosts = ["x:1"]\n', "10.0.0.1:80", "only allowed on a loopback"),
+        ("", "127.0.0.1", "expected HOST:PORT"),
+        ("", "127.0.0.1:70000", "port must be a number"),
+    ],
+)
+def test_http_settings_errors_say_what_to_fix(
+    tmp_path: Path, body: str, listen: str | None, message: str
+) -> None:
+    from tollhouse.config import ConfigError, parse_config
+    from tollhouse.server.http_auth import load_http_settings
+
+    config = parse_config(body, tmp_path / "tollhouse.toml")
+    with pytest.raises(ConfigError) as err:
+        load_http_settings(config, listen)
+    assert message in str(err.value)
+
+
+def test_http_settings_defaults_and_ipv6(tmp_path: Path) -> None:
+    from tollhouse.config import parse_config
+    from tollhouse.server.http_auth import load_http_settings
+
+    config = parse_config("", tmp_path / "tollhouse.toml")
+    default = load_http_settings(config, None)
+    assert (default.host, default.port, default.auth, default.loopback) == ("127.0.0.1", 8765, "token", True)
+    assert default.token_file == config.state_dir / "http-token"
+    v6 = load_http_settings(config, "[::1]:0")
+    assert v6.host == "::1" and v6.loopback and v6.url == "http://[::1]:0/mcp"
