@@ -126,3 +126,23 @@ async def test_standalone_script_catches_a_truncated_tail(bundle: Path) -> None:
     bad = run_script(str(bundle))
     assert bad.returncode == 1 and "checkpoint at seq 20" in bad.stdout
     assert (verify_bundle(bundle).ok, verify_bundle(bundle).first_bad_seq) == (False, 19)
+
+
+def test_docs_show_the_tested_script() -> None:
+    doc = (SCRIPT.parents[1] / "docs" / "receipts.md").read_text(encoding="utf-8")
+    section = doc.split("### Verifying a bundle without tollhouse", 1)[1]
+    shown = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = SCRIPT.read_text(encoding="utf-8")
+    body = code.split('"""', 2)[2].lstrip("\n")  # the script without its docstring
+    assert shown == body
+
+
+async def test_bundle_values_the_store_never_writes(bundle: Path) -> None:
+    text = bundle.read_text().splitlines()
+    text[4] = text[4].replace('"duration_us":1', '"duration_us":NaN')
+    assert "NaN" in text[4]
+    bundle.write_text("\n".join(text) + "\n")
+    assert verify_bundle(bundle).first_bad_seq == 4
+    edit_line(bundle, 4, {"duration_us": 1, "hash": None, "tool": "\udcff"})
+    result = verify_bundle(bundle)
+    assert (result.ok, result.first_bad_seq) == (False, 4)

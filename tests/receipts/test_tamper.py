@@ -181,3 +181,15 @@ def test_verify_reads_a_copy_without_the_writer(db: Path, tmp_path: Path) -> Non
     copy = tmp_path / "copy"
     shutil.copytree(db.parent, copy)
     assert verify_db(copy / "receipts.db").ok
+
+
+def test_bytes_that_are_not_utf8(db: Path) -> None:
+    attacker(db).execute("UPDATE receipts SET tool = CAST(X'66696c65ff' AS TEXT) WHERE seq = 9")
+    result = verify_db(db)
+    assert (result.ok, result.first_bad_seq) == (False, 9)
+
+
+def test_null_hash_and_wrong_types(db: Path) -> None:
+    conn = attacker(db)
+    conn.execute("UPDATE receipts SET duration_us = 1.5 WHERE seq = 4")
+    assert verify_db(db).first_bad_seq == 4

@@ -17,6 +17,8 @@ COMMAND_MODULES: list[str] = [
     "tollhouse.cli.policy_cmd",
     "tollhouse.cli.grant_cmd",
     "tollhouse.cli.receipts_cmd",
+    "tollhouse.cli.export_cmd",
+    "tollhouse.cli.auth_cmd",
     "tollhouse.cli.serve_cmd",
     "tollhouse.cli.install_cmd",
     "tollhouse.cli.demo_cmd",
@@ -50,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    # `tollhouse call --config X` as well as `tollhouse --config X call`; SUPPRESS keeps a value given
+    # before the command from being reset by the subcommand's default.
+    for command in sub.choices.values():
+        if not any("--config" in a.option_strings for a in command._actions):
+            command.add_argument(
+                "--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
     return parser
 
 
@@ -61,12 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from tollhouse.cli.common import CommandError
+    from tollhouse.config import ConfigError
 
     try:
         return int(handler(args) or 0)
     except CommandError as exc:
         print(f"tollhouse: {exc}", file=sys.stderr)
         return exc.code
+    except ConfigError as exc:  # a policy or config that does not load: nothing runs
+        print(f"tollhouse: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("tollhouse: interrupted", file=sys.stderr)
         return 6

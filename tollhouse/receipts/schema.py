@@ -139,7 +139,7 @@ def validate_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"receipt field {name} must be an integer within +-2**53, got {value!r}")
         elif type(value) is not str:
             raise ValueError(f"receipt field {name} must be a string or None, got {type(value).__name__}")
-        else:
+        elif not value.isascii():  # ASCII is always encodable; isascii() is O(1) in CPython
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:

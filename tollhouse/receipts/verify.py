@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,22 @@ class VerifyResult:
         return asdict(self)
 
 
-def _hash(values: Sequence[Any]) -> str:
-    return hashlib.sha256(_encode(dict(zip(SORTED_FIELDS, values, strict=False))).encode("utf-8")).hexdigest()
+def _hash(values: Sequence[Any]) -> str | None:
+    """Hash of a row in SORTED_FIELDS order; extra trailing values (the stored hash) are ignored.
+
+    None when the values cannot have been written by the store (NaN, undecodable text): the caller
+    reports a mismatch. ``surrogatepass`` keeps undecodable bytes distinct from any valid string.
+    """
+    try:
+        text = _encode(dict(zip(SORTED_FIELDS, values, strict=False)))
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    except (ValueError, TypeError):
+        return None
+
+
+def _matches(values: Sequence[Any], stored: Any) -> bool:
+    computed = _hash(values)
+    return computed is not None and computed == stored
 
 
 def _with_seq(row: Sequence[Any], seq: int) -> list[Any]:
@@ -76,12 +91,12 @@ def _diagnose(rows: Sequence[Sequence[Any]], i: int) -> tuple[int, str]:
     """Why row i (expected seq i+1) does not match its own hash."""
     row = rows[i]
     seq = i + 1
-    if _hash(_with_seq(row, seq + 1)) == row[-1]:
+    if _matches(_with_seq(row, seq + 1), row[-1]):
         return seq, (
             f"entry {seq} was written as seq {seq + 1}: an entry was removed or entries were reordered, "
             "and the rest renumbered"
         )
-    if seq > 1 and _hash(_with_seq(row, seq - 1)) == row[-1]:
+    if seq > 1 and _matches(_with_seq(row, seq - 1), row[-1]):
         if seq > 2 and row[_PREV] == rows[i - 2][-1]:
             return seq - 1, (
                 f"entry {seq - 1} was inserted: entry {seq} was written as seq {seq - 1} and links to "
@@ -106,7 +121,7 @@ def verify_chain(
             problems.append((i + 1, f"entry {i + 1} is missing (the entry after {i} is seq {seq!r})"))
             intact = i
             break
-        if _hash(row[:-1]) != row[-1]:
+        if not _matches(row, row[-1]):  # zip stops before the trailing hash column
             problems.append(_diagnose(rows, i))
             intact = i
             break
@@ -179,7 +194,21 @@ def verify_chain(
 
 def read_for_verify(db_path: Path) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
     """Entries and checkpoints from one consistent snapshot of the database."""
+    try:
+        return _read_snapshot(db_path, None)
+    except sqlite3.OperationalError as exc:
+        if "decode" not in str(exc):
+            raise ReceiptStoreError(f"cannot read the receipt database {db_path}: {exc}") from exc
+    # Someone stored bytes that are not UTF-8: read them losslessly so the hash check reports the entry.
+    return _read_snapshot(db_path, lambda b: b.decode("utf-8", "surrogateescape"))
+
+
+def _read_snapshot(
+    db_path: Path, text_factory: Callable[[bytes], str] | None
+) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
     conn = connect_readonly(db_path)
+    if text_factory is not None:
+        conn.text_factory = text_factory
     try:
         conn.execute("BEGIN")  # one read transaction: a concurrent writer cannot split the snapshot
         rows = conn.execute(_SELECT_ROWS).fetchall()

@@ -15,6 +15,7 @@ __all__ = ["FAMILIES", "Effect", "Registry", "Tool", "ToolContext", "ToolError",
 # family name -> module; a family joins the catalogue by adding one line here.
 FAMILIES: dict[str, str] = {
     "files": "tollhouse.tools.files",
+    "github": "tollhouse.tools.github",
 }
 
 
