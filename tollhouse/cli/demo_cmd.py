@@ -15,31 +15,37 @@ from typing import Any
 from tollhouse.cli import exitcodes
 
 DEMO_CONFIG = """\
-# Written by `tollhouse demo`: a tiny policy over the demo tool family.
+# Written by `tollhouse demo`: a small policy over the real file and shell tools.
 [tools]
-families = []
-modules = ["tollhouse.server.demo_tools"]
+families = ["files", "shell"]
 
 [[rules]]
 id = "notes-read"
-description = "Notes may be read freely."
-tools = ["demo_note_read"]
-effect = "allow"
+description = "Notes may be read and listed freely."
+tools = ["files_read", "files_list"]
 paths = ["notes/**"]
+effect = "allow"
 
 [[rules]]
 id = "notes-write-asks"
 description = "Writing a note needs a person's yes."
-tools = ["demo_note_write"]
-effect = "ask"
+tools = ["files_write"]
 paths = ["notes/**"]
+effect = "ask"
 
 [[rules]]
 id = "no-secrets"
 description = "Nothing under secrets/ is ever touched."
-tools = ["demo_*"]
-effect = "deny"
+tools = ["files_*"]
 paths = ["secrets/**"]
+effect = "deny"
+
+[[rules]]
+id = "echo"
+description = "The shell may run echo, and nothing else."
+tools = ["shell_run"]
+argv = ["echo *"]
+effect = "allow"
 """
 
 
@@ -57,9 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="see the gate work: a real MCP session against `tollhouse serve` in a temp workspace",
         description="Create a temporary workspace with a small policy, start `tollhouse serve` as a "
         "stdio subprocess, connect an MCP client and walk through: list tools, an allowed call, a "
-        "denied call, a call that asks for approval (answered through MCP elicitation), reading the "
-        "receipts resource, and `tollhouse receipts verify`. Exits 0 only if every step behaved as "
-        "designed.",
+        "denied call, a shell-injection attempt, a call that asks for approval (answered through MCP "
+        "elicitation), reading the receipts resource, and `tollhouse receipts verify`. Exits 0 only "
+        "if every step behaved as designed.",
     )
     p.add_argument("--ask", action="store_true", help="answer the approval prompt yourself (y/n)")
     p.add_argument("--keep", action="store_true", help="keep the temporary workspace and print its path")
@@ -104,29 +110,37 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
         return types.ElicitResult(action="accept", content={"approve": answer})
 
     async with Client(params, mode=mode, elicitation_callback=on_elicit) as client:
-        step = Step("list tools", "4 demo tools")
+        step = Step("list tools", "the files and shell tools, with annotations")
         steps.append(step)
-        names = sorted(t.name for t in (await client.list_tools()).tools)
-        step.got = ", ".join(names)
-        step.ok = names == ["demo_noop", "demo_note_read", "demo_note_write", "demo_wait"]
-
-        step = Step("allowed call", "demo_note_read notes/welcome.txt runs (rule notes-read)")
-        steps.append(step)
-        r = await client.call_tool("demo_note_read", {"path": "notes/welcome.txt"})
-        step.got = (
-            _short(_text(r)) if r.is_error else f"ok: {_short((r.structured_content or {}).get('text', ''))}"
+        tools = (await client.list_tools()).tools
+        names = sorted(t.name for t in tools)
+        step.got = f"{len(names)} tools: {_short(', '.join(names), 48)}"
+        step.ok = {"files_read", "files_write", "shell_run"} <= set(names) and all(
+            t.annotations for t in tools
         )
-        step.ok = not r.is_error and "welcome" in str(r.structured_content)
 
-        step = Step("denied call", "demo_note_read secrets/api-key.txt denied, rule no-secrets named")
+        step = Step("allowed call", "files_read notes/welcome.txt runs (rule notes-read)")
         steps.append(step)
-        r = await client.call_tool("demo_note_read", {"path": "secrets/api-key.txt"})
+        r = await client.call_tool("files_read", {"path": "notes/welcome.txt"})
+        content = (r.structured_content or {}).get("content") or ""
+        step.got = _short(_text(r)) if r.is_error else f"ok: {_short(content, 40)}"
+        step.ok = not r.is_error and "welcome" in content
+
+        step = Step("denied call", "files_read secrets/api-key.txt denied, rule no-secrets named")
+        steps.append(step)
+        r = await client.call_tool("files_read", {"path": "secrets/api-key.txt"})
         step.got = _short(_text(r))
         step.ok = bool(r.is_error) and "no-secrets" in _text(r) and "sk-demo" not in _text(r)
 
-        step = Step("ask -> elicitation", "demo_note_write asks; the answer decides")
+        step = Step("shell injection", "`echo hi; touch pwned` refused before anything runs")
         steps.append(step)
-        r = await client.call_tool("demo_note_write", {"path": "notes/todo.txt", "text": "try tollhouse"})
+        r = await client.call_tool("shell_run", {"command": "echo hi; touch pwned"})
+        step.got = _short(_text(r))
+        step.ok = bool(r.is_error) and not (root / "pwned").exists()
+
+        step = Step("ask -> elicitation", "files_write notes/todo.txt asks; the answer decides")
+        steps.append(step)
+        r = await client.call_tool("files_write", {"path": "notes/todo.txt", "content": "try tollhouse"})
         written = (root / "notes" / "todo.txt").exists()
         step.got = f"asked {len(prompts)}x; " + ("written" if written else _short(_text(r), 40))
         approved = not interactive or written
@@ -196,11 +210,11 @@ def run(args: argparse.Namespace) -> int:
     if error:
         print(f"\nthe demo stopped early: {error}")
     if args.keep:
-        print(f"\nworkspace kept: {root}  (try `tollhouse --config {root}/tollhouse.toml receipts list`)")
+        print(f"\nworkspace kept: {root}  (try `tollhouse --config {root}/tollhouse.toml receipts tail`)")
     else:
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
-    ok = error is None and len(steps) == 6 and all(s.ok for s in steps)
+    ok = error is None and len(steps) == 7 and all(s.ok for s in steps)
     print("\nevery step behaved as designed" if ok else "\nsome steps did not behave as designed")
     return exitcodes.OK if ok else exitcodes.TOOL_ERROR

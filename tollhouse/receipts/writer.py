@@ -48,7 +48,7 @@ class Receipt:
 
 @dataclass
 class _Op:
-    kind: str  # append | recover | checkpoint | stop
+    kind: str  # append | recover | checkpoint | wal | stop
     loop: asyncio.AbstractEventLoop | None
     future: asyncio.Future[Any] | None
     entry: dict[str, Any] | None = None
@@ -65,6 +65,49 @@ ORDER BY i.seq
 """  # noqa: S608
 _COPIED = ("operator", "credentials", "channel", "client", "session", "case_id", "tool")
 _COPIED += ("args_digest", "decision", "rules", "policy_hash", "approver")
+
+
+def append_rows(
+    conn: sqlite3.Connection,
+    entries: list[dict[str, Any]],
+    identity: str,
+    checkpoint_every: int,
+    signer: Signer,
+) -> list[Receipt]:
+    """Chain and insert entries inside an open write transaction (the caller began it IMMEDIATE).
+
+    The head is read inside the transaction, so every connection that appends, in this process or
+    another, extends the same chain.
+    """
+    row = conn.execute("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = row if row else (0, ZERO_HASH)
+    now = now_rfc3339()
+    rows: list[tuple[Any, ...]] = []
+    receipts: list[Receipt] = []
+    for entry in entries:
+        seq += 1
+        entry["seq"] = seq
+        entry["time"] = now
+        entry["prev_hash"] = prev
+        if entry["process"] is None:
+            entry["process"] = identity
+        prev = entry["hash"] = entry_hash(entry)
+        rows.append(tuple(entry[f] for f in FIELDS))
+        receipts.append(Receipt(seq, prev, now))
+    conn.executemany(INSERT_SQL, rows)
+    for receipt in receipts:
+        if receipt.seq % checkpoint_every == 0:
+            insert_checkpoint(conn, signer, receipt.seq, receipt.hash)
+    return receipts
+
+
+def insert_checkpoint(conn: sqlite3.Connection, signer: Signer, seq: int, head_hash: str) -> None:
+    now = now_rfc3339()
+    signature = signer.sign_checkpoint(seq, head_hash, now)
+    conn.execute(
+        "INSERT OR IGNORE INTO checkpoints (seq, head_hash, time, key_id, signature) VALUES (?,?,?,?,?)",
+        (seq, head_hash, now, signer.key_id, signature),
+    )
 
 
 class Writer(threading.Thread):
@@ -98,6 +141,13 @@ class Writer(threading.Thread):
                     self._run_txn([op], functools.partial(self._recover, op))
                 elif op.kind == "checkpoint":
                     self._run_txn([op], functools.partial(self._checkpoint_head, op))
+                elif op.kind == "wal":
+                    # The inline connection never checkpoints the WAL itself (that would fsync on the
+                    # event loop); this thread does it, without waiting for readers (PASSIVE).
+                    try:
+                        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.Error:
+                        pass  # a busy database checkpoints next time; nothing is lost
                 elif op.kind == "stop":
                     stopping = op
         # Anything queued behind the stop request is refused rather than left hanging.
@@ -137,35 +187,10 @@ class Writer(threading.Thread):
 
     # -- work done inside a transaction --------------------------------------------------------
     def _append_rows(self, entries: list[dict[str, Any]]) -> list[Receipt]:
-        row = self.conn.execute("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = row if row else (0, ZERO_HASH)
-        now = now_rfc3339()
-        every = self.checkpoint_every
-        rows: list[tuple[Any, ...]] = []
-        receipts: list[Receipt] = []
-        for entry in entries:
-            seq += 1
-            entry["seq"] = seq
-            entry["time"] = now
-            entry["prev_hash"] = prev
-            if entry["process"] is None:
-                entry["process"] = self.identity
-            prev = entry["hash"] = entry_hash(entry)
-            rows.append(tuple(entry[f] for f in FIELDS))
-            receipts.append(Receipt(seq, prev, now))
-        self.conn.executemany(INSERT_SQL, rows)
-        for receipt in receipts:
-            if receipt.seq % every == 0:
-                self._insert_checkpoint(receipt.seq, receipt.hash)
-        return receipts
+        return append_rows(self.conn, entries, self.identity, self.checkpoint_every, self.signer)
 
     def _insert_checkpoint(self, seq: int, head_hash: str) -> None:
-        now = now_rfc3339()
-        signature = self.signer.sign_checkpoint(seq, head_hash, now)
-        self.conn.execute(
-            "INSERT OR IGNORE INTO checkpoints (seq, head_hash, time, key_id, signature) VALUES (?,?,?,?,?)",
-            (seq, head_hash, now, self.signer.key_id, signature),
-        )
+        insert_checkpoint(self.conn, self.signer, seq, head_hash)
 
     def _write_appends(self, ops: list[_Op]) -> None:
         receipts = self._append_rows([op.entry for op in ops])  # type: ignore[misc]

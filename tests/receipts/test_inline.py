@@ -1,0 +1,84 @@
+"""The event-loop write path: group commit in one loop tick, and a held lock never stalls the loop."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tollhouse.receipts import ReceiptStore, make_entry, verify_db
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_appends_in_one_tick_share_one_commit(state_dir: Path) -> None:
+    store = await ReceiptStore.open(state_dir)
+    receipts = []
+
+    async def one(i: int) -> None:
+        receipts.append(await store.append(make_entry("event", f"c{i}", tool="t")))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(32):
+            tg.start_soon(one, i)
+    await store.close()
+    assert sorted(r.seq for r in receipts) == list(range(1, 33))
+    assert len({r.time for r in receipts}) == 1  # one transaction stamps one time
+    assert verify_db(state_dir / "receipts.db").ok
+
+
+async def test_a_lock_held_elsewhere_defers_to_the_writer_thread_without_stalling_the_loop(
+    state_dir: Path,
+) -> None:
+    store = await ReceiptStore.open(state_dir)
+    await store.append(make_entry("event", "before", tool="t"))
+    other = sqlite3.connect(state_dir / "receipts.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer, mid-transaction
+    release_at = time.monotonic() + 0.4
+    threading.Timer(0.4, lambda: other.execute("COMMIT")).start()
+
+    ticks = 0
+    done = anyio.Event()
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(heartbeat)
+        receipt = await store.append(make_entry("event", "during", tool="t"))
+        done.set()
+    assert time.monotonic() >= release_at - 0.05  # it waited for the lock...
+    assert ticks >= 20  # ...while the loop kept running other work
+    assert receipt.seq == 2
+    await store.close()
+    other.close()
+    assert verify_db(state_dir / "receipts.db").ok
+
+
+async def test_full_synchronous_mode_uses_the_writer_thread(state_dir: Path) -> None:
+    store = await ReceiptStore.open(state_dir, synchronous="full")
+    assert store._inline is None
+    r = await store.append(make_entry("event", "x", tool="t"))
+    await store.close()
+    assert r.seq == 1 and verify_db(state_dir / "receipts.db").ok
+
+
+async def test_entries_appended_right_before_close_are_written(state_dir: Path) -> None:
+    store = await ReceiptStore.open(state_dir)
+    results = []
+
+    async def late() -> None:
+        results.append(await store.append(make_entry("event", "late", tool="t")))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(late)
+        await anyio.sleep(0)
+        await store.close()
+    assert results and verify_db(state_dir / "receipts.db").count == 1
