@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from tollhouse import __version__
 
 # Command modules, in the order `tollhouse --help` lists them. A module joins by adding a line here.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "tollhouse.cli.memory_cmd",
+    "tollhouse.cli.cases_cmd",
+]
 
 EPILOG = """\
 exit codes (tollhouse call and friends):

@@ -13,7 +13,10 @@ from tollhouse.tools.base import Effect, Registry, Tool, ToolContext, ToolError
 __all__ = ["FAMILIES", "Effect", "Registry", "Tool", "ToolContext", "ToolError", "build_registry"]
 
 # family name -> module; a family joins the catalogue by adding one line here.
-FAMILIES: dict[str, str] = {}
+FAMILIES: dict[str, str] = {
+    "memory": "tollhouse.tools.memory",
+    "cases": "tollhouse.tools.cases",
+}
 
 
 def build_registry(families: Iterable[str] | None = None, extra_modules: Iterable[str] = ()) -> Registry:
