@@ -169,17 +169,21 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    lines: list[str] = []
+
     async def body(state: StateDB, config: Any) -> int:
-        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
-        try:
-            async for record in memory_io.export_facts(state):
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        async for record in memory_io.export_facts(state):
+            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
         return exitcodes.OK
 
-    return run_with_state(args, body)
+    code = run_with_state(args, body)
+    if code != exitcodes.OK:
+        return code
+    if args.output:
+        Path(args.output).write_text("".join(lines), encoding="utf-8")
+    else:
+        sys.stdout.writelines(lines)
+    return exitcodes.OK
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -66,7 +66,7 @@ def connect_ro(path: Path) -> sqlite3.Connection | None:
     if not path.exists():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 30000")
         have = {r[1] for r in conn.execute("PRAGMA table_info(receipts)")}
     except sqlite3.DatabaseError as exc:
