@@ -106,7 +106,7 @@ async def test_case_tools_use_the_calls_case(state: StateDB) -> None:
     assert [c.id for c in listed.cases] == ["fix-the-api"]
     with pytest.raises(ToolError, match="no case named"):
         await run_tool(state, "case_note", {"text": "x"})
-    with pytest.raises(ToolError, match="case id '../etc' is not valid"):
+    with pytest.raises(ToolError, match=r"case id '\.\./etc' is not valid"):
         await run_tool(state, "case_note", {"text": "x", "case_id": "../etc"})
     with pytest.raises(ToolError, match="no case 'nope'"):
         await run_tool(state, "case_note", {"text": "x", "case_id": "nope"})
