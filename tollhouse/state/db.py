@@ -175,6 +175,8 @@ def open_sync(path: Path, *, create: bool = True) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
+        # WAL + NORMAL: a commit survives a crash of the process and holds the write lock briefly.
+        conn.execute("PRAGMA synchronous = NORMAL")
         _migrate(conn)
     except sqlite3.DatabaseError as exc:
         raise StateError(
@@ -218,6 +220,7 @@ class StateDB:
             conn = await aiosqlite.connect(path, timeout=30, isolation_level=None)
             conn.row_factory = aiosqlite.Row
             await conn.execute("PRAGMA busy_timeout = 30000")
+            await conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"state database {path} cannot be used: {exc}") from exc
         return cls(path, conn)
