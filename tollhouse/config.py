@@ -28,6 +28,9 @@ KNOWN_SECTIONS = {
     "identity",
     "tools",
     "approvals",
+    "credentials",
+    "github",
+    "shell",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -38,6 +41,26 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "identity": {"operator"},
     "tools": {"modules", "families"},
     "approvals": {"ttl_s"},
+    "github": {
+        "api_url",
+        "credential",
+        "pin_after_private_read",
+        "timeout_s",
+        "max_retries",
+        "max_wait_s",
+        "backoff_s",
+        "max_pages",
+    },
+    "shell": {
+        "pass_env",
+        "allow_env",
+        "default_timeout_s",
+        "max_timeout_s",
+        "output_cap_bytes",
+        "sandbox",
+        "workspace_programs",
+        "progress_interval_s",
+    },
 }
 
 
@@ -148,7 +171,8 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        found = re.search(r"at line (\d+)", str(exc))  # 3.11's TOMLDecodeError has no lineno
+        line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
         raise ConfigError(f"not valid TOML: {exc}", file=path, line=line) from exc
     base = root or (path.parent if path else Path.cwd())
     probe = Config(path=path, text=text, data=data, workspace=Workspace([base]))

@@ -8,6 +8,7 @@ descriptors so that a path swapped after this check still cannot escape.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,33 @@ def check_raw_path(raw: str) -> None:
         raise PathError("path is not valid UTF-8") from exc
 
 
+def _below_root(candidate: str, roots: tuple[str, ...]) -> tuple[int, str] | None:
+    """The fast path for the common case: a plain relative path under an already-resolved root.
+
+    ``realpath`` lstats every component from ``/``; here only those below the root are checked, on
+    strings (building ``Path`` objects costs more than the syscalls saved). Any ``..``, ``.``, empty
+    component or symlink below the root returns None and the caller falls back to ``realpath``.
+    Returns (index of the root, path relative to it).
+    """
+    for index, prefix in enumerate(roots):
+        if not candidate.startswith(prefix + "/"):
+            continue
+        rest = candidate[len(prefix) + 1 :]
+        parts = rest.split("/")
+        if "" in parts or "." in parts or ".." in parts:
+            return None
+        current = prefix
+        for part in parts:
+            current = current + "/" + part
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    return None
+            except FileNotFoundError:
+                break  # the rest does not exist, so it cannot hold a link
+        return index, rest
+    return None
+
+
 class Workspace:
     def __init__(
         self,
@@ -55,6 +83,7 @@ class Workspace:
         if not roots:
             raise ValueError("a workspace needs at least one root")
         self.roots: tuple[Path, ...] = tuple(Path(os.path.realpath(r)) for r in roots)
+        self._root_texts = tuple(os.fspath(r) for r in self.roots)
         self.state_dir = Path(os.path.realpath(state_dir or self.roots[0] / ".tollhouse"))
         self.config_file = Path(os.path.realpath(config_file)) if config_file else None
         self.immutable_globs: tuple[str, ...] = tuple(immutable) + BUILTIN_IMMUTABLE
@@ -94,8 +123,15 @@ class Workspace:
         roots = roots if roots is not None else self.roots
         if not roots:
             raise PathError("no workspace root is available to this call")
-        candidate = Path(raw) if os.path.isabs(raw) else roots[0] / raw
-        resolved = Path(os.path.realpath(candidate))
+        texts = self._root_texts if roots is self.roots else tuple(os.fspath(r) for r in roots)
+        candidate = raw if raw.startswith("/") else texts[0] + "/" + raw
+        try:
+            fast = _below_root(candidate, texts) if os.sep == "/" else None
+            if fast is not None:
+                return ResolvedPath(root=roots[fast[0]], rel=fast[1], abs=Path(candidate))
+            resolved = Path(os.path.realpath(candidate))
+        except OSError as exc:  # a link that changed while it was being resolved, a loop
+            raise PathError(f"path {raw!r} cannot be resolved: {exc.strerror or exc}") from exc
         root = self.containing_root(resolved, roots)
         if root is None:
             raise PathError(f"path {raw!r} is outside the workspace roots")

@@ -11,6 +11,14 @@ from tollhouse import __version__
 
 # Command modules, in the order `tollhouse --help` lists them. A module joins by adding a line here.
 COMMAND_MODULES: list[str] = [
+    "tollhouse.cli.init_cmd",
+    "tollhouse.cli.call_cmd",
+    "tollhouse.cli.tools_cmd",
+    "tollhouse.cli.policy_cmd",
+    "tollhouse.cli.grant_cmd",
+    "tollhouse.cli.receipts_cmd",
+    "tollhouse.cli.export_cmd",
+    "tollhouse.cli.auth_cmd",
     "tollhouse.cli.memory_cmd",
     "tollhouse.cli.cases_cmd",
 ]
@@ -18,7 +26,8 @@ COMMAND_MODULES: list[str] = [
 EPILOG = """\
 exit codes (tollhouse call and friends):
   0 ok · 1 tool error · 2 usage or config error · 3 denied by policy ·
-  4 needs approval · 5 timed out · 6 cancelled · 7 receipts store unusable
+  4 needs approval · 5 timed out · 6 cancelled · 7 receipt store unusable ·
+  8 receipts failed verification
 
 Start with `tollhouse init`, then `tollhouse call TOOL 'JSON'`. Docs: docs/ in the repository.
 """
@@ -41,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    # `tollhouse call --config X` as well as `tollhouse --config X call`; SUPPRESS keeps a value given
+    # before the command from being reset by the subcommand's default.
+    for command in sub.choices.values():
+        if not any("--config" in a.option_strings for a in command._actions):
+            command.add_argument(
+                "--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
     return parser
 
 
@@ -51,10 +67,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from tollhouse.cli.common import CommandError
+    from tollhouse.config import ConfigError
+
     try:
         return int(handler(args) or 0)
+    except CommandError as exc:
+        print(f"tollhouse: {exc}", file=sys.stderr)
+        return exc.code
+    except ConfigError as exc:  # a policy or config that does not load: nothing runs
+        print(f"tollhouse: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("tollhouse: interrupted", file=sys.stderr)
         return 6
 
 

@@ -14,6 +14,9 @@ __all__ = ["FAMILIES", "Effect", "Registry", "Tool", "ToolContext", "ToolError",
 
 # family name -> module; a family joins the catalogue by adding one line here.
 FAMILIES: dict[str, str] = {
+    "files": "tollhouse.tools.files",
+    "github": "tollhouse.tools.github",
+    "shell": "tollhouse.tools.shell",
     "memory": "tollhouse.tools.memory",
     "cases": "tollhouse.tools.cases",
 }

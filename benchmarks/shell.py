@@ -1,0 +1,109 @@
+"""shell_run's cost: `true` through the gate vs a bare asyncio subprocess, and output throughput.
+
+Target: shell_run of `true` through the gate (policy, durable receipts, env, process group, capture)
+<= 1.5x a bare `asyncio.create_subprocess_exec("true")` + `communicate()` in the same run. Throughput:
+a 50 MB stdout stream through the capped head+tail capture vs a bare asyncio read of the same stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.shell.conftest import Runner
+from tollhouse.config import parse_config
+from tollhouse.gate import Call, Gate
+
+N = 200
+WARMUP = 20
+STREAM_MB = 50
+STREAM_RUNS = 5
+
+CONFIG = """
+[tools]
+families = ["shell"]
+
+[[rules]]
+id = "bench"
+tools = ["shell_run"]
+argv = ["true", "head *"]
+effect = "allow"
+"""
+
+
+async def bare(argv: list[str]) -> int:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    return len(out)
+
+
+async def timed(fn, runs: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        await fn()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        config = parse_config(textwrap.dedent(CONFIG), root / "tollhouse.toml")
+        stream = ["head", "-c", str(STREAM_MB * 1000 * 1000), "/dev/zero"]
+        async with await Gate.open(config) as gate:
+
+            async def gated_true() -> None:
+                out = await gate.call(Call("shell_run", {"argv": ["true"]}))
+                assert out.ok, out.message
+
+            async def gated_stream() -> None:
+                out = await gate.call(Call("shell_run", {"argv": stream}))
+                assert out.ok and out.result["stdout_bytes"] == STREAM_MB * 1000 * 1000, out.message
+
+            # Interleave the two so machine noise hits both alike.
+            bare_s: list[float] = []
+            gate_s: list[float] = []
+            for _ in range(4):
+                bare_s += await timed(lambda: bare(["true"]), N // 4, WARMUP // 4)
+                gate_s += await timed(gated_true, N // 4, WARMUP // 4)
+            direct = Runner(config)  # the tool alone: validated input, a context, no policy or receipts
+            direct_s = await timed(lambda: direct(argv=["true"]), N // 2, WARMUP // 2)
+            bare_stream = await timed(lambda: bare(stream), STREAM_RUNS, 1)
+            direct_stream = await timed(lambda: direct(argv=stream), STREAM_RUNS, 1)
+            gate_stream = await timed(gated_stream, STREAM_RUNS, 1)
+
+    b, g = statistics.median(bare_s), statistics.median(gate_s)
+    d = statistics.median(direct_s)
+    bs, ds, gs = (statistics.median(x) for x in (bare_stream, direct_stream, gate_stream))
+    mb = STREAM_MB
+    rows = [
+        ("`true`: bare asyncio subprocess", f"{b * 1000:.2f} ms", "1.00x"),
+        ("`true`: shell_run tool alone", f"{d * 1000:.2f} ms", f"{d / b:.2f}x time"),
+        ("`true`: shell_run through the gate", f"{g * 1000:.2f} ms", f"{g / b:.2f}x time (target <= 1.5x)"),
+        (f"{mb} MB stdout: bare asyncio (all in memory)", f"{mb / bs:.0f} MB/s", "1.00x"),
+        (f"{mb} MB stdout: shell_run tool alone", f"{mb / ds:.0f} MB/s", f"{ds / bs:.2f}x time"),
+        (f"{mb} MB stdout: shell_run through the gate", f"{mb / gs:.0f} MB/s", f"{gs / bs:.2f}x time"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'case':<{width}}  {'median':>12}  ratio")
+    for name, value, ratio in rows:
+        print(f"{name:<{width}}  {value:>12}  {ratio}")
+    print(f"(n={N} for `true`, {STREAM_RUNS} runs for the stream)")
+
+
+if __name__ == "__main__":
+    anyio.run(main)

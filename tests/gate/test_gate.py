@@ -1,0 +1,283 @@
+"""Every decision path through the real gate: real policy, real SQLite receipts, real files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.gate.conftest import make_config
+from tests.gate.fixture_tools import CANARY
+from tollhouse.config import Limits
+from tollhouse.gate.gate import Gate
+from tollhouse.gate.grants import add_grant
+from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call
+from tollhouse.state.db import open_sync
+
+pytestmark = pytest.mark.anyio
+
+
+def rows(config) -> list[dict]:
+    conn = sqlite3.connect(config.state_dir / "receipts.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM receipts ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+def of_call(config, call_id: str) -> list[dict]:
+    return [r for r in rows(config) if r["call_id"] == call_id]
+
+
+async def test_allowed_call_runs_and_leaves_intent_and_outcome(config) -> None:
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_echo", {"text": "hi", "times": 2}, channel="cli"))
+    assert out.status == "ok" and out.result == {"text": "hihi"}
+    assert out.decision is not None and out.decision.rules == ("read-all",)
+    entries = of_call(config, out.call_id)
+    assert [e["kind"] for e in entries] == ["intent", "outcome"]
+    assert [e["seq"] for e in entries] == out.receipts
+    outcome = entries[1]
+    assert outcome["outcome"] == "ok" and outcome["decision"] == "allow"
+    assert json.loads(outcome["rules"]) == ["read-all"]
+    assert json.loads(outcome["arguments"]) == {"text": "hi", "times": 2}
+    assert outcome["channel"] == "cli" and outcome["operator"].startswith("local:")
+    assert outcome["policy_hash"] == gate.policy.sha256 and len(outcome["result_digest"]) == 64
+
+
+async def test_no_rule_means_deny_and_the_tool_never_runs(config) -> None:
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_note", {"path": "elsewhere.txt", "content": "x"}))
+    assert out.status == "denied" and out.decision.rules == ("default-deny",)
+    assert not (config.root / "elsewhere.txt").exists()
+    assert [e["kind"] for e in of_call(config, out.call_id)] == ["outcome"]
+
+
+async def test_deny_wins_over_allow_and_names_the_rule(config) -> None:
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_note", {"path": "notes/secret.txt", "content": "x"}))
+    assert out.status == "denied"
+    assert "no-secret-notes" in out.decision.rules and "no-secret-notes" in out.message
+    assert not (config.root / "notes/secret.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [("tollhouse.toml", "workspace.immutable"), (".tollhouse/keys/x", "workspace.immutable"),
+     ("../outside.txt", "workspace.roots"), ("/etc/passwd", "workspace.roots")],
+)  # fmt: skip
+async def test_builtin_denials_hold_whatever_the_rules_say(workspace: Path, path: str, rule: str) -> None:
+    config = make_config(workspace, '[[rules]]\nid = "anything"\ntools = ["fx_note"]\neffect = "allow"\n')
+    before = (workspace / "tollhouse.toml").read_text()
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_note", {"path": path, "content": "pwned"}))
+    assert out.status == "denied" and rule in out.decision.rules
+    assert (workspace / "tollhouse.toml").read_text() == before
+    assert not (workspace.parent / "outside.txt").exists()
+
+
+async def test_ask_without_approver_needs_approval_and_says_how_to_grant(config) -> None:
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_note", {"path": "drafts/a.md", "content": "x"}))
+    assert out.status == "needs_approval" and out.decision.rules == ("notes-ask",)
+    assert "tollhouse grant fx_note" in out.message
+    assert not (config.root / "drafts/a.md").exists()
+
+
+class Recorder:
+    def __init__(self, answer: bool | None) -> None:
+        self.answer = answer
+        self.requests: list[ApprovalRequest] = []
+
+    async def __call__(self, request: ApprovalRequest) -> ApprovalAnswer | None:
+        self.requests.append(request)
+        return None if self.answer is None else ApprovalAnswer(self.answer, "test:person")
+
+
+async def test_ask_approved_runs_and_records_the_approver(config) -> None:
+    approver = Recorder(True)
+    async with await Gate.open(config) as gate:
+        out = await gate.call(
+            Call("fx_note", {"path": "drafts/a.md", "content": f"key {CANARY}"}, approver=approver)
+        )
+    assert out.status == "ok" and out.approver == "test:person"
+    assert (config.root / "drafts/a.md").read_text() == f"key {CANARY}"
+    (request,) = approver.requests
+    assert request.tool == "fx_note" and request.rules == ("notes-ask",)
+    assert len(request.args_digest) == 64 and request.policy_hash == gate.policy.sha256
+    assert [e["approver"] for e in of_call(config, out.call_id)] == ["test:person", "test:person"]
+
+
+async def test_ask_declined_is_denied_and_nothing_runs(config) -> None:
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_note", {"path": "drafts/b.md"}, approver=Recorder(False)))
+    assert out.status == "denied" and "declined by test:person" in out.message
+    assert not (config.root / "drafts/b.md").exists()
+
+
+async def test_approver_that_cannot_ask_means_needs_approval(config) -> None:
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_note", {"path": "drafts/c.md"}, approver=Recorder(None)))
+    assert out.status == "needs_approval"
+
+
+async def test_grant_covers_an_ask_and_its_uses_run_out(config) -> None:
+    conn = open_sync(config.state_dir / "state.db")
+    grant = add_grant(conn, tool="fx_note", args_match={"path": "drafts/*"}, uses=1, created_by="t")
+    conn.close()
+    async with await Gate.open(config) as gate:
+        first = await gate.call(Call("fx_note", {"path": "drafts/d.md"}))
+        second = await gate.call(Call("fx_note", {"path": "drafts/e.md"}))
+        other = await gate.call(Call("fx_note", {"path": "notes/secret-x"}))
+    assert first.status == "ok" and first.approver == f"grant:{grant.id}"
+    assert second.status == "needs_approval"
+    assert other.status == "denied"  # a grant never overrides a deny
+
+
+async def test_exact_grant_binds_to_the_arguments(config) -> None:
+    import hashlib
+
+    import rfc8785
+
+    digest = hashlib.sha256(rfc8785.dumps({"path": "drafts/f.md", "content": "A"})).hexdigest()
+    conn = open_sync(config.state_dir / "state.db")
+    add_grant(conn, tool="fx_note", args_digest=digest, created_by="t")
+    conn.close()
+    async with await Gate.open(config) as gate:
+        same = await gate.call(Call("fx_note", {"path": "drafts/f.md", "content": "A"}))
+        changed = await gate.call(Call("fx_note", {"path": "drafts/f.md", "content": "B"}))
+    assert same.status == "ok" and changed.status == "needs_approval"
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "needle"),
+    [
+        ("fx_echo", {"times": 2}, "text: Field required"),
+        ("fx_echo", {"text": "a", "times": 99}, "times: Input should be less than or equal to 10"),
+        ("fx_echo", "{not json", "arguments are not valid JSON"),
+        ("fx_echo", ["a"], "arguments are not a JSON object"),
+        ("fx_echo", {"text": "x" * 5000}, "over the limit of 4096"),
+        ("no_such_tool", {}, "unknown tool 'no_such_tool'"),
+    ],
+)
+async def test_invalid_calls_are_errors_with_a_receipt_and_never_run(config, tool, arguments, needle) -> None:
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call(tool, arguments))
+    assert out.status == "error" and needle in out.message
+    entries = of_call(config, out.call_id)
+    assert [(e["kind"], e["outcome"]) for e in entries] == [("outcome", "error")]
+
+
+async def test_tool_errors_and_crashes(config) -> None:
+    async with await Gate.open(config) as gate:
+        failed = await gate.call(Call("fx_fail", {"text": "zz"}))
+        crashed = await gate.call(Call("fx_crash", {}))
+        guarded = await gate.call(Call("fx_guarded", {}))
+    assert failed.status == "error" and failed.message == "cannot do that with zz"
+    assert crashed.status == "error" and "internal error in fx_crash" in crashed.message
+    assert CANARY not in crashed.message
+    assert guarded.status == "denied" and guarded.decision.rules == ("fixture.guard",)
+    assert json.loads(of_call(config, guarded.call_id)[-1]["rules"]) == ["fixture.guard"]
+
+
+async def test_result_over_the_limit_is_an_error(config) -> None:
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_big", {"seconds": 200000}))
+    assert out.status == "error" and "max_result_bytes" in out.message and out.result is None
+
+
+async def test_timeout_stops_the_tool(workspace: Path) -> None:
+    config = dataclasses.replace(make_config(workspace), limits=Limits(timeout_s=0.3))
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_sleep", {"seconds": 5}))
+    assert out.status == "timeout" and "0.3 s" in out.message
+    assert not (workspace / "sleep-finished").exists()
+    assert of_call(config, out.call_id)[-1]["outcome"] == "timeout"
+
+
+async def test_cancellation_writes_a_cancelled_receipt(config) -> None:
+    call = Call("fx_sleep", {"seconds": 5})
+    async with await Gate.open(config) as gate:
+        with anyio.move_on_after(0.3):
+            await gate.call(call)
+    assert [e["outcome"] for e in of_call(config, call.call_id)] == [None, "cancelled"]
+    assert not (config.root / "sleep-finished").exists()
+
+
+async def test_progress_reaches_the_face(config) -> None:
+    seen = []
+
+    async def progress(done, total, message):
+        seen.append((done, total, message))
+
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_sleep", {"seconds": 0.01}, progress=progress))
+    assert out.ok and seen == [(0, 0.01, "sleeping")]
+
+
+async def test_planted_secrets_never_reach_receipts_or_results(workspace: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TOLLHOUSE_TEST_CANARY", "envsecret-8f3k2j1h")
+    config = make_config(workspace)
+    async with await Gate.open(config) as gate:
+        leak = await gate.call(Call("fx_leak", {}))
+        echo = await gate.call(Call("fx_echo", {"text": "password=envsecret-8f3k2j1h"}))
+        ghp = await gate.call(Call("fx_echo", {"text": "ghp_" + "a" * 36}))
+        await gate.call(Call("fx_note", {"path": "drafts/x", "content": "envsecret-8f3k2j1h"}))
+    assert "envsecret" not in json.dumps(leak.result) and CANARY not in json.dumps(leak.result)
+    assert "envsecret" not in json.dumps(echo.result) and "a" * 36 not in json.dumps(ghp.result)
+    for name in ("receipts.db", "receipts.db-wal"):
+        path = config.state_dir / name
+        if path.exists():
+            raw = path.read_bytes()
+            assert b"envsecret-8f3k2j1h" not in raw and b"a" * 36 not in raw
+
+
+async def test_many_concurrent_calls_keep_one_chain(config) -> None:
+    from tollhouse.receipts import verify_db
+
+    async with await Gate.open(config) as gate:
+        outs = []
+
+        async def one(i: int) -> None:
+            outs.append(await gate.call(Call("fx_echo", {"text": str(i)})))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(64):
+                tg.start_soon(one, i)
+    assert len(outs) == 64 and all(o.ok for o in outs)
+    result = verify_db(config.state_dir / "receipts.db")
+    assert result.ok and result.count == 128
+
+
+async def test_a_closed_store_runs_nothing(config) -> None:
+    gate = await Gate.open(config)
+    await gate.services.receipts.close()
+    out = await gate.call(Call("fx_note", {"path": "notes/n.md", "content": "x"}))
+    await gate.services.state.close()
+    assert out.status == "error" and "nothing was run" in out.message
+    assert not (config.root / "notes/n.md").exists()
+
+
+async def test_unusable_state_dir_refuses_to_open(workspace: Path) -> None:
+    from tollhouse.receipts import ReceiptStoreError
+
+    config = make_config(workspace)
+    config.state_dir.parent.mkdir(parents=True, exist_ok=True)
+    config.state_dir.write_text("a file where the state directory should be")
+    with pytest.raises(ReceiptStoreError):
+        await Gate.open(config)
+
+
+async def test_bad_policy_refuses_to_open(workspace: Path) -> None:
+    from tollhouse.config import ConfigError
+
+    config = make_config(workspace, '[[rules]]\nid = "x"\ntools = ["fx_noop"]\neffect = "maybe"\n')
+    with pytest.raises(ConfigError, match="x"):
+        await Gate.open(config)
+    assert not os.path.exists(config.state_dir / "receipts.db")

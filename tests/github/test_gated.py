@@ -1,0 +1,173 @@
+"""The GitHub family through the real gate: policy on repos facets, asks for writes, pinning as a
+denial, receipts naming the profile, and the canary absent from the raw receipt database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_config
+from tests.github.conftest import CANARY, TOKEN_ENV
+from tests.github.fake_github import FakeGitHub
+from tollhouse.config import load_config
+from tollhouse.gate.gate import Gate
+from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call
+
+pytestmark = pytest.mark.anyio
+
+RULES = """
+[[rules]]
+id = "github-read-acme"
+tools = ["github_get_*", "github_list_*", "github_search_issues"]
+repos = ["acme/*"]
+effect = "allow"
+
+[[rules]]
+id = "github-no-vault"
+tools = ["github_*"]
+repos = ["acme/vault"]
+effect = "deny"
+
+[[rules]]
+id = "github-write-ask"
+tools = ["github_comment", "github_create_issue", "github_update_issue", "github_create_pull"]
+repos = ["acme/*", "octo/*"]
+effect = "ask"
+"""
+
+
+def gated_config(root: Path, fake: FakeGitHub):
+    write_config(
+        root,
+        f"""
+        [tools]
+        families = ["github"]
+
+        [credentials."github:default"]
+        source = "env:{TOKEN_ENV}"
+
+        [github]
+        api_url = "{fake.url}"
+        backoff_s = 0
+        max_wait_s = 1
+        """
+        + RULES,
+    )
+    return load_config(root / "tollhouse.toml")
+
+
+async def approve(request: ApprovalRequest) -> ApprovalAnswer:
+    return ApprovalAnswer(approved=True, approver="test:yes")
+
+
+def receipts(config) -> list[dict]:
+    conn = sqlite3.connect(config.state_dir / "receipts.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM receipts ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+async def test_allowed_read_names_the_profile_and_the_untrusted_label(
+    workspace: Path, fake: FakeGitHub
+) -> None:
+    config = gated_config(workspace, fake)
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("github_get_issue", {"repo": "acme/widget", "number": 2}, session="s"))
+    assert out.status == "ok", out.message
+    assert out.decision.rules == ("github-read-acme",)
+    assert out.result["untrusted"] is True and "<!--" not in out.result["body"]
+    outcome = next(r for r in receipts(config) if r["call_id"] == out.call_id and r["kind"] == "outcome")
+    assert json.loads(outcome["credentials"]) == ["github:default"]
+    details = json.loads(outcome["details"])
+    assert details["untrusted_content"] is True and details["stripped_html_comments"] == 2
+
+
+async def test_repo_rules_allow_deny_and_default_deny(workspace: Path, fake: FakeGitHub) -> None:
+    fake.add_repo("acme/vault", private=True)
+    config = gated_config(workspace, fake)
+    async with await Gate.open(config) as gate:
+        other = await gate.call(Call("github_get_repo", {"repo": "octo/public"}))
+        vault = await gate.call(Call("github_get_repo", {"repo": "ACME/Vault"}))
+        search = await gate.call(
+            Call("github_search_issues", {"query": "repo:acme/widget repo:octo/public x"})
+        )
+    assert (other.status, other.decision.rules) == ("denied", ("default-deny",))
+    assert (vault.status, vault.decision.rules) == ("denied", ("github-no-vault",))
+    assert search.status == "denied"  # octo/public is outside the read rule, so the whole search is
+    assert fake.count("GET", "^/repos/(octo/public|acme/vault)") == 0
+
+
+async def test_writes_ask_and_run_only_when_approved(workspace: Path, fake: FakeGitHub) -> None:
+    config = gated_config(workspace, fake)
+    args = {"repo": "acme/widget", "number": 1, "body": "thanks"}
+    async with await Gate.open(config) as gate:
+        unasked = await gate.call(Call("github_comment", args))
+        approved = await gate.call(Call("github_comment", args, approver=approve))
+    assert unasked.status == "needs_approval" and fake.count("POST", ".") == 1
+    assert approved.status == "ok" and approved.approver == "test:yes"
+
+
+async def test_pinning_through_the_gate_is_a_denial_naming_its_rule(
+    workspace: Path, fake: FakeGitHub
+) -> None:
+    config = gated_config(workspace, fake)
+    async with await Gate.open(config) as gate:
+        public = await gate.call(Call("github_get_issue", {"repo": "acme/widget", "number": 2}, session="t"))
+        private = await gate.call(
+            Call("github_get_file", {"repo": "acme/secret", "path": "keys.txt"}, session="t")
+        )
+        leak = await gate.call(
+            Call(
+                "github_comment",
+                {"repo": "acme/widget", "number": 2, "body": "hunter2"},
+                session="t",
+                approver=approve,
+            )
+        )
+    assert public.status == private.status == "ok"
+    assert leak.status == "denied" and leak.decision.rules == ("github.pinning",)
+    assert "read private repository acme/secret; writes to acme/widget are denied" in leak.message
+    assert fake.count("POST", ".") == 0
+
+
+async def test_canary_never_reaches_the_receipt_database(
+    workspace: Path, fake: FakeGitHub, monkeypatch
+) -> None:
+    config = gated_config(workspace, fake)
+    async with await Gate.open(config) as gate:
+        outs = [
+            await gate.call(Call("github_get_repo", {"repo": "acme/widget"})),
+            await gate.call(Call("github_get_pull", {"repo": "acme/widget", "number": 3})),
+            await gate.call(Call("github_search_issues", {"query": "repo:acme/widget crash"})),
+        ]
+        # GitHub echoing the token in an error body
+        fake.fail("GET", "^/repos/acme/widget$", 422, body={"message": f"token {CANARY} invalid"})
+        outs.append(await gate.call(Call("github_get_repo", {"repo": "acme/widget"})))
+        # a model steered into posting the token: arguments redacted, the write refused
+        outs.append(
+            await gate.call(
+                Call(
+                    "github_comment",
+                    {"repo": "acme/widget", "number": 1, "body": f"my token is {CANARY}"},
+                    approver=approve,
+                )
+            )
+        )
+        # the wrong token (401) and a rate limit that gives up
+        fake.fail(
+            "GET", "^/repos/acme/widget$", 403, X_RateLimit_Remaining="0", X_RateLimit_Reset="9999999999"
+        )
+        outs.append(await gate.call(Call("github_get_repo", {"repo": "acme/widget"})))
+    assert [o.status for o in outs] == ["ok", "ok", "ok", "error", "error", "error"]
+    assert "contains a secret" in outs[4].message and fake.count("POST", ".") == 0
+    assert "[REDACTED]" in outs[3].message
+    for out in outs:
+        assert CANARY not in json.dumps(out.to_json())
+    raw = b"".join(p.read_bytes() for p in config.state_dir.rglob("*") if p.is_file())
+    assert b"github:default" in raw  # the profile id is recorded...
+    assert CANARY.encode() not in raw  # ...the value never

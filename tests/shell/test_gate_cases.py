@@ -1,0 +1,165 @@
+"""The adversarial suite and the lifecycle tests through the real gate: real policy, real receipts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import textwrap
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.shell.cases import CASES, RULES, Case
+from tests.shell.conftest import alive
+from tests.shell.suite import build_world
+from tollhouse.config import parse_config
+from tollhouse.gate import Call, Gate
+
+pytestmark = pytest.mark.anyio
+
+STATUS = {
+    "shell": "denied",
+    "deny": "denied",
+    "cwd": "denied",
+    "tool_deny": "denied",
+    "allow": "ok",
+    "tool_error": "error",
+}
+
+
+def gate_config(ws: Path, extra: str = ""):
+    rules = json.dumps(RULES)
+    text = textwrap.dedent(f"""
+        [tools]
+        families = ["shell"]
+
+        [redaction]
+        env = ["TOLLHOUSE_SHELL_CANARY"]
+
+        [[rules]]
+        id = "shell-suite"
+        tools = ["shell_run"]
+        argv = {rules}
+        effect = "allow"
+    """) + textwrap.dedent(extra)
+    path = ws / "tollhouse.toml"
+    path.write_text(text)
+    return parse_config(text, path)
+
+
+def receipts(config) -> list[dict]:
+    conn = sqlite3.connect(config.state_dir / "receipts.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM receipts ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+async def test_case_through_the_gate(
+    case: Case, tmp_path: Path, ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world(tmp_path, ws)
+    if "ws_on_path" in case.setup:
+        monkeypatch.setenv("PATH", f"{ws / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    config = gate_config(ws)
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("shell_run", world.args(case), channel="cli"))
+    assert out.status == STATUS[case.expect], f"{case.id}: {out.status} {out.message}"
+    if case.expect in ("shell", "deny", "cwd"):
+        # Refused by policy: only the denial receipt, the tool never ran.
+        assert [r["outcome"] for r in receipts(config) if r["call_id"] == out.call_id] == ["denied"]
+    if case.expect == "tool_deny":
+        assert case.rule in out.decision.rules
+    assert not world.marker.exists(), f"{case.id}: the payload ran"
+
+
+async def test_argv_rule_runs_and_receipt_has_the_facts(ws: Path) -> None:
+    config = gate_config(ws)
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("shell_run", {"argv": ["echo", "hello"]}, channel="cli"))
+    assert out.ok and out.result["stdout"] == "hello\n" and out.result["exit_code"] == 0
+    outcome = receipts(config)[-1]
+    details = json.loads(outcome["details"])
+    assert outcome["outcome"] == "ok" and details["argv"] == ["echo", "hello"] and details["exit_code"] == 0
+    assert details["stdout_bytes"] == 6 and details["stdout_sha256"] == hashlib.sha256(b"hello\n").hexdigest()
+    assert details["cwd"] == str(ws.resolve()) and details["stderr_bytes"] == 0
+
+
+async def test_shell_mode_needs_a_commands_rule(ws: Path) -> None:
+    extra = """
+        [[rules]]
+        id = "pipeline"
+        tools = ["shell_run"]
+        commands = ["echo abc | tr a x"]
+        effect = "allow"
+    """
+    config = gate_config(ws, extra)
+    async with await Gate.open(config) as gate:
+        ok = await gate.call(Call("shell_run", {"command": "echo abc | tr a x"}))
+        other = await gate.call(Call("shell_run", {"command": "echo abc | tr a y"}))
+    assert ok.ok and ok.result["stdout"] == "xbc\n" and ok.result["mode"] == "shell"
+    assert other.status == "denied"
+
+
+async def test_cancellation_leaves_no_process_and_a_cancelled_receipt(ws: Path) -> None:
+    call = Call("shell_run", {"argv": ["timeout", "30", "sleep", "30"]})
+    extra = '[[rules]]\nid = "sleeper"\ntools = ["shell_run"]\nargv = ["timeout 30 sleep 30"]\n'
+    extra += 'effect = "allow"\n'
+    config = gate_config(ws, extra)
+    async with await Gate.open(config) as gate:
+        with anyio.move_on_after(0.5):
+            await gate.call(call)
+    assert [r["outcome"] for r in receipts(config) if r["call_id"] == call.call_id] == [None, "cancelled"]
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and _sleepers(ws):
+        await anyio.sleep(0.05)
+    assert not _sleepers(ws)
+
+
+def _sleepers(ws: Path) -> list[int]:
+    """Processes still running `sleep 30` started from this workspace."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                cwd = os.readlink(f"/proc/{entry}/cwd")
+            except OSError:
+                continue
+            if cmd[:1] and cmd[0].endswith(b"sleep") and cwd == str(ws.resolve()) and alive(int(entry)):
+                found.append(int(entry))
+    return found
+
+
+async def test_canary_never_reaches_output_or_receipts(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOLLHOUSE_SHELL_CANARY", "canary-value-91x7")
+    config = gate_config(ws)
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("shell_run", {"argv": ["env", "-0"]}))
+        echoed = await gate.call(Call("shell_run", {"argv": ["echo", "canary-value-91x7"]}))
+    # `env -0` (no command) passes `env *`: it prints the child's whole environment.
+    assert out.ok and "TOLLHOUSE_SHELL_CANARY" not in out.result["stdout"]
+    assert "canary-value-91x7" not in json.dumps(out.result)
+    assert echoed.ok and "canary-value-91x7" not in json.dumps(echoed.result)
+    raw = b"".join(
+        (config.state_dir / n).read_bytes()
+        for n in ("receipts.db", "receipts.db-wal")
+        if (config.state_dir / n).exists()
+    )
+    assert b"canary-value-91x7" not in raw
+
+
+async def test_binary_output_on_both_streams_fits_the_result_limit(ws: Path) -> None:
+    (ws / "noise.sh").write_text("head -c 3000000 /dev/zero; head -c 3000000 /dev/urandom >&2\n")
+    config = gate_config(ws)
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("shell_run", {"argv": ["sh", "noise.sh"]}))
+    assert out.ok, out.message
+    assert out.result["stdout_truncated"] and out.result["stderr_truncated"]
+    assert out.result["stdout_bytes"] == out.result["stderr_bytes"] == 3000000

@@ -1,0 +1,95 @@
+"""Planted secrets of every detected shape are replaced; ordinary text survives untouched."""
+
+import pytest
+
+from tollhouse.gate.redact import Redactor
+
+GH = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabcdef==\n-----END RSA PRIVATE KEY-----"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kind"),
+    [
+        (f"token is {GH} ok", GH, "github-token"),
+        ("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "github_pat_11ABCDEFG", "github-token"),
+        ("key AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE", "aws-access-key-id"),
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "aws-secret-access-key",
+        ),
+        (f"before\n{PEM}\nafter", "MIIEowIBAAKCAQEA7", "private-key"),
+        (
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA",
+            "b3BlbnNzaC1rZXktdjEAAAA",
+            "private-key",
+        ),
+        (f"Authorization: Bearer {JWT}", "dozjgNryP4J3jVmNHl0w5N", "jwt"),
+        ("Authorization: token abcdefgh12345678", "abcdefgh12345678", "authorization"),
+        ("https://alice:s3cr3t-pass@example.com/x", "s3cr3t-pass", "url-password"),
+        ("PASSWORD=hunter2hunter2 next", "hunter2hunter2", "password"),
+        ("curl -d token=abcd1234efgh", "abcd1234efgh", "password"),
+        ('{"api_key": "zzz-123-abc"}', "zzz-123-abc", "password"),
+        ("sk-proj-abcdefghijklmnopqrstuvwxyz012345", "abcdefghijklmnopqrstuvwxyz", "openai-key"),
+        ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz", "anthropic-key"),
+        ("xoxb-123456789012-abcdefghij", "xoxb-123456789012", "slack-token"),
+        ("AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234567890", "google-api-key"),
+    ],
+)
+def test_detectors_replace_the_secret_span(text: str, secret: str, kind: str) -> None:
+    out = Redactor().redact_text(text)
+    assert secret not in out
+    assert f"[REDACTED:{kind}]" in out
+
+
+def test_surrounding_text_is_kept() -> None:
+    out = Redactor().redact_text("PASSWORD=hunter2hunter2 next")
+    assert out == "PASSWORD=[REDACTED:password] next"
+
+
+def test_exact_secrets_and_nested_data() -> None:
+    r = Redactor(secrets=["canary-Value-42"])
+    r.add_secret("abc")  # too short to register: would shred ordinary text
+    data = {"cmd": ["echo", "x canary-Value-42 y"], "n": 3, "note": "abc", "token": "plain"}
+    assert r.redact(data) == {
+        "cmd": ["echo", "x [REDACTED:secret] y"],
+        "n": 3,
+        "note": "abc",
+        "token": "[REDACTED:by-key]",
+    }
+
+
+def test_ordinary_text_is_untouched() -> None:
+    text = "def read(path):\n    return open(path).read()  # password policy doc, see keys.md\n"
+    assert Redactor().redact_text(text) == text
+
+
+def test_custom_patterns_from_config() -> None:
+    r = Redactor(patterns=[r"ACME-[0-9]{6}"])
+    assert r.redact_text("id ACME-123456.") == "id [REDACTED:custom]."
+
+
+def test_anchors_never_change_what_is_redacted() -> None:
+    """The anchor pre-check is only a shortcut: redacting with every regex run gives the same text."""
+    import dataclasses
+
+    from tollhouse.gate import redact
+
+    samples = [
+        f"x {GH} y",
+        PEM,
+        JWT,
+        "AKIAIOSFODNN7EXAMPLE",
+        "Api_Key: 'abcd1234'",
+        "Authorization: BASIC dXNlcjpwYXNzd29yZA==",
+        "postgres://u:p4ss@db/x",
+        "CLIENT_SECRET=shhh-123",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ]
+    fast = Redactor()
+    slow = Redactor()
+    slow._detectors = [dataclasses.replace(d, anchors=()) for d in redact.DETECTORS]
+    for text in samples:
+        assert fast.redact_text(text) == slow.redact_text(text) != text

@@ -1,0 +1,166 @@
+"""``tollhouse grant`` and ``tollhouse grants``: standing approvals for calls that policy asks about."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+import anyio
+
+from tollhouse.cli import exitcodes
+from tollhouse.cli.common import CommandError, load, parse_json_arg, print_json
+from tollhouse.gate.digest import canonical_json, sha256_hex
+from tollhouse.gate.grants import add_grant, list_grants, parse_duration, revoke_grant
+
+GRANT_HELP = """\
+Approve in advance calls that policy says to ask about. A grant never overrides a deny rule.
+
+examples:
+  tollhouse grant files_write --arg 'path=notes/*' --expires 2h
+  tollhouse grant shell_run --arg 'argv=*' --uses 3 --note "release script"
+  tollhouse grant files_delete --exact '{"path": "tmp/out.log"}' --uses 1
+
+An --arg glob is matched against the argument's value as text (for a list, against every item).
+--exact binds the grant to exactly these arguments (after defaults are applied).
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    g = sub.add_parser(
+        "grant", help="approve calls in advance (tool, argument globs, expiry, uses)",
+        description=GRANT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    g.add_argument("tool", help="tool name or glob (files_write, github_*)")
+    g.add_argument("--arg", action="append", default=[], metavar="NAME=GLOB", help="argument constraint")
+    g.add_argument("--exact", metavar="JSON", help="bind to exactly these arguments")
+    g.add_argument("--expires", default="1h", help="30m, 2h, 7d or never (default: 1h)")
+    g.add_argument("--uses", type=int, help="how many calls it covers (default: unlimited until expiry)")
+    g.add_argument("--note", default="", help="why (kept with the grant and on its receipt)")
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(handler=run_grant)
+
+    gs = sub.add_parser("grants", help="list or revoke standing grants")
+    gs.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
+    gs.add_argument("id", nargs="?", help="grant id (for revoke)")
+    gs.add_argument("--all", action="store_true", help="include expired, used-up and revoked grants")
+    gs.add_argument("--json", action="store_true")
+    gs.set_defaults(handler=run_grants)
+
+
+def _exact_digest(config, tool_name: str, text: str) -> str:  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from tollhouse.tools import build_registry
+
+    tool = build_registry(config.tool_families, config.tool_modules).get(tool_name)
+    if tool is None:
+        raise CommandError(f"--exact needs an exact tool name; {tool_name!r} is not a known tool")
+    try:
+        args = tool.input_model.model_validate(parse_json_arg(text, "--exact arguments"))
+    except ValidationError as exc:
+        raise CommandError(f"--exact arguments do not fit {tool_name}: {exc}") from exc
+    return sha256_hex(canonical_json(args.model_dump(mode="json")))
+
+
+def _record(config, kind: str, details: dict) -> None:  # type: ignore[no-untyped-def, type-arg]
+    """An operator's change to grants is itself receipted (channel cli)."""
+    from tollhouse.gate.entries import make_entry
+    from tollhouse.gate.gate import default_operator
+    from tollhouse.gate.redact import Redactor
+    from tollhouse.gate.types import Call
+    from tollhouse.receipts import ReceiptStore
+    from tollhouse.receipts.process import current_identity as process_identity
+
+    async def main() -> None:
+        store = await ReceiptStore.open(config.state_dir)
+        try:
+            call = Call(tool=kind, arguments={}, channel="cli", client="tollhouse-cli")
+            await store.append(
+                make_entry(
+                    "event", call, operator=config.operator or default_operator(), policy_hash=None,
+                    process=process_identity(), redactor=Redactor.from_config(config), outcome="ok",
+                    duration_us=0, details={"event": kind, **details},
+                )
+            )  # fmt: skip
+        finally:
+            await store.close()
+
+    anyio.run(main)
+
+
+def run_grant(args: argparse.Namespace) -> int:
+    from tollhouse.gate.gate import default_operator
+    from tollhouse.state.db import open_sync
+
+    config = load(args)
+    matches: dict[str, str] = {}
+    for item in args.arg:
+        name, sep, glob = item.partition("=")
+        if not sep or not name:
+            raise CommandError(f"--arg {item!r}: use NAME=GLOB, e.g. --arg 'path=src/*'")
+        matches[name] = glob
+    try:
+        expires = parse_duration(args.expires)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.uses is not None and args.uses < 1:
+        raise CommandError("--uses must be at least 1")
+    digest = _exact_digest(config, args.tool, args.exact) if args.exact else None
+    conn = open_sync(config.state_dir / "state.db")
+    try:
+        grant = add_grant(
+            conn, tool=args.tool, args_match=matches, args_digest=digest, expires_in=expires,
+            uses=args.uses, created_by=config.operator or default_operator(), note=args.note,
+        )  # fmt: skip
+    finally:
+        conn.close()
+    _record(config, "grant_created", grant.to_json())
+    if args.json:
+        print_json(grant.to_json())
+    else:
+        print(f"granted {grant.id}: {_describe(grant)}")
+    return exitcodes.OK
+
+
+def _describe(grant) -> str:  # type: ignore[no-untyped-def]
+    parts = [grant.tool]
+    if grant.args_match:
+        parts.append(json.dumps(grant.args_match))
+    if grant.args_digest:
+        parts.append(f"exact args {grant.args_digest[:12]}")
+    parts.append(
+        "no expiry" if grant.expires_at is None
+        else "until " + dt.datetime.fromtimestamp(grant.expires_at).isoformat(timespec="minutes")
+    )  # fmt: skip
+    parts.append("unlimited uses" if grant.uses_left is None else f"{grant.uses_left} uses left")
+    if grant.revoked_at:
+        parts.append("REVOKED")
+    return " · ".join(parts)
+
+
+def run_grants(args: argparse.Namespace) -> int:
+    from tollhouse.state.db import open_sync
+
+    config = load(args)
+    conn = open_sync(config.state_dir / "state.db")
+    try:
+        if args.action == "revoke":
+            if not args.id:
+                raise CommandError("grants revoke needs a grant id (see `tollhouse grants`)")
+            if not revoke_grant(conn, args.id):
+                raise CommandError(f"no active grant {args.id}", exitcodes.TOOL_ERROR)
+            _record(config, "grant_revoked", {"id": args.id})
+            print(f"revoked {args.id}")
+            return exitcodes.OK
+        grants = list_grants(conn, include_inactive=args.all)
+    finally:
+        conn.close()
+    if args.json:
+        print_json([g.to_json() for g in grants])
+    elif not grants:
+        print("no active grants" if not args.all else "no grants")
+    else:
+        for g in grants:
+            print(f"{g.id}  {_describe(g)}" + (f"  ({g.note})" if g.note else ""))
+    return exitcodes.OK

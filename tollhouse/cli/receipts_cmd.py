@@ -1,0 +1,283 @@
+"""``tollhouse receipts``: read, verify and export the workspace's signed record of calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tollhouse.cli import exitcodes
+
+DESCRIPTION = """\
+Every call through the gate leaves receipts in <workspace>/.tollhouse/receipts.db: an intent before
+the tool runs and an outcome after it, each hash-chained to the one before, with Ed25519-signed
+checkpoints over the chain head."""
+
+EPILOG = """\
+examples:
+  tollhouse receipts tail                  the last 20 receipts as a table
+  tollhouse receipts tail -n 100 --json    the last 100 as JSON, oldest first
+  tollhouse receipts show 42               receipt 42 and the other receipts of its call
+  tollhouse receipts show CALL_ID          a call by its full call id
+  tollhouse receipts verify                check this workspace's chain and signatures
+  tollhouse receipts export --out r.jsonl  a self-contained bundle for someone else
+  tollhouse receipts verify r.jsonl        check a bundle offline (no workspace needed)
+
+`verify` exits 0 only when every entry, link and signature holds; otherwise it prints the first bad
+seq and why, and exits 8. An unusable store exits 7, a config problem 2. Format: docs/receipts.md."""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = sub.add_parser(
+        "receipts",
+        help="show, verify and export the signed record of every call",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    actions = parser.add_subparsers(dest="receipts_action", metavar="ACTION")
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+    tail = actions.add_parser(
+        "tail",
+        help="the most recent receipts",
+        description="The most recent receipts, oldest first, as a table (or JSON with --json).",
+        epilog="examples:\n  tollhouse receipts tail -n 50\n"
+        "  tollhouse receipts tail --tool shell_run --json",
+        formatter_class=fmt,
+    )
+    tail.add_argument("-n", type=int, default=20, metavar="N", help="how many receipts (default 20)")
+    tail.add_argument("--tool", help="only receipts of this tool")
+    tail.add_argument("--session", help="only receipts of this session")
+    tail.add_argument("--case", help="only receipts of this case id")
+    tail.add_argument("--json", action="store_true", help="a JSON array for scripts")
+    tail.set_defaults(handler=cmd_tail)
+
+    show = actions.add_parser(
+        "show",
+        help="one call's receipts (intent, outcome) by seq or call id",
+        description="Every receipt of one call: give a receipt's seq or the call id.",
+        epilog="examples:\n  tollhouse receipts show 42\n  tollhouse receipts show CALL_ID --json",
+        formatter_class=fmt,
+    )
+    show.add_argument("id", metavar="ID", help="a receipt seq (a number) or a call id")
+    show.add_argument("--json", action="store_true", help="JSON for scripts")
+    show.set_defaults(handler=cmd_show)
+
+    verify = actions.add_parser(
+        "verify",
+        help="check the hash chain and checkpoint signatures (exit 8 if anything fails)",
+        description="Recompute every hash and link, check seq continuity and every checkpoint "
+        "signature. Without BUNDLE: this workspace's database. With BUNDLE: an exported file, offline.",
+        epilog="examples:\n  tollhouse receipts verify\n  tollhouse receipts verify bundle.jsonl "
+        "--public-key trusted.pub",
+        formatter_class=fmt,
+    )
+    verify.add_argument("bundle", nargs="?", metavar="BUNDLE", help="an exported .jsonl bundle")
+    verify.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="require this Ed25519 public key (PEM or base64) instead of trusting the stored one",
+    )
+    verify.add_argument("--json", action="store_true", help="the result as JSON")
+    verify.set_defaults(handler=cmd_verify)
+
+    export = actions.add_parser(
+        "export",
+        help="write a self-contained JSONL bundle anyone can verify offline",
+        description="Write every receipt, every signed checkpoint and the public key to one JSONL file.",
+        epilog="example:\n  tollhouse receipts export --out receipts-2026-11.jsonl",
+        formatter_class=fmt,
+    )
+    export.add_argument("--out", required=True, metavar="FILE", help="where to write the bundle")
+    export.set_defaults(handler=cmd_export)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return exitcodes.USAGE
+
+
+def _err(message: str, code: int) -> int:
+    print(f"tollhouse receipts: {message}", file=sys.stderr)
+    return code
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    from tollhouse.config import load_config
+
+    return load_config(getattr(args, "config", None)).state_dir / "receipts.db"
+
+
+def _run(args: argparse.Namespace, body: Any) -> int:
+    """Map the errors every action can meet to clean messages and exit codes."""
+    from tollhouse.config import ConfigError
+    from tollhouse.receipts import ReceiptStoreError
+
+    try:
+        return int(body(args))
+    except ConfigError as exc:
+        return _err(str(exc), exitcodes.USAGE)
+    except ReceiptStoreError as exc:
+        return _err(str(exc), exitcodes.STORE_UNUSABLE)
+
+
+# -- tail ------------------------------------------------------------------------------------------
+def cmd_tail(args: argparse.Namespace) -> int:
+    return _run(args, _tail)
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from tollhouse.receipts import read_receipts
+
+    if args.n < 1:
+        return _err("-n must be at least 1", exitcodes.USAGE)
+    db = _db_path(args)
+    if not db.exists():
+        print("[]" if args.json else f"no receipts yet ({db} does not exist)")
+        return exitcodes.OK
+    entries = read_receipts(db, limit=args.n, tool=args.tool, session=args.session, case_id=args.case)
+    entries.reverse()
+    if args.json:
+        print(json.dumps(entries, ensure_ascii=False, indent=2))
+        return exitcodes.OK
+    if not entries:
+        print("no matching receipts")
+        return exitcodes.OK
+    rows = [
+        [
+            str(e["seq"]),
+            _short_time(e["time"]),
+            e["kind"],
+            e["tool"] or "-",
+            _result(e),
+            e["channel"] or "-",
+            (e["call_id"] or "-")[:12],
+            _one_line(e["message"] or "", 50),
+        ]
+        for e in entries
+    ]
+    print(_table(["SEQ", "TIME (UTC)", "KIND", "TOOL", "RESULT", "CHANNEL", "CALL", "MESSAGE"], rows))
+    return exitcodes.OK
+
+
+def _short_time(t: str | None) -> str:
+    return (t or "")[:19].replace("T", " ")
+
+
+def _result(e: dict[str, Any]) -> str:
+    if e["kind"] == "intent":
+        return e["decision"] or "-"
+    return e["outcome"] or "-"
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+# -- show ------------------------------------------------------------------------------------------
+def cmd_show(args: argparse.Namespace) -> int:
+    return _run(args, _show)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from tollhouse.receipts import get_call
+
+    db = _db_path(args)
+    if not db.exists():
+        return _err(f"no receipts yet ({db} does not exist)", exitcodes.USAGE)
+    entries = get_call(db, args.id)
+    if not entries:
+        return _err(
+            f"no receipt with seq or call id {args.id!r}; `tollhouse receipts tail` lists recent ones",
+            exitcodes.USAGE,
+        )
+    if args.json:
+        print(
+            json.dumps({"call_id": entries[0]["call_id"], "entries": entries}, ensure_ascii=False, indent=2)
+        )
+        return exitcodes.OK
+    for i, e in enumerate(entries):
+        if i:
+            print()
+        print(f"receipt {e['seq']}  {e['kind']}  {e['time']}")
+        shown = [(k, v) for k, v in e.items() if k not in ("seq", "kind", "time") and v not in (None, [], {})]
+        width = max(len(k) for k, _ in shown)
+        for key, value in shown:
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            text = text.replace("\n", "\n" + " " * (width + 4))  # keep multi-line values in column
+            print(f"  {key.ljust(width)}  {text}")
+    return exitcodes.OK
+
+
+# -- verify ----------------------------------------------------------------------------------------
+def cmd_verify(args: argparse.Namespace) -> int:
+    return _run(args, _verify)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from tollhouse.receipts import ReceiptStoreError, verify_bundle, verify_db
+    from tollhouse.receipts.signing import parse_public_key
+
+    pinned = None
+    if args.public_key:
+        try:
+            pinned = parse_public_key(Path(args.public_key).read_bytes())
+        except (OSError, ValueError) as exc:
+            return _err(f"cannot use --public-key {args.public_key}: {exc}", exitcodes.USAGE)
+    if args.bundle:
+        if not Path(args.bundle).is_file():
+            return _err(f"bundle {args.bundle} does not exist", exitcodes.USAGE)
+        source = args.bundle
+        result = verify_bundle(args.bundle, pinned)
+    else:
+        db = _db_path(args)
+        if not db.exists():
+            raise ReceiptStoreError(f"no receipt database at {db}; nothing to verify yet")
+        source = str(db)
+        result = verify_db(db, pinned)
+    if args.json:
+        print(json.dumps({"source": source, **result.to_json()}, indent=2))
+    elif result.ok:
+        signed = result.last_checkpoint_seq or 0
+        tail = result.count - signed
+        print(
+            f"ok: {result.count} entries, {result.checkpoints} signed checkpoints (key {result.key_id}); "
+            f"chain verified from seq 1 to {result.count}"
+        )
+        if tail:
+            print(f"note: the last {tail} entries are chained but not yet covered by a signed checkpoint")
+    else:
+        where = f"at seq {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+        print(f"FAILED {where}: {result.reason}".replace("FAILED :", "FAILED:"))
+        print(f"({result.count} entries, {result.checkpoints} checkpoints in {source})")
+    return exitcodes.OK if result.ok else exitcodes.VERIFY_FAILED
+
+
+# -- export ----------------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    return _run(args, _export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from tollhouse.receipts import ReceiptStoreError, export_bundle
+
+    db = _db_path(args)
+    if not db.exists():
+        raise ReceiptStoreError(f"no receipt database at {db}; nothing to export yet")
+    header = export_bundle(db, args.out)
+    print(
+        f"wrote {args.out}: {header['count']} entries, {header['checkpoints']} checkpoints, "
+        f"key {header['key_id']}. Check it anywhere with `tollhouse receipts verify {args.out}`"
+    )
+    return exitcodes.OK

@@ -1,0 +1,55 @@
+"""The layout of one receipt entry, built from a Call. The store adds seq, time and the chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tollhouse.gate.digest import canonical_json
+from tollhouse.gate.redact import Redactor
+from tollhouse.gate.types import Call, Decision
+
+
+def make_entry(
+    kind: str,
+    call: Call,
+    *,
+    operator: str,
+    policy_hash: str | None,
+    process: str | None,
+    redactor: Redactor,
+    arguments: Any = None,
+    args_digest: str | None = None,
+    decision: Decision | None = None,
+    approver: str | None = None,
+    outcome: str | None = None,
+    duration_us: int | None = None,
+    result_digest: str | None = None,
+    excerpt: str | None = None,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every free-text or JSON field passes the redactor here, so no caller can forget it."""
+    return {
+        "kind": kind,
+        "call_id": call.call_id,
+        "operator": call.operator or operator,
+        "credentials": canonical_json(sorted(set(call.credentials_used))),
+        "channel": call.channel,
+        "client": call.client,
+        "session": call.session,
+        "case_id": call.case,
+        "tool": call.tool,
+        "arguments": None if arguments is None else canonical_json(redactor.redact(arguments)),
+        "args_digest": args_digest,
+        "decision": decision.effect if decision else None,
+        "rules": canonical_json(list(decision.rules)) if decision else None,
+        "policy_hash": policy_hash,
+        "approver": approver,
+        "outcome": outcome,
+        "duration_us": duration_us,
+        "result_digest": result_digest,
+        "excerpt": None if excerpt is None else redactor.redact_text(excerpt),
+        "message": None if message is None else redactor.redact_text(message),
+        "details": None if details is None else canonical_json(redactor.redact(details)),
+        "process": process,
+    }

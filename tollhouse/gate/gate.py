@@ -1,0 +1,406 @@
+"""The gate: the only code that runs a tool.
+
+For each call, in order: validate -> decide -> approve -> intent receipt (durable) -> run (timeout,
+cancellation) -> redact -> outcome receipt -> Outcome. Fail closed: a policy that does not load or a
+receipt store that cannot be written means nothing runs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
+
+from tollhouse.config import Config
+from tollhouse.gate.catalogue import ToolSpec, build_catalogue
+from tollhouse.gate.digest import canonical_json, sha256_hex
+from tollhouse.gate.entries import make_entry
+from tollhouse.gate.grants import use_matching_grant
+from tollhouse.gate.policy import Policy
+from tollhouse.gate.redact import Redactor
+from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision, Outcome, Status
+from tollhouse.receipts import ReceiptStore, ReceiptStoreError
+from tollhouse.receipts.process import current_identity as process_identity
+from tollhouse.state.db import StateDB
+from tollhouse.tools import build_registry
+from tollhouse.tools.base import PolicyDenied, Registry, Tool, ToolContext, ToolError
+
+log = logging.getLogger("tollhouse.gate")
+
+
+def default_operator() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"local:{user}@{socket.gethostname()}"
+
+
+class Services:
+    """Shared resources a tool may reach through ``ctx.services``."""
+
+    def __init__(self, config: Config, redactor: Redactor, receipts: ReceiptStore, state: StateDB) -> None:
+        self.config = config
+        self.workspace = config.workspace
+        self.redactor = redactor
+        self.receipts = receipts
+        self.state = state
+        self.credentials: Any = None
+
+
+def _validation_message(tool: str, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors(include_url=False)[:10]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "(arguments)"
+        problems.append(f"{where}: {err.get('msg', 'invalid')}")
+    more = "" if exc.error_count() <= 10 else f" (and {exc.error_count() - 10} more)"
+    return f"invalid arguments for {tool}: " + "; ".join(problems) + more
+
+
+class Gate:
+    def __init__(self, config: Config, registry: Registry, policy: Policy, services: Services) -> None:
+        self.config = config
+        self.registry = registry
+        self.policy = policy
+        self.services = services
+        self.workspace = config.workspace
+        self.operator = config.operator or default_operator()
+        self._catalogue: list[ToolSpec] | None = None
+        self._process = process_identity()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, config: Config, registry: Registry | None = None) -> Gate:
+        """Load policy, open the receipt store and state; raise (fail closed) if any is unusable."""
+        registry = (
+            registry if registry is not None else build_registry(config.tool_families, config.tool_modules)
+        )
+        policy = Policy.load(config, registry)
+        redactor = Redactor.from_config(config)
+        receipts = await ReceiptStore.open(
+            config.state_dir,
+            checkpoint_every=config.receipts.checkpoint_every,
+            synchronous=config.receipts.synchronous,
+        )
+        try:
+            await receipts.recover_interrupted()
+            state = await StateDB.open(config.state_dir / "state.db")
+        except BaseException:
+            await receipts.close()
+            raise
+        services = Services(config, redactor, receipts, state)
+        gate = cls(config, registry, policy, services)
+        gate._attach_credentials()
+        return gate
+
+    def _attach_credentials(self) -> None:
+        try:
+            from tollhouse.identity import build_resolver
+        except ImportError:
+            return
+        self.services.credentials = build_resolver(self.config, self.services.redactor)
+
+    async def close(self) -> None:
+        try:
+            await self.services.state.close()
+        finally:
+            await self.services.receipts.close()
+
+    async def __aenter__(self) -> Gate:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- catalogue -------------------------------------------------------------------------------
+
+    def catalogue(self) -> list[ToolSpec]:
+        if self._catalogue is None:
+            self._catalogue = build_catalogue(self.registry)
+        return list(self._catalogue)
+
+    def could_allow(self, tool_name: str) -> bool:
+        tool = self.registry.get(tool_name)
+        return tool is not None and self.policy.could_allow(tool)
+
+    # -- receipts --------------------------------------------------------------------------------
+
+    def _entry(self, kind: str, call: Call, **fields: Any) -> dict[str, Any]:
+        return make_entry(
+            kind, call, operator=self.operator, policy_hash=self.policy.sha256, process=self._process,
+            redactor=self.services.redactor, **fields,
+        )  # fmt: skip
+
+    def _excerpt(self, text: str) -> str:
+        limit = self.config.receipts.excerpt_bytes
+        raw = text.encode("utf-8")
+        if len(raw) <= limit:
+            return text
+        return raw[:limit].decode("utf-8", "ignore") + f"… [{len(raw)} bytes]"
+
+    async def record_event(self, call: Call, kind: str, details: dict[str, Any]) -> int:
+        """A receipt for something that is not a tool run (a resource read, a grant created)."""
+        receipt = await self.services.receipts.append(
+            self._entry("event", call, details={"event": kind, **details}, outcome="ok")
+        )
+        return int(receipt.seq)
+
+    async def _finish(
+        self,
+        call: Call,
+        status: Status,
+        started: int,
+        receipts: list[int],
+        *,
+        message: str | None = None,
+        result: Any = None,
+        **fields: Any,
+    ) -> Outcome:
+        """Write the single (or closing) receipt of a call and build its Outcome."""
+        duration_us = (time.perf_counter_ns() - started) // 1000
+        decision: Decision | None = fields.get("decision")
+        redacted_message = None if message is None else self.services.redactor.redact_text(message)
+        try:
+            receipt = await self.services.receipts.append(
+                self._entry(
+                    "outcome",
+                    call,
+                    outcome=status,
+                    duration_us=duration_us,
+                    message=message,
+                    excerpt=fields.pop("excerpt", None)
+                    or (None if message is None else self._excerpt(message)),
+                    **fields,
+                )
+            )
+            receipts.append(int(receipt.seq))
+        except ReceiptStoreError as exc:
+            status, result = "error", None
+            redacted_message = f"the receipt store could not record this call's outcome: {exc}"
+        return Outcome(
+            call_id=call.call_id,
+            tool=call.tool,
+            status=status,
+            result=result,
+            message=redacted_message,
+            decision=decision,
+            approver=fields.get("approver"),
+            receipts=receipts,
+            duration_us=duration_us,
+        )
+
+    # -- the call --------------------------------------------------------------------------------
+
+    async def call(self, call: Call) -> Outcome:
+        started = time.perf_counter_ns()
+        receipts: list[int] = []
+        try:
+            return await self._call(call, started, receipts)
+        except ReceiptStoreError as exc:
+            return Outcome(
+                call_id=call.call_id,
+                tool=call.tool,
+                status="error",
+                message=f"receipt store unusable, so nothing was run: {exc}",
+                receipts=receipts,
+                duration_us=(time.perf_counter_ns() - started) // 1000,
+            )
+
+    async def _call(self, call: Call, started: int, receipts: list[int]) -> Outcome:
+        tool = self.registry.get(call.tool)
+        if tool is None:
+            known = ", ".join(self.registry.names()) or "none"
+            return await self._finish(
+                call, "error", started, receipts,
+                message=f"unknown tool {call.tool!r}; available tools: {known}",
+                arguments=call.arguments if isinstance(call.arguments, dict) else None,
+            )  # fmt: skip
+        # Validate: the size limit first, so a huge payload is never parsed twice.
+        if not isinstance(call.arguments, dict):
+            what = "not valid JSON" if isinstance(call.arguments, str | bytes) else "not a JSON object"
+            return await self._finish(
+                call, "error", started, receipts,
+                message=f"invalid arguments for {tool.name}: arguments are {what}; send a JSON object",
+                excerpt=self._excerpt(str(call.arguments)),
+            )  # fmt: skip
+        raw_args = call.arguments
+        try:
+            encoded = canonical_json(raw_args)
+        except (TypeError, ValueError) as exc:
+            return await self._finish(
+                call, "error", started, receipts,
+                message=f"invalid arguments for {tool.name}: not representable as JSON ({exc})",
+            )  # fmt: skip
+        limit = self.config.limits.max_argument_bytes
+        if len(encoded.encode("utf-8")) > limit:
+            return await self._finish(
+                call, "error", started, receipts,
+                message=f"arguments for {tool.name} are {len(encoded.encode())} bytes, over the "
+                f"limit of {limit} (limits.max_argument_bytes)",
+                args_digest=sha256_hex(encoded),
+            )  # fmt: skip
+        try:
+            args = tool.input_model.model_validate(raw_args)
+        except ValidationError as exc:
+            return await self._finish(
+                call, "error", started, receipts,
+                message=_validation_message(tool.name, exc), arguments=raw_args,
+                args_digest=sha256_hex(encoded),
+            )  # fmt: skip
+        args_json = args.model_dump(mode="json")
+        digest = sha256_hex(canonical_json(args_json))
+        common: dict[str, Any] = {"arguments": args_json, "args_digest": digest}
+
+        roots = self.workspace.effective_roots(call.client_roots)
+        try:
+            decision = self.policy.decide(tool, args, roots=roots)
+        except Exception as exc:  # a policy bug must not turn into an allow
+            log.exception("policy evaluation failed")
+            decision = Decision(
+                "deny", ("policy.error",), f"policy evaluation failed: {exc}", self.policy.sha256
+            )
+        common["decision"] = decision
+        if decision.effect == "deny":
+            return await self._finish(call, "denied", started, receipts, message=decision.reason, **common)
+
+        approver: str | None = None
+        if decision.effect == "ask":
+            answer = await self._approve(call, tool, args_json, digest, decision)
+            if answer is None:
+                hint = _grant_hint(tool.name, args_json)
+                return await self._finish(
+                    call, "needs_approval", started, receipts,
+                    message=f"{decision.reason}. This call needs approval and no approver could be "
+                    f"asked. An operator can allow it with: {hint}",
+                    **common,
+                )  # fmt: skip
+            approver = answer.approver
+            common["approver"] = approver
+            if not answer.approved:
+                why = f" ({answer.note})" if answer.note else ""
+                return await self._finish(
+                    call, "denied", started, receipts,
+                    message=f"declined by {answer.approver}{why}; rule {', '.join(decision.rules)}",
+                    **common,
+                )  # fmt: skip
+
+        intent = await self.services.receipts.append(self._entry("intent", call, **common))
+        receipts.append(int(intent.seq))
+        return await self._run(call, tool, args, started, receipts, common)
+
+    async def _run(
+        self,
+        call: Call,
+        tool: Tool,
+        args: BaseModel,
+        started: int,
+        receipts: list[int],
+        common: dict[str, Any],
+    ) -> Outcome:
+        ctx = ToolContext(
+            call=call,
+            tool=tool,
+            workspace=self.workspace,
+            services=self.services,
+            progress_sink=call.progress,
+        )
+        timeout = tool.timeout_s or self.config.limits.timeout_s
+        status: Status = "ok"
+        message: str | None = None
+        result: Any = None
+        rules: tuple[str, ...] | None = None
+        try:
+            with anyio.fail_after(timeout):
+                raw = await tool.run(args, ctx)
+            result = self._result_json(tool, raw)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._finish(
+                    call, "cancelled", started, receipts, message="the caller cancelled the call",
+                    details=ctx.facts or None, **common,
+                )  # fmt: skip
+            raise
+        except TimeoutError:
+            status, message = "timeout", f"{tool.name} did not finish within {timeout:g} s and was stopped"
+        except PolicyDenied as exc:
+            status, message, rules = "denied", str(exc), (exc.rule,)
+        except ToolError as exc:
+            status, message = "error", str(exc)
+        except Exception:
+            log.exception("tool %s failed", tool.name)
+            status, message = "error", f"internal error in {tool.name}; the server log has the details"
+
+        if rules is not None:
+            common = {**common, "decision": Decision("deny", rules, message or "", self.policy.sha256)}
+        result_digest = None
+        excerpt = None
+        if status == "ok":
+            text = canonical_json(result)
+            if len(text.encode("utf-8")) > self.config.limits.max_result_bytes:
+                status, result = "error", None
+                message = (
+                    f"{tool.name} returned {len(text.encode())} bytes, over limits.max_result_bytes "
+                    f"({self.config.limits.max_result_bytes}); ask for less (offset/limit)"
+                )
+            else:
+                result_digest = sha256_hex(text)
+                result = self.services.redactor.redact(result)
+                excerpt = self._excerpt(canonical_json(result))
+        return await self._finish(
+            call, status, started, receipts, message=message, result=result,
+            result_digest=result_digest, excerpt=excerpt, details=ctx.facts or None, **common,
+        )  # fmt: skip
+
+    def _result_json(self, tool: Tool, raw: Any) -> Any:
+        if isinstance(raw, BaseModel):
+            return raw.model_dump(mode="json")
+        if tool.output_model is not None and isinstance(raw, dict):
+            return tool.output_model.model_validate(raw).model_dump(mode="json")
+        return to_jsonable_python(raw)
+
+    async def _approve(
+        self, call: Call, tool: Tool, args_json: dict[str, Any], digest: str, decision: Decision
+    ) -> ApprovalAnswer | None:
+        grant_id = await use_matching_grant(self.services.state, tool.name, args_json, digest)
+        if grant_id is not None:
+            return ApprovalAnswer(approved=True, approver=f"grant:{grant_id}")
+        if call.approver is None:
+            return None
+        ttl = self.config.approval_ttl_s
+        request = ApprovalRequest(
+            call_id=call.call_id,
+            tool=tool.name,
+            title=tool.title,
+            arguments=self.services.redactor.redact(args_json),
+            rules=decision.rules,
+            reason=decision.reason,
+            args_digest=digest,
+            policy_hash=self.policy.sha256,
+            expires_at=time.time() + ttl,
+        )
+        answer: ApprovalAnswer | None = None
+        with anyio.move_on_after(ttl):
+            answer = await call.approver(request)
+            if answer is not None and time.time() > request.expires_at:
+                answer = ApprovalAnswer(False, answer.approver, "the approval arrived after it expired")
+            return answer
+        return ApprovalAnswer(False, "timeout", f"no answer within {ttl:g} s")
+
+
+def _grant_hint(tool: str, args: dict[str, Any]) -> str:
+    path = args.get("path")
+    if isinstance(path, str):
+        return f"tollhouse grant {tool} --arg 'path={path}' --uses 1"
+    return f"tollhouse grant {tool} --uses 1  (add --arg NAME=GLOB to narrow it)"
+
+
+def state_path(config: Config) -> Path:
+    return config.state_dir / "state.db"

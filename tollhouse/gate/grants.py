@@ -1,0 +1,177 @@
+"""Standing grants: an operator's advance "yes" to calls that policy says to ask about.
+
+A grant names a tool glob, optional argument globs, optionally the digest of one exact argument set,
+an expiry and a use count. Using one is a single conditional UPDATE, so two processes cannot both
+spend the last use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from tollhouse.globs import compile_name_glob
+from tollhouse.state.db import StateDB
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float | None:
+    """``30m``, ``2h``, ``7d`` -> seconds; ``never`` -> None."""
+    if text == "never":
+        return None
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"bad duration {text!r}: use a number and s/m/h/d (30m, 2h, 7d) or 'never'")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    tool: str
+    args_match: dict[str, str]
+    args_digest: str | None
+    created_at: float
+    expires_at: float | None
+    uses_left: int | None
+    revoked_at: float | None
+    created_by: str
+    note: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> Grant:
+        return cls(
+            id=row["id"],
+            tool=row["tool"],
+            args_match=json.loads(row["args_match"]),
+            args_digest=row["args_digest"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            uses_left=row["uses_left"],
+            revoked_at=row["revoked_at"],
+            created_by=row["created_by"],
+            note=row["note"],
+        )
+
+    def active(self, now: float) -> bool:
+        return (
+            self.revoked_at is None
+            and (self.expires_at is None or self.expires_at > now)
+            and (self.uses_left is None or self.uses_left > 0)
+        )
+
+    def covers(self, tool: str, args: dict[str, Any], digest: str) -> bool:
+        if not compile_name_glob(self.tool).match(tool):
+            return False
+        if self.args_digest is not None and self.args_digest != digest:
+            return False
+        for name, glob in self.args_match.items():
+            if name not in args:
+                return False
+            value = args[name]
+            values = value if isinstance(value, list) else [value]
+            text = [v if isinstance(v, str) else json.dumps(v, sort_keys=True) for v in values]
+            if not text or not all(compile_name_glob(glob).match(t) for t in text):
+                return False
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tool": self.tool,
+            "args_match": self.args_match,
+            "args_digest": self.args_digest,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "uses_left": self.uses_left,
+            "revoked_at": self.revoked_at,
+            "created_by": self.created_by,
+            "note": self.note,
+        }
+
+
+_USE = """
+UPDATE grants SET uses_left = uses_left - 1
+WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+  AND (uses_left IS NULL OR uses_left > 0)
+"""
+
+
+async def use_matching_grant(state: StateDB, tool: str, args: dict[str, Any], digest: str) -> str | None:
+    """Spend one use of the first active grant covering this call; its id, or None."""
+    now = time.time()
+    cursor = await state.conn.execute(
+        "SELECT * FROM grants WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) "
+        "ORDER BY created_at",
+        (now,),
+    )
+    rows = await cursor.fetchall()
+    for row in rows:
+        grant = Grant.from_row(row)
+        if grant.active(now) and grant.covers(tool, args, digest):
+            spent = await state.conn.execute(_USE, (grant.id, now))
+            if spent.rowcount == 1:
+                return grant.id
+    return None
+
+
+def add_grant(
+    conn: sqlite3.Connection,
+    *,
+    tool: str,
+    args_match: dict[str, str] | None = None,
+    args_digest: str | None = None,
+    expires_in: float | None = 3600.0,
+    uses: int | None = None,
+    created_by: str,
+    note: str = "",
+) -> Grant:
+    now = time.time()
+    grant = Grant(
+        id="g-" + uuid.uuid4().hex[:12],
+        tool=tool,
+        args_match=dict(args_match or {}),
+        args_digest=args_digest,
+        created_at=now,
+        expires_at=None if expires_in is None else now + expires_in,
+        uses_left=uses,
+        revoked_at=None,
+        created_by=created_by,
+        note=note,
+    )
+    conn.execute(
+        "INSERT INTO grants (id, tool, args_match, args_digest, created_at, expires_at, uses_left, "
+        "revoked_at, created_by, note) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+        (
+            grant.id,
+            grant.tool,
+            json.dumps(grant.args_match, sort_keys=True),
+            grant.args_digest,
+            grant.created_at,
+            grant.expires_at,
+            grant.uses_left,
+            grant.created_by,
+            grant.note,
+        ),
+    )
+    return grant
+
+
+def list_grants(conn: sqlite3.Connection, *, include_inactive: bool = False) -> list[Grant]:
+    now = time.time()
+    grants = [Grant.from_row(r) for r in conn.execute("SELECT * FROM grants ORDER BY created_at")]
+    return grants if include_inactive else [g for g in grants if g.active(now)]
+
+
+def revoke_grant(conn: sqlite3.Connection, grant_id: str) -> bool:
+    cur = conn.execute(
+        "UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (time.time(), grant_id)
+    )
+    return cur.rowcount == 1

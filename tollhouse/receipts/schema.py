@@ -1,0 +1,227 @@
+"""The receipt entry: its fields, how it is validated, and how it is hashed.
+
+An entry is a flat object whose values are only ``str``, ``int`` or ``None`` and whose keys are ASCII.
+Structured values (arguments, rule ids, details) are stored as canonical JSON *text*. For such an
+object the RFC 8785 (JCS) canonical form is exactly what ``json.dumps(sort_keys=True,
+separators=(",", ":"), ensure_ascii=False)`` writes: keys sort the same by UTF-16 code unit and by
+code point when they are ASCII, strings escape the same characters the same way (``\\"``, ``\\\\``,
+``\\b\\f\\n\\r\\t``, other controls as lowercase ``\\u00xx``), and integers within +-2**53 print the
+same. The tests prove this against the ``rfc8785`` package; the fast path is what makes verifying
+100,000 entries take well under two seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+ZERO_HASH = "0" * 64
+
+# Every field of an entry, in table column order. ``hash`` is last: it covers all the others.
+FIELDS: tuple[str, ...] = (
+    "seq",
+    "kind",
+    "call_id",
+    "time",
+    "operator",
+    "credentials",
+    "channel",
+    "client",
+    "session",
+    "case_id",
+    "tool",
+    "arguments",
+    "args_digest",
+    "decision",
+    "rules",
+    "policy_hash",
+    "approver",
+    "outcome",
+    "duration_us",
+    "result_digest",
+    "excerpt",
+    "message",
+    "details",
+    "process",
+    "prev_hash",
+    "hash",
+)
+HASHED_FIELDS: tuple[str, ...] = FIELDS[:-1]
+STORE_FIELDS = frozenset({"seq", "time", "prev_hash", "hash"})
+"""Set by the store when it appends; a caller must not pass them."""
+INPUT_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f not in STORE_FIELDS)
+_INPUT_SET = frozenset(INPUT_FIELDS)
+
+INT_FIELDS = frozenset({"seq", "duration_us"})
+JSON_FIELDS = {"credentials": list, "rules": list, "details": dict, "arguments": object}
+"""Fields holding canonical JSON text, and the JSON type the text must decode to."""
+
+KINDS = ("intent", "outcome", "interrupted", "event")
+DECISIONS = ("allow", "ask", "deny")
+OUTCOMES = ("ok", "error", "denied", "needs_approval", "timeout", "cancelled", "interrupted")
+_MAX_INT = 2**53 - 1  # JCS writes numbers as IEEE doubles; larger integers would not round-trip
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+_SORTED_HASHED = tuple(sorted(HASHED_FIELDS))
+
+
+def json_text(value: Any) -> str:
+    """Canonical JSON text for a structured field (sorted keys, no spaces, UTF-8 as is)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
+    """RFC 8785 bytes of a flat object of str/int/None values with ASCII keys (see module doc)."""
+    return _encode(obj).encode("utf-8")
+
+
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    """sha256 hex over the canonical JSON of every field except ``hash``."""
+    return hashlib.sha256(canonical_bytes({k: entry[k] for k in _SORTED_HASHED})).hexdigest()
+
+
+def hash_row(values: tuple[Any, ...]) -> str:
+    """Like :func:`entry_hash` for a row in ``HASHED_FIELDS`` order (the verifier's hot path)."""
+    return hashlib.sha256(_encode(dict(zip(HASHED_FIELDS, values, strict=True))).encode("utf-8")).hexdigest()
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def make_entry(kind: str, call_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A complete entry dict for :meth:`ReceiptStore.append`: unnamed fields are ``None``.
+
+    Structured fields may be given as Python values; they are turned into canonical JSON text here.
+    """
+    unknown = set(fields) - _INPUT_SET
+    if unknown:
+        raise ValueError(_field_message(unknown, set()))
+    entry: dict[str, Any] = dict.fromkeys(INPUT_FIELDS)
+    entry.update(fields, kind=kind, call_id=call_id)
+    for name in JSON_FIELDS:
+        value = entry[name]
+        if value is not None and not isinstance(value, str):
+            entry[name] = json_text(value)
+    return validate_entry(entry)
+
+
+def _field_message(unknown: set[str], missing: set[str]) -> str:
+    parts = []
+    if unknown:
+        stored = unknown & STORE_FIELDS
+        other = unknown - STORE_FIELDS
+        if other:
+            parts.append(f"unknown fields {sorted(other)}")
+        if stored:
+            parts.append(f"fields {sorted(stored)} are set by the store and must not be passed")
+    if missing:
+        parts.append(f"missing fields {sorted(missing)}")
+    return "receipt entry: " + "; ".join(parts) + " (make_entry() builds a complete entry)"
+
+
+def validate_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Check an entry a caller wants appended; return a plain copy. Raises ValueError saying what."""
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"receipt entry must be a dict, not {type(entry).__name__}")
+    keys = set(entry.keys())
+    if keys != _INPUT_SET:
+        raise ValueError(_field_message(keys - _INPUT_SET, _INPUT_SET - keys))
+    out = dict(entry)
+    for name, value in out.items():
+        if value is None:
+            continue
+        if name in INT_FIELDS:
+            if type(value) is not int or not -_MAX_INT <= value <= _MAX_INT:
+                raise ValueError(f"receipt field {name} must be an integer within +-2**53, got {value!r}")
+        elif type(value) is not str:
+            raise ValueError(f"receipt field {name} must be a string or None, got {type(value).__name__}")
+        elif not value.isascii():  # ASCII is always encodable; isascii() is O(1) in CPython
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"receipt field {name} is not valid Unicode (lone surrogate)") from exc
+    kind = out["kind"]
+    if kind not in KINDS:
+        raise ValueError(f"receipt kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind != "event" and not out["call_id"]:
+        raise ValueError(f"a receipt of kind {kind} needs a call_id")
+    outcome = out["outcome"]
+    if kind == "intent" and outcome is not None:
+        raise ValueError("an intent receipt has no outcome yet (outcome must be None)")
+    if kind == "outcome" and outcome not in OUTCOMES:
+        raise ValueError(f"an outcome receipt needs outcome in {', '.join(OUTCOMES)}, got {outcome!r}")
+    if kind == "interrupted" and outcome != "interrupted":
+        raise ValueError("an interrupted receipt has outcome 'interrupted'")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"receipt outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    if out["decision"] not in (None, *DECISIONS):
+        raise ValueError(f"receipt decision must be allow, ask, deny or None, got {out['decision']!r}")
+    for name, expected in JSON_FIELDS.items():
+        text = out[name]
+        if text is None:
+            continue
+        try:
+            decoded = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"receipt field {name} must be JSON text ({exc})") from exc
+        if expected is not object and not isinstance(decoded, expected):
+            what = "a JSON array" if expected is list else "a JSON object"
+            raise ValueError(f"receipt field {name} must be {what}, got {text[:40]!r}")
+    return out
+
+
+def decode_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A stored entry with its JSON-text fields decoded, for reading and display."""
+    out = dict(entry)
+    for name in JSON_FIELDS:
+        if out.get(name) is not None:
+            try:
+                out[name] = json.loads(out[name])
+            except ValueError:
+                pass  # a damaged row is still shown as stored; `receipts verify` reports it
+    return out
+
+
+SCHEMA_VERSION = 1
+DDL = f"""
+CREATE TABLE IF NOT EXISTS receipts (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    call_id TEXT,
+    time TEXT NOT NULL,
+    operator TEXT, credentials TEXT, channel TEXT, client TEXT, session TEXT, case_id TEXT,
+    tool TEXT, arguments TEXT, args_digest TEXT, decision TEXT, rules TEXT, policy_hash TEXT,
+    approver TEXT, outcome TEXT, duration_us INTEGER, result_digest TEXT, excerpt TEXT,
+    message TEXT, details TEXT, process TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS receipts_call ON receipts(call_id);
+CREATE INDEX IF NOT EXISTS receipts_case ON receipts(case_id);
+CREATE INDEX IF NOT EXISTS receipts_session ON receipts(session);
+CREATE INDEX IF NOT EXISTS receipts_kind ON receipts(kind);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq INTEGER PRIMARY KEY,
+    head_hash TEXT NOT NULL,
+    time TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
+-- Append-only by construction: the store never updates or deletes. These triggers stop accidents;
+-- a deliberate attacker can drop them, which is what the hash chain and signatures are for.
+CREATE TRIGGER IF NOT EXISTS receipts_no_update BEFORE UPDATE ON receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS receipts_no_delete BEFORE DELETE ON receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+COLUMNS = ", ".join(FIELDS)
+INSERT_SQL = f"INSERT INTO receipts ({COLUMNS}) VALUES ({', '.join('?' * len(FIELDS))})"  # noqa: S608

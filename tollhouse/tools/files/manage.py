@@ -1,0 +1,215 @@
+"""files_move and files_delete: the tools that rename and remove entries."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tollhouse.tools.base import Effect, PolicyDenied, Tool, ToolContext, ToolError
+from tollhouse.tools.files import confine
+from tollhouse.tools.files.atomic import rename_noreplace
+from tollhouse.tools.files.walk import Walker
+
+FAMILY = "files"
+MAX_TREE_ENTRIES = 100_000
+"""Most entries a recursive delete or a directory move checks (and so may touch)."""
+
+
+def _hash_file(dir_fd: int, name: str, rel: str) -> str | None:
+    st = confine.lstat_at(dir_fd, name)
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return None
+    fd, _ = confine.open_regular_at(dir_fd, name, rel)
+    digest = hashlib.sha256()
+    try:
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+def _check_tree(ctx: ToolContext, tree: confine.Target, also_under: confine.Target | None = None) -> int:
+    """Refuse if any entry below ``tree`` (or its future place below ``also_under``) is immutable.
+
+    Returns the number of entries; a tree too large to check is refused rather than half-checked.
+    """
+    walker = Walker(tree, max_depth=None, gitignore=False, max_scan=MAX_TREE_ENTRIES)
+    count = 0
+    prefix = len(tree.rel) + 1
+    for entry in walker:
+        count += 1
+        candidates = [entry.rel]
+        if also_under is not None:
+            candidates.append(f"{also_under.rel}/{entry.rel[prefix:]}")
+        for rel in candidates:
+            resolved = confine.ResolvedPath(root=tree.resolved.root, rel=rel, abs=tree.resolved.root / rel)
+            if ctx.workspace.is_immutable(resolved):
+                raise PolicyDenied(
+                    "workspace.immutable",
+                    f"{rel!r} is immutable; a tree containing it is not moved or deleted",
+                )
+    if walker.stats.capped:
+        raise ToolError(
+            f"{tree.rel!r} holds more than {MAX_TREE_ENTRIES} entries; refused, split the operation"
+        )
+    return count
+
+
+def _refuse_root(target: confine.Target, what: str) -> None:
+    if target.is_root:
+        raise ToolError(f"the workspace root itself cannot be {what}")
+
+
+class MoveInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(description="Existing file or directory, relative to the workspace root.")
+    destination: str = Field(description="New path (the exact new name, not a directory to move into).")
+    overwrite: bool = Field(False, description="Replace an existing destination file.")
+
+
+class MoveOutput(BaseModel):
+    source: str
+    destination: str
+    type: str
+    overwritten: bool
+
+
+def _move(args: MoveInput, ctx: ToolContext) -> MoveOutput:
+    src = confine.resolve(ctx, args.source, follow_final=False, writing=True)
+    dst = confine.resolve(ctx, args.destination, follow_final=False, writing=True)
+    ctx.record(paths=[src.rel, dst.rel])
+    _refuse_root(src, "moved")
+    _refuse_root(dst, "replaced")
+    if src.resolved.root != dst.resolved.root:
+        raise ToolError("source and destination are in different workspace roots; copy with read and write")
+    if src.parts == dst.parts:
+        raise ToolError("source and destination are the same path")
+    if dst.parts[: len(src.parts)] == src.parts:
+        raise ToolError(f"cannot move {src.rel!r} into itself")
+    with confine.parent_dir(src) as sfd:
+        st = confine.lstat_at(sfd, src.name)
+        if st is None:
+            raise ToolError(f"{src.rel!r} does not exist; check the name with files_list or files_find")
+        kind = confine.kind_of(st.st_mode)
+        if kind not in ("file", "directory", "symlink"):
+            raise confine.refuse_special(src.rel, st.st_mode)
+        if kind == "directory":
+            _check_tree(ctx, src, also_under=dst)
+        digest = _hash_file(sfd, src.name, src.rel)
+        with confine.parent_dir(dst, create=True) as dfd:
+            old = confine.lstat_at(dfd, dst.name)
+            replaced = None
+            try:
+                if old is not None and args.overwrite:
+                    if stat.S_ISDIR(old.st_mode):
+                        raise ToolError(f"{dst.rel!r} is a directory; it is never replaced by a move")
+                    if not (stat.S_ISREG(old.st_mode) or stat.S_ISLNK(old.st_mode)):
+                        raise confine.refuse_special(dst.rel, old.st_mode)
+                    replaced = _hash_file(dfd, dst.name, dst.rel)
+                    os.rename(src.name, dst.name, src_dir_fd=sfd, dst_dir_fd=dfd)
+                else:
+                    rename_noreplace(sfd, src.name, dfd, dst.name)
+            except FileExistsError:
+                raise ToolError(
+                    f"{dst.rel!r} already exists; nothing was moved. Pass overwrite=true to replace it"
+                ) from None
+            except OSError as exc:
+                raise confine.os_error(exc, dst.rel) from None
+            os.fsync(dfd)
+        os.fsync(sfd)
+    ctx.record(paths=[src.rel, dst.rel], bytes=st.st_size, sha256_before=replaced, sha256_after=digest)
+    return MoveOutput(source=src.rel, destination=dst.rel, type=kind, overwritten=old is not None)
+
+
+async def _move_run(args: MoveInput, ctx: ToolContext) -> MoveOutput:
+    return _move(args, ctx)
+
+
+class DeleteInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="File, symlink or directory to delete, relative to the workspace root.")
+    recursive: bool = Field(False, description="Required to delete a directory (and everything in it).")
+
+
+class DeleteOutput(BaseModel):
+    path: str
+    type: str
+    entries_deleted: int = Field(description="Entries removed, the path itself included.")
+
+
+def _delete(args: DeleteInput, ctx: ToolContext) -> DeleteOutput:
+    target = confine.resolve(ctx, args.path, follow_final=False, writing=True)
+    ctx.record(paths=[target.rel])
+    _refuse_root(target, "deleted")
+    with confine.parent_dir(target) as pfd:
+        st = confine.lstat_at(pfd, target.name)
+        if st is None:
+            raise ToolError(f"{target.rel!r} does not exist; check the name with files_list or files_find")
+        kind = confine.kind_of(st.st_mode)
+        try:
+            if kind == "directory":
+                if not args.recursive:
+                    raise ToolError(
+                        f"{target.rel!r} is a directory; pass recursive=true to delete it and its contents"
+                    )
+                count = _check_tree(ctx, target) + 1
+                # rmtree with dir_fd walks by descriptors and never follows a symlink.
+                shutil.rmtree(target.name, dir_fd=pfd)
+                digest = None
+            elif kind in ("file", "symlink"):
+                digest = _hash_file(pfd, target.name, target.rel)
+                os.unlink(target.name, dir_fd=pfd)
+                count = 1
+            else:
+                raise confine.refuse_special(target.rel, st.st_mode)
+        except OSError as exc:
+            raise confine.os_error(exc, target.rel) from None
+        os.fsync(pfd)
+    ctx.record(paths=[target.rel], bytes=st.st_size, sha256_before=digest, sha256_after=None, entries=count)
+    return DeleteOutput(path=target.rel, type=kind, entries_deleted=count)
+
+
+async def _delete_run(args: DeleteInput, ctx: ToolContext) -> DeleteOutput:
+    return _delete(args, ctx)
+
+
+MANAGE_TOOLS = [
+    Tool(
+        name="files_move",
+        title="Move or rename",
+        description=(
+            "Move or rename a file, symlink or directory inside the workspace; missing parent directories "
+            "of the destination are created. `destination` is the new path itself. An existing "
+            "destination is never replaced unless overwrite=true (directories are never replaced). The "
+            "rename is atomic."
+        ),
+        input_model=MoveInput,
+        output_model=MoveOutput,
+        run=_move_run,
+        effects=frozenset({Effect.WRITE}),
+        family=FAMILY,
+        path_fields=("source", "destination"),
+        destructive=True,
+    ),
+    Tool(
+        name="files_delete",
+        title="Delete",
+        description=(
+            "Delete a file or symlink (the link itself, not its target). A directory is deleted, with "
+            "everything in it, only with recursive=true. Immutable paths and trees containing them are "
+            "refused."
+        ),
+        input_model=DeleteInput,
+        output_model=DeleteOutput,
+        run=_delete_run,
+        effects=frozenset({Effect.WRITE}),
+        family=FAMILY,
+        path_fields=("path",),
+        destructive=True,
+    ),
+]

@@ -1,0 +1,198 @@
+"""files_search: a regular expression or literal over file *contents*, bounded in every direction."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
+from tollhouse.tools.files import confine, textio
+from tollhouse.tools.files.listing import MAX_SCAN, path_matcher, run_in_thread
+from tollhouse.tools.files.walk import Walker
+
+FAMILY = "files"
+MAX_FILE_BYTES = 4 * 1024 * 1024
+"""Files larger than this are skipped (counted in files_skipped_large)."""
+MAX_OUTPUT_BYTES = 128 * 1024
+MAX_LINE_CHARS = 500
+
+
+class SearchInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pattern: str = Field(
+        min_length=1, description="Python regular expression (or literal text with literal=true)."
+    )
+    path: str = Field(".", description="Directory (or file) to search, relative to the workspace root.")
+    glob: str | None = Field(None, description="Only files matching this glob, e.g. `*.py` or `src/**/*.ts`.")
+    literal: bool = Field(False, description="Treat pattern as plain text, not a regular expression.")
+    ignore_case: bool = False
+    context: int = Field(0, ge=0, le=10, description="Lines of context before and after each match.")
+    gitignore: bool = Field(True, description="Skip what .gitignore files ignore (and .git).")
+    offset: int = Field(0, ge=0, description="Matches to skip (use next_offset to continue).")
+    limit: int = Field(200, ge=1, le=2000, description="Most matches to return.")
+
+
+class SearchMatch(BaseModel):
+    path: str
+    line: int = Field(description="1-based line number.")
+    text: str = Field(description="The matching line (cut at 500 characters).")
+    before: list[str] = Field(default_factory=list)
+    after: list[str] = Field(default_factory=list)
+
+
+class SearchOutput(BaseModel):
+    matches: list[SearchMatch]
+    files_scanned: int
+    files_skipped_binary: int = Field(0, description="Binary or non-UTF-8 files, not searched.")
+    files_skipped_large: int = Field(0, description="Files over 4 MiB, not searched.")
+    truncated: bool
+    next_offset: int | None = None
+    scan_capped: bool = False
+    hint: str | None = None
+
+
+def _cut(line: str) -> str:
+    line = line.rstrip("\r")
+    return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…"
+
+
+class _Search:
+    def __init__(self, args: SearchInput, regex: re.Pattern[str]) -> None:
+        self.args = args
+        self.regex = regex
+        self.matches: list[SearchMatch] = []
+        self.skipped = 0  # matches passed over because of offset
+        self.used = 0
+        self.full = False
+        self.scanned = 0
+        self.binary = 0
+        self.large = 0
+
+    def file(self, dir_fd: int, name: str, rel: str) -> None:
+        try:
+            fd, st = confine.open_regular_at(dir_fd, name, rel)
+        except ToolError:
+            return  # swapped or vanished mid-walk: skipped, never followed
+        try:
+            if st.st_size > MAX_FILE_BYTES:
+                self.large += 1
+                return
+            data = confine.read_all(fd, MAX_FILE_BYTES)
+        finally:
+            os.close(fd)
+        self.scanned += 1
+        if data.startswith(textio.BOM):
+            data = data[len(textio.BOM) :]
+        if textio.looks_binary(data):
+            self.binary += 1
+            return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.binary += 1
+            return
+        if not self.regex.search(text):
+            return
+        lines = text.split("\n")
+        ctx = self.args.context
+        for index, line in enumerate(lines):
+            if not self.regex.search(line):
+                continue
+            if self.skipped < self.args.offset:
+                self.skipped += 1
+                continue
+            match = SearchMatch(
+                path=rel,
+                line=index + 1,
+                text=_cut(line),
+                before=[_cut(x) for x in lines[max(0, index - ctx) : index]],
+                after=[_cut(x) for x in lines[index + 1 : index + 1 + ctx]],
+            )
+            size = len(match.text) + sum(len(x) for x in match.before + match.after) + len(rel) + 16
+            if len(self.matches) >= self.args.limit or (self.matches and self.used + size > MAX_OUTPUT_BYTES):
+                self.full = True
+                return
+            self.matches.append(match)
+            self.used += size
+
+
+def _compile(args: SearchInput) -> re.Pattern[str]:
+    source = re.escape(args.pattern) if args.literal else args.pattern
+    try:
+        return re.compile(source, re.MULTILINE | (re.IGNORECASE if args.ignore_case else 0))
+    except re.error as exc:
+        raise ToolError(
+            f"invalid regular expression: {exc}; pass literal=true to search for plain text"
+        ) from None
+
+
+def _search(ctx: ToolContext, args: SearchInput, cancel: threading.Event) -> SearchOutput:
+    regex = _compile(args)
+    target = confine.resolve(ctx, args.path)
+    state = _Search(args, regex)
+    walker = Walker(target, max_depth=None, gitignore=args.gitignore, max_scan=MAX_SCAN, cancel=cancel)
+    try:
+        if target.is_root or not _is_file(target):
+            keep = path_matcher(args.glob, target.rel) if args.glob else None
+            for entry in walker:
+                if entry.kind != "file" or (keep is not None and not keep(entry.rel, entry.name)):
+                    continue
+                state.file(entry.dir_fd, entry.name, entry.rel)
+                if state.full or cancel.is_set():
+                    break
+        else:
+            with confine.parent_dir(target) as pfd:
+                state.file(pfd, target.name, target.rel)
+    except OSError as exc:
+        raise confine.os_error(exc, target.rel) from None
+    nxt = args.offset + len(state.matches)
+    hint = None
+    if state.full:
+        hint = f"More matches follow; call files_search again with offset={nxt}, or narrow pattern/glob."
+    elif walker.stats.capped:
+        hint = f"The walk stopped after {MAX_SCAN} entries; pass a narrower path."
+    return SearchOutput(
+        matches=state.matches,
+        files_scanned=state.scanned,
+        files_skipped_binary=state.binary,
+        files_skipped_large=state.large,
+        truncated=state.full,
+        next_offset=nxt if state.full else None,
+        scan_capped=walker.stats.capped,
+        hint=hint,
+    )
+
+
+def _is_file(target: confine.Target) -> bool:
+    with confine.parent_dir(target) as pfd:
+        st = confine.lstat_at(pfd, target.name)
+    return st is not None and confine.kind_of(st.st_mode) == "file"
+
+
+async def _search_run(args: SearchInput, ctx: ToolContext) -> SearchOutput:
+    return await run_in_thread(_search, ctx, args)
+
+
+SEARCH_TOOLS = [
+    Tool(
+        name="files_search",
+        title="Search file contents",
+        description=(
+            "Search the contents of text files below `path` for a regular expression (or literal text "
+            "with literal=true), line by line like grep. Filter files with `glob` (`*.py`). Returns up "
+            "to `limit` matching lines (default 200) with `context` lines around each, and at most "
+            "128 KiB; continue with offset=next_offset. Binary, non-UTF-8 and >4 MiB files are skipped "
+            "and counted. Honours .gitignore by default."
+        ),
+        input_model=SearchInput,
+        output_model=SearchOutput,
+        run=_search_run,
+        effects=frozenset({Effect.READ}),
+        family=FAMILY,
+        path_fields=("path",),
+        idempotent=True,
+    ),
+]

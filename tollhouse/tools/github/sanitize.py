@@ -1,0 +1,136 @@
+"""What the model sees of text written by others on GitHub.
+
+Hidden text is how a prompt injection hides from the humans who review an issue: characters that do
+not render (Unicode tag characters that spell ASCII, zero-width and bidi controls, variation
+selectors) and HTML comments, which GitHub does not render but a model reads. Prose (titles, bodies,
+comments) loses both; code (file contents, diffs) keeps its bytes visible instead: each run of
+invisible characters becomes a ``[U+XXXX ...]`` marker, so a reviewer sees a Trojan-Source trick
+rather than a silently "fixed" line.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Beyond category Cf (format characters: zero-width, bidi controls, tags, BOM, invisible operators)
+# these render as nothing, or are used to smuggle bytes.
+_EXTRA_INVISIBLE = [
+    (0x034F, 0x034F),  # combining grapheme joiner
+    (0x115F, 0x1160),  # Hangul fillers
+    (0x17B4, 0x17B5),  # Khmer inherent vowels
+    (0x180B, 0x180F),  # Mongolian variation selectors / vowel separator
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
+    (0xE0000, 0xE007F),  # tag characters
+    (0xE0100, 0xE01EF),  # variation selectors supplement
+]
+_KEEP_CONTROLS = {"\n", "\t", "\r"}
+
+
+def is_invisible(ch: str) -> bool:
+    cp = ord(ch)
+    if ch in _KEEP_CONTROLS:
+        return False
+    cat = unicodedata.category(ch)
+    if cat in ("Cf", "Cc"):  # format characters, and C0/C1 controls such as ESC
+        return True
+    return any(lo <= cp <= hi for lo, hi in _EXTRA_INVISIBLE)
+
+
+# One character class, built on first use (a scan of the code space costs ~0.2 s, which importing the
+# family must not pay): a regex scan is far faster than testing each character in Python.
+@functools.cache
+def invisible_re() -> re.Pattern[str]:
+    ranges: list[tuple[int, int]] = list(_EXTRA_INVISIBLE)
+    start = None
+    for cp in range(0x110000):
+        ch = chr(cp)
+        inv = ch not in _KEEP_CONTROLS and unicodedata.category(ch) in ("Cf", "Cc")
+        if inv and start is None:
+            start = cp
+        elif not inv and start is not None:
+            ranges.append((start, cp - 1))
+            start = None
+    if start is not None:
+        ranges.append((start, 0x10FFFF))
+    body = "".join(f"\\U{lo:08x}-\\U{hi:08x}" if lo != hi else f"\\U{lo:08x}" for lo, hi in sorted(ranges))
+    return re.compile(f"[{body}]+")
+
+
+# An HTML comment as browsers end it: at the first "-->" or "--!>", "<!-->" / "<!--->" closing at
+# once, and an unclosed "<!--" hiding everything after it.
+HTML_COMMENT_RE = re.compile(r"<!--(?:-?>|.*?(?:--!?>|\Z))", re.S)
+# Markdown's "comment" idiom: a link reference definition nobody links to, e.g. `[//]: # (hidden)`.
+MD_COMMENT_RE = re.compile(
+    r"^[ ]{0,3}\[(?://|comment|_)\]:\s*#\s*(?:\(.*?\)|\".*?\"|'.*?')?[ \t]*$", re.M | re.I
+)
+
+
+@dataclass
+class Stripped:
+    invisible: int = 0
+    html_comments: int = 0
+
+    def add(self, other: Stripped) -> None:
+        self.invisible += other.invisible
+        self.html_comments += other.html_comments
+
+    @property
+    def any(self) -> bool:
+        return bool(self.invisible or self.html_comments)
+
+
+def strip_invisible(text: str) -> tuple[str, int]:
+    count = 0
+
+    def drop(m: re.Match[str]) -> str:
+        nonlocal count
+        count += len(m.group(0))
+        return ""
+
+    return invisible_re().sub(drop, text), count
+
+
+def clean_prose(text: str | None) -> tuple[str, Stripped]:
+    """Strip invisible characters, then HTML and Markdown comments, until nothing more changes.
+
+    Invisible characters go first so that ``<!\u200b--`` cannot dodge the comment pattern; the loop
+    catches comments that only form once an inner one is removed (``<!<!-- x -->-- hidden -->``).
+    """
+    report = Stripped()
+    if not text:
+        return "", report
+    out, report.invisible = strip_invisible(text)
+    for _ in range(20):
+        before = out
+        out, n = HTML_COMMENT_RE.subn("", out)
+        out, m = MD_COMMENT_RE.subn("", out)
+        report.html_comments += n + m
+        if out == before:
+            break
+    return out, report
+
+
+def mark_invisible(text: str) -> tuple[str, int]:
+    """For code: replace each run of invisible characters with a visible ``[U+XXXX ...]`` marker."""
+    count = 0
+
+    def show(m: re.Match[str]) -> str:
+        nonlocal count
+        run = m.group(0)
+        count += len(run)
+        shown = " ".join(f"U+{ord(c):04X}" for c in run[:4])
+        more = f" +{len(run) - 4} more" if len(run) > 4 else ""
+        return f"[{shown}{more}]"
+
+    return invisible_re().sub(show, text), count
+
+
+def cap(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[:limit], True

@@ -1,0 +1,169 @@
+"""Optional OS sandbox: bubblewrap with a read-only system, the workspace writable, and no network.
+
+``sandbox_status()`` probes whether bubblewrap actually works here (it needs user namespaces, which some
+kernels and containers forbid); ``tollhouse doctor`` shows it. When the config asks for the sandbox and
+it does not work, the tool refuses with the probe's reason: it never runs the command unsandboxed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tollhouse.tools.base import ToolError
+
+_cache: dict[str, SandboxStatus] = {}
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    available: bool
+    backend: str
+    detail: str
+    bwrap: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "backend": self.backend,
+            "available": self.available,
+            "detail": self.detail,
+            "bwrap": self.bwrap,
+        }
+
+
+def sandbox_status(path: str | None = None, *, refresh: bool = False) -> SandboxStatus:
+    """Whether ``sandbox = "bwrap"`` can work on this machine, and why not when it cannot.
+
+    ``path`` is the PATH to find ``bwrap`` in (default: the server's). The probe runs bubblewrap once
+    with the same namespaces the tool uses; its result is cached per bwrap binary.
+    """
+    found = shutil.which("bwrap", path=path if path is not None else os.environ.get("PATH", os.defpath))
+    if found is None:
+        return SandboxStatus(
+            False,
+            "bwrap",
+            "bubblewrap (bwrap) is not installed or not on PATH; install it (apt-get install bubblewrap, "
+            'dnf install bubblewrap) or set [shell] sandbox = "none"',
+        )
+    found = os.path.realpath(found)
+    if not refresh and found in _cache:
+        return _cache[found]
+    probe = [
+        found,
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--die-with-parent",
+        "--new-session",
+        "true",
+    ]
+    try:
+        done = subprocess.run(probe, capture_output=True, timeout=10, env={"PATH": os.defpath}, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        status = SandboxStatus(False, "bwrap", f"bubblewrap at {found} could not be started: {exc}", found)
+    else:
+        if done.returncode == 0:
+            status = SandboxStatus(
+                True,
+                "bwrap",
+                f"bubblewrap at {found} works (read-only system, writable workspace, no network)",
+                found,
+            )
+        else:
+            why = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+            status = SandboxStatus(
+                False,
+                "bwrap",
+                f"bubblewrap at {found} cannot create its namespaces here ({why}); it needs unprivileged "
+                "user namespaces (sysctl kernel.unprivileged_userns_clone=1, or a container run with "
+                'them allowed), or set [shell] sandbox = "none"',
+                found,
+            )
+    _cache[found] = status
+    return status
+
+
+def require_sandbox(path: str | None = None) -> SandboxStatus:
+    status = sandbox_status(path)
+    if not status.available:
+        raise ToolError(
+            f'[shell] sandbox = "bwrap" is configured but the sandbox cannot work on this machine: '
+            f"{status.detail}. The command was not run (tollhouse never falls back to running unsandboxed)."
+        )
+    return status
+
+
+def _home_tops(home: Path, dirs: list[str]) -> list[Path]:
+    tops: dict[Path, None] = {}
+    for entry in dirs:
+        if not entry or not os.path.isabs(entry):
+            continue
+        for candidate in (Path(entry), Path(os.path.realpath(entry))):
+            if candidate != home and candidate.is_relative_to(home):
+                top = home / candidate.relative_to(home).parts[0]
+                if top.is_dir():
+                    tops[top] = None
+    return list(tops)
+
+
+def wrap(
+    status: SandboxStatus,
+    argv: list[str],
+    *,
+    cwd: Path,
+    writable: tuple[Path, ...],
+    readonly: tuple[Path, ...] = (),
+    home: str | None = None,
+    path: str = "",
+) -> list[str]:
+    """The bwrap command line that runs ``argv`` inside the sandbox."""
+    assert status.bwrap is not None
+    out = [
+        status.bwrap,
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",  # noqa: S108 - a fresh private tmpfs inside the sandbox
+        "--tmpfs",
+        "/run",
+    ]
+    # Hide the home folder (keys, tokens, shell history) unless a root lives inside it or is it.
+    if home and os.path.isdir(home) and not any(Path(home).is_relative_to(r) for r in writable):
+        out += ["--tmpfs", home]
+        # Programs installed under home (pyenv, cargo, ~/.local) stay usable: the top folder holding
+        # each PATH entry and the program itself comes back read-only; ~/.ssh and friends stay hidden.
+        for top in _home_tops(Path(home), [*path.split(os.pathsep), os.path.dirname(argv[0])]):
+            out += ["--ro-bind", str(top), str(top)]
+    for root in writable:
+        out += ["--bind", str(root), str(root)]
+    for path in readonly:  # state folder, config file: re-bound read-only on top of the writable root
+        if path.exists():
+            out += ["--ro-bind", str(path), str(path)]
+    out += [
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--die-with-parent",
+        "--new-session",
+        "--chdir",
+        str(cwd),
+        "--",
+        *argv,
+    ]
+    return out
