@@ -93,11 +93,20 @@ async def test_no_receipts_database_means_no_handoffs(state: StateDB, tmp_path) 
 
 async def test_listener_hears_changes(state: StateDB) -> None:
     heard: list[str] = []
-    remove = cases.add_listener(heard.append)
+
+    async def listen(case_id: str) -> None:
+        heard.append(case_id)
+
+    async def broken(case_id: str) -> None:
+        raise RuntimeError("listener bug")
+
+    remove = cases.add_listener(listen)
+    remove_broken = cases.add_listener(broken)
     try:
         await _case(state)
         await cases.add_note(state, "c1", "n", author="a")
         await cases.write_handoff(state, "c1", kind="progress", summary="s", author="a")
     finally:
         remove()
+        remove_broken()
     assert heard == ["c1", "c1", "c1"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,11 @@ from typing import Any
 import anyio
 
 from tollhouse.state import receipts_view
+from tollhouse.state.changes import add_listener, case_changed
 from tollhouse.state.db import StateDB
 from tollhouse.state.memory import FactInputError, normalize_tags
+
+__all__ = ["add_listener"]  # re-exported: listeners hear case changes
 
 CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 CASE_STATUSES = ("open", "blocked", "done")
@@ -30,19 +33,6 @@ NOTE_MAX = 8000
 SUMMARY_MAX = 8000
 ITEMS_MAX = 50
 ITEM_MAX = 1000
-
-# In-process listeners told after a case changes (the MCP server sends resource-updated notifications).
-_listeners: list[Callable[[str], Any]] = []
-
-
-def add_listener(fn: Callable[[str], Any]) -> Callable[[], None]:
-    _listeners.append(fn)
-    return lambda: _listeners.remove(fn) if fn in _listeners else None
-
-
-def _changed(case_id: str) -> None:
-    for fn in list(_listeners):
-        fn(case_id)
 
 
 class CaseInputError(FactInputError):
@@ -196,7 +186,7 @@ async def open_case(
             "VALUES (?, ?, ?, 'open', ?, ?, ?, ?)",
             (new_id, title.strip(), goal, " ".join(clean_tags), author, now, now),
         )
-    _changed(new_id)
+    await case_changed(new_id)
     case = await get_case(state, new_id)
     assert case is not None
     return case, True
@@ -231,7 +221,7 @@ async def add_note(state: StateDB, case_id: str, text: str, *, author: str) -> i
             (case_id, author, text, now),
         )
         await conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (now, case_id))
-    _changed(case_id)
+    await case_changed(case_id)
     return int(cur.lastrowid or 0)
 
 
@@ -295,7 +285,7 @@ async def write_handoff(
             "UPDATE cases SET status = ?, updated_at = ? WHERE id = ?", (status_after, now, case_id)
         )
         handoff_id = int(cur.lastrowid or 0)
-    _changed(case_id)
+    await case_changed(case_id)
     async with state.conn.execute("SELECT * FROM handoffs WHERE id = ?", (handoff_id,)) as c:
         row = await c.fetchone()
     return Handoff.from_row(row)

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiosqlite
 
+from tollhouse.state.changes import case_changed
 from tollhouse.state.db import StateDB
 
 STATUSES = ("proposed", "accepted", "rejected", "superseded")
@@ -261,6 +262,7 @@ async def add_fact(
             await _supersede(conn, supersedes, fact_id, now)
         fact = await _fetch(conn, fact_id)
     assert fact is not None
+    await _notify(fact)
     return fact
 
 
@@ -282,7 +284,15 @@ async def review(state: StateDB, fact_id: int, *, accept: bool, reviewer: str, n
             await _supersede(conn, fact.supersedes, fact_id, now)
         updated = await _fetch(conn, fact_id)
     assert updated is not None
+    await _notify(updated)
     return updated
+
+
+async def _notify(fact: Fact) -> None:
+    # A fact sourced from a case shows in that case's file (other relevant facts are found by subject
+    # and tag at read time; listeners are told only about the case that sourced it).
+    if fact.source and fact.source.startswith("case:"):
+        await case_changed(fact.source[5:])
 
 
 def fts_query(query: str, *, any_word: bool = False) -> str:
