@@ -13,6 +13,7 @@ import pytest
 
 from tollhouse.gate.types import Call
 from tollhouse.state.db import StateDB
+from tollhouse.state.receipts_view import iso
 from tollhouse.tools import build_registry
 from tollhouse.tools.base import ToolContext
 from tollhouse.workspace import Workspace
@@ -20,7 +21,7 @@ from tollhouse.workspace import Workspace
 # The receipts table as the receipts store documents it (the columns this package reads).
 RECEIPTS_DDL = """
 CREATE TABLE IF NOT EXISTS receipts (
-    seq INTEGER PRIMARY KEY, kind TEXT, call_id TEXT, time REAL, tool TEXT, case_id TEXT, session TEXT,
+    seq INTEGER PRIMARY KEY, kind TEXT, call_id TEXT, time TEXT, tool TEXT, case_id TEXT, session TEXT,
     outcome TEXT, decision TEXT, rules TEXT, message TEXT
 );
 CREATE INDEX IF NOT EXISTS receipts_case ON receipts(case_id, seq);
@@ -49,7 +50,7 @@ class Receipts:
     ) -> int:
         self.n += 1
         call_id = f"call-{self.n}"
-        t = at if at is not None else time.time()
+        t = iso(at if at is not None else time.time())  # the store's RFC 3339 text
         self.conn.execute(
             "INSERT INTO receipts (kind, call_id, time, tool, case_id, session, outcome, decision) "
             "VALUES ('intent', ?, ?, ?, ?, ?, NULL, 'allow')",

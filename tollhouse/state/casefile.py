@@ -6,7 +6,7 @@ publishes them as ``case://{id}`` resources and the ``resume_case`` prompt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,8 @@ class CaseFile:
     receipts_summary: dict[str, Any] | None
     recent_calls: list[receipts_view.ReceiptRow]
     pending_approvals: list[receipts_view.ReceiptRow]
-    uncovered: list[receipts_view.ReceiptRow] = field(default_factory=list)
+    uncovered: int = 0
+    """Calls on the case after its latest handoff."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,7 +71,7 @@ class CaseFile:
             out += ["_No handoff yet._", ""]
         if self.uncovered:
             out += [
-                f"> {len(self.uncovered)} call(s) since the latest handoff are not covered by any handoff.",
+                f"> {self.uncovered} call(s) since the latest handoff are not covered by any handoff.",
                 "",
             ]
         if len(self.handoffs) > 1:
@@ -151,20 +152,17 @@ async def _relevant_facts(state: StateDB, case: cases_mod.Case, status: str) -> 
 
 def _receipt_parts(
     path: Path | None, case_id: str, after_seq: int, after_time: float
-) -> tuple[dict[str, Any] | None, list[receipts_view.ReceiptRow], list[receipts_view.ReceiptRow], list]:
+) -> tuple[dict[str, Any] | None, list[receipts_view.ReceiptRow], list[receipts_view.ReceiptRow], int]:
     conn = receipts_view.connect_ro(path) if path is not None else None
     if conn is None:
-        return None, [], [], []
+        return None, [], [], 0
     try:
         summary = receipts_view.case_summary(conn, case_id)
-        recent = receipts_view.case_calls(conn, case_id, limit=RECENT_CALLS, newest_first=True)
-        since = receipts_view.case_calls(conn, case_id, after_seq=after_seq)
-        # Approvals still waiting: the call's last receipt says needs_approval.
-        pending = [r for r in since if r.outcome == "needs_approval"]
-        uncovered = [r for r in since if r.time > after_time and r.tool not in receipts_view.NON_CALL_TOOLS]
+        recent = receipts_view.recent_calls(conn, case_id, RECENT_CALLS)
+        uncovered, pending = receipts_view.since_handoff(conn, case_id, after_seq, after_time, RECENT_CALLS)
     finally:
         conn.close()
-    return summary, recent, pending[-RECENT_CALLS:], uncovered
+    return summary, recent, pending, uncovered
 
 
 async def assemble(state: StateDB, case_id: str, receipts_db: Path | None) -> CaseFile:
@@ -205,10 +203,7 @@ async def case_receipts(state: StateDB, case_id: str, receipts_db: Path | None, 
             return {
                 "case_id": case_id,
                 "summary": receipts_view.case_summary(conn, case_id),
-                "calls": [
-                    r.to_json()
-                    for r in receipts_view.case_calls(conn, case_id, limit=limit, newest_first=True)
-                ],
+                "calls": [r.to_json() for r in receipts_view.recent_calls(conn, case_id, limit)],
             }
         finally:
             conn.close()

@@ -306,7 +306,9 @@ async def uncovered_calls(
     latest = await handoffs(state, case_id, limit=1)
     after_seq = latest[0].last_receipt_seq or 0 if latest else 0
     after_time = latest[0].created_at if latest else 0.0
-    rows = receipts_view.case_calls(conn, case_id, session=session, after_seq=after_seq)
+    rows = await anyio.to_thread.run_sync(
+        lambda: receipts_view.case_calls(conn, case_id, session=session, after_seq=after_seq)
+    )
     return [
         r
         for r in rows

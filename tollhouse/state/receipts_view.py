@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ COLUMNS = (
 )
 # Receipts that are not tool calls (resource reads and other events) do not make a case "worked on".
 NON_CALL_TOOLS = ("case_handoff",)
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM receipts"  # noqa: S608 -- fixed column names
+_COUNT = "SELECT count(DISTINCT coalesce(call_id, seq)) FROM receipts"
+_NOT_WORK = f"kind != 'event' AND tool NOT IN ({','.join(repr(t) for t in NON_CALL_TOOLS)})"
 
 
 def to_epoch(value: Any) -> float:
@@ -120,24 +123,74 @@ def case_calls(
     return _rows(conn, sql, params)
 
 
-def case_summary(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
-    """Counts per tool and outcome over the whole case, for the case file."""
-    counts: dict[str, dict[str, int]] = {}
-    total = 0
-    sql = (
-        "SELECT tool, coalesce(outcome, 'unfinished'), count(*) FROM receipts WHERE seq IN ("
-        "SELECT max(seq) FROM receipts WHERE case_id = ? GROUP BY coalesce(call_id, 'seq:' || seq)) "
-        "GROUP BY 1, 2"
+def iso(t: float) -> str:
+    """Unix seconds in the receipts store's time format (RFC 3339, microseconds, UTC), which sorts
+    as text, so time comparisons run inside SQLite on the stored strings."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def recent_calls(conn: sqlite3.Connection, case_id: str, limit: int) -> list[ReceiptRow]:
+    """The last ``limit`` calls on a case, newest first, each as its latest receipt."""
+    rows = _rows(
+        conn,
+        _SELECT + " WHERE case_id = ? ORDER BY seq DESC LIMIT ?",
+        [case_id, limit * 3],
     )
-    for tool, outcome, n in conn.execute(sql, (case_id,)):
-        counts.setdefault(tool or "(event)", {})[outcome] = n
-        total += n
-    first_last = conn.execute(
-        "SELECT min(time), max(time) FROM receipts WHERE case_id = ?", (case_id,)
-    ).fetchone()
+    seen: set[str] = set()
+    out: list[ReceiptRow] = []
+    for r in rows:
+        key = r.call_id or f"seq:{r.seq}"
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out[:limit]
+
+
+def since_handoff(
+    conn: sqlite3.Connection, case_id: str, after_seq: int, after_time: float, limit: int
+) -> tuple[int, list[ReceiptRow]]:
+    """(calls on the case after the latest handoff, the needs_approval receipts among them)."""
+    count_sql = _COUNT + " WHERE case_id = ? AND seq > ? AND time > ? AND " + _NOT_WORK
+    (count,) = conn.execute(count_sql, [case_id, after_seq, iso(after_time)]).fetchone()
+    pending = _rows(
+        conn,
+        _SELECT + " WHERE case_id = ? AND seq > ? AND outcome = 'needs_approval' ORDER BY seq DESC LIMIT ?",
+        [case_id, after_seq, limit],
+    )
+    return int(count), pending[::-1]
+
+
+def case_summary(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
+    """Calls per tool and outcome over the whole case, in one pass over its receipts.
+
+    A call is counted by its ending receipt (outcome, interrupted or event); an intent with no
+    ending receipt is counted as ``unfinished``.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    starts: dict[str, int] = {}
+    first = last = None
+    sql = (
+        "SELECT tool, kind, outcome, count(*), min(time), max(time) FROM receipts WHERE case_id = ? "
+        "GROUP BY tool, kind, outcome"
+    )
+    for tool, kind, outcome, n, lo, hi in conn.execute(sql, (case_id,)):
+        name = tool or "(event)"
+        first = lo if first is None or lo < first else first
+        last = hi if last is None or hi > last else last
+        if kind == "intent":
+            starts[name] = starts.get(name, 0) + n
+            continue
+        by = counts.setdefault(name, {})
+        key = outcome or kind
+        by[key] = by.get(key, 0) + n
+    for name, n in starts.items():
+        ended = sum(counts.get(name, {}).values())
+        if n > ended:
+            counts.setdefault(name, {})["unfinished"] = n - ended
+    total = sum(sum(v.values()) for v in counts.values())
     return {
         "calls": total,
         "by_tool": counts,
-        "first": to_epoch(first_last[0]) if first_last[0] is not None else None,
-        "last": to_epoch(first_last[1]) if first_last[1] is not None else None,
+        "first": to_epoch(first) if first is not None else None,
+        "last": to_epoch(last) if last is not None else None,
     }
