@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.memory.conftest import Receipts
@@ -81,3 +83,27 @@ async def test_case_receipts_json_and_index(state: StateDB, receipts: Receipts) 
     ]  # fmt: skip
     with pytest.raises(cases.CaseInputError, match="no case 'nope'"):
         await casefile.assemble(state, "nope", receipts.path)
+
+
+async def test_receipt_summary_follows_new_receipts_and_a_replaced_database(
+    state: StateDB, receipts: Receipts
+) -> None:
+    await build_case(state, receipts)
+    first = await casefile.assemble(state, "pay-1", receipts.path)
+    assert first.receipts_summary["calls"] == 3
+    receipts.call("shell_run", case="pay-1", outcome="ok")
+    receipts.call("shell_run", case="pay-1", outcome=None)  # still running
+    second = await casefile.assemble(state, "pay-1", receipts.path)
+    assert second.receipts_summary["calls"] == 5
+    assert second.receipts_summary["by_tool"]["shell_run"] == {"error": 1, "ok": 1, "unfinished": 1}
+    assert second.uncovered == 3  # github_create_issue and the two shell_run calls
+    # A new chain in place of the old file: counts start again, not from the cached ones.
+    receipts.conn.close()
+    receipts.path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(str(receipts.path) + suffix).unlink(missing_ok=True)
+    fresh = Receipts(receipts.path)
+    fresh.call("files_read", case="pay-1")
+    third = await casefile.assemble(state, "pay-1", fresh.path)
+    assert third.receipts_summary["calls"] == 1
+    fresh.conn.close()

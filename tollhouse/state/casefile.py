@@ -20,6 +20,7 @@ from tollhouse.state.db import StateDB
 RECENT_CALLS = 20
 MAX_FACTS = 50
 MAX_HANDOFFS = 5
+MAX_CONTRADICTIONS = 20
 
 
 def _when(t: float | None) -> str:
@@ -157,7 +158,7 @@ def _receipt_parts(
     if conn is None:
         return None, [], [], 0
     try:
-        summary = receipts_view.case_summary(conn, case_id)
+        summary = receipts_view.case_summary(conn, case_id, db_key=receipts_view.db_key(path))
         recent = receipts_view.recent_calls(conn, case_id, RECENT_CALLS)
         uncovered, pending = receipts_view.since_handoff(conn, case_id, after_seq, after_time, RECENT_CALLS)
     finally:
@@ -171,7 +172,7 @@ async def assemble(state: StateDB, case_id: str, receipts_db: Path | None) -> Ca
     facts = await _relevant_facts(state, case, "accepted")
     proposals = await _relevant_facts(state, case, "proposed")
     subjects = sorted({f.subject for f in facts})
-    contradictions = await memory.contradictions(state, subjects)
+    contradictions = await memory.contradictions(state, subjects, limit=MAX_CONTRADICTIONS)
     after_seq = (hs[0].last_receipt_seq or 0) if hs else 0
     after_time = hs[0].created_at if hs else 0.0
     summary, recent, pending, uncovered = await anyio.to_thread.run_sync(

@@ -380,11 +380,13 @@ class Contradiction:
         }
 
 
-async def contradictions(state: StateDB, subjects: Sequence[str] | None = None) -> list[Contradiction]:
+async def contradictions(
+    state: StateDB, subjects: Sequence[str] | None = None, *, limit: int = 1000
+) -> list[Contradiction]:
     """Accepted facts with the same subject and predicate but different objects.
 
     Objects compare case- and space-insensitively; free-text facts (no object) and facts tagged
-    ``multi`` are never contradictions.
+    ``multi`` are never contradictions. At most ``limit`` (subject, predicate) pairs are returned.
     """
     scope = ""
     params: list[Any] = []
@@ -393,17 +395,24 @@ async def contradictions(state: StateDB, subjects: Sequence[str] | None = None) 
             return []
         scope = f"AND subject IN ({','.join('?' * len(subjects))})"
         params = list(subjects)
+    # Single-valued, accepted claims: NOT EXISTS on fact_tags' (tag, fact_id) key, facts_subject index.
+    claim = (
+        "status = 'accepted' AND object != '' AND NOT EXISTS "
+        "(SELECT 1 FROM fact_tags t WHERE t.tag = 'multi' AND t.fact_id = f.id)"  # 'multi' is MULTI_TAG
+    )
+    # With a subject list, '+status' keeps SQLite on facts_subject instead of scanning every accepted
+    # fact through facts_status (no ANALYZE statistics tell it which is narrower).
+    inner = claim.replace("status =", "+status =", 1) if subjects is not None else claim
     sql = f"""
-        SELECT * FROM facts WHERE status = 'accepted' AND object != '' {scope}
-          AND id NOT IN (SELECT fact_id FROM fact_tags WHERE tag = '{MULTI_TAG}')
-          AND (subject, predicate) IN (
-            SELECT subject, predicate FROM facts
-            WHERE status = 'accepted' AND object != '' {scope}
-              AND id NOT IN (SELECT fact_id FROM fact_tags WHERE tag = '{MULTI_TAG}')
-            GROUP BY subject, predicate HAVING count(DISTINCT lower(trim(object))) > 1)
-        ORDER BY subject, predicate, id
+        WITH c AS (
+            SELECT subject, predicate FROM facts f WHERE {inner} {scope}
+            GROUP BY subject, predicate HAVING count(DISTINCT lower(trim(object))) > 1
+            ORDER BY subject, predicate LIMIT {int(limit)})
+        SELECT f.* FROM c JOIN facts f ON f.subject = c.subject AND f.predicate = c.predicate
+        WHERE {claim}
+        ORDER BY f.subject, f.predicate, f.id
     """  # noqa: S608 -- placeholders and constants only
-    async with state.conn.execute(sql, params + params) as cur:
+    async with state.conn.execute(sql, params) as cur:
         rows = await cur.fetchall()
     groups: dict[tuple[str, str], list[Fact]] = {}
     for row in rows:

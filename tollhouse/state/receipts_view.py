@@ -146,34 +146,70 @@ def recent_calls(conn: sqlite3.Connection, case_id: str, limit: int) -> list[Rec
     return out[:limit]
 
 
+def first_seq_after(conn: sqlite3.Connection, t: float) -> int:
+    """The first seq whose time is after ``t`` (max seq + 1 when none), by binary search on seq.
+
+    Receipts are appended in seq order with the store's clock, and never deleted, so time grows with
+    seq; ~17 point lookups find the boundary in 100,000 receipts instead of scanning their times.
+    """
+    lo, hi = conn.execute("SELECT min(seq), max(seq) FROM receipts").fetchone()
+    if lo is None:
+        return 1
+    target = iso(t)
+    hi += 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute(
+            "SELECT seq, time FROM receipts WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,)
+        ).fetchone()
+        if row is None or row[1] > target:
+            hi = mid
+        else:
+            lo = row[0] + 1
+    return lo
+
+
 def since_handoff(
     conn: sqlite3.Connection, case_id: str, after_seq: int, after_time: float, limit: int
 ) -> tuple[int, list[ReceiptRow]]:
     """(calls on the case after the latest handoff, the needs_approval receipts among them)."""
-    count_sql = _COUNT + " WHERE case_id = ? AND seq > ? AND time > ? AND " + _NOT_WORK
-    (count,) = conn.execute(count_sql, [case_id, after_seq, iso(after_time)]).fetchone()
+    start = max(after_seq + 1, first_seq_after(conn, after_time)) if after_time else after_seq + 1
+    count_sql = _COUNT + " WHERE case_id = ? AND seq >= ? AND " + _NOT_WORK
+    (count,) = conn.execute(count_sql, [case_id, start]).fetchone()
     pending = _rows(
         conn,
-        _SELECT + " WHERE case_id = ? AND seq > ? AND outcome = 'needs_approval' ORDER BY seq DESC LIMIT ?",
-        [case_id, after_seq, limit],
+        _SELECT + " WHERE case_id = ? AND seq >= ? AND outcome = 'needs_approval' ORDER BY seq DESC LIMIT ?",
+        [case_id, start, limit],
     )
     return int(count), pending[::-1]
 
 
-def case_summary(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
-    """Calls per tool and outcome over the whole case, in one pass over its receipts.
+# Receipts are append-only (triggers refuse UPDATE and DELETE), so a case's per-tool counts up to a
+# seq never change: keep them per (database file, case) and add only the newer rows on each read.
+_SUMMARY_CACHE: dict[tuple[Any, ...], tuple[int, dict[str, dict[str, int]], dict[str, int], Any, Any]] = {}
+_CACHE_MAX = 256
+
+
+def case_summary(conn: sqlite3.Connection, case_id: str, *, db_key: Any = None) -> dict[str, Any]:
+    """Calls per tool and outcome over the whole case.
 
     A call is counted by its ending receipt (outcome, interrupted or event); an intent with no
-    ending receipt is counted as ``unfinished``.
+    ending receipt is counted as ``unfinished``. With ``db_key`` (the file's identity) the counts are
+    cached and extended incrementally.
     """
-    counts: dict[str, dict[str, int]] = {}
-    starts: dict[str, int] = {}
-    first = last = None
+    (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM receipts").fetchone()
+    key = (db_key, case_id)
+    cached = _SUMMARY_CACHE.get(key) if db_key is not None else None
+    if cached is None or cached[0] > head:  # none yet, or a new chain replaced the file
+        cached = (0, {}, {}, None, None)
+    upto, counts, starts, first, last = cached
+    counts = {k: dict(v) for k, v in counts.items()}
+    starts = dict(starts)
     sql = (
-        "SELECT tool, kind, outcome, count(*), min(time), max(time) FROM receipts WHERE case_id = ? "
-        "GROUP BY tool, kind, outcome"
+        "SELECT tool, kind, outcome, count(*), min(time), max(time) FROM receipts "
+        "WHERE case_id = ? AND seq > ? AND seq <= ? GROUP BY tool, kind, outcome"
     )
-    for tool, kind, outcome, n, lo, hi in conn.execute(sql, (case_id,)):
+    for tool, kind, outcome, n, lo, hi in conn.execute(sql, (case_id, upto, head)):
         name = tool or "(event)"
         first = lo if first is None or lo < first else first
         last = hi if last is None or hi > last else last
@@ -181,16 +217,25 @@ def case_summary(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
             starts[name] = starts.get(name, 0) + n
             continue
         by = counts.setdefault(name, {})
-        key = outcome or kind
-        by[key] = by.get(key, 0) + n
+        key2 = outcome or kind
+        by[key2] = by.get(key2, 0) + n
+    if db_key is not None:
+        if len(_SUMMARY_CACHE) >= _CACHE_MAX:
+            _SUMMARY_CACHE.pop(next(iter(_SUMMARY_CACHE)))
+        _SUMMARY_CACHE[key] = (head, counts, starts, first, last)
+    shown = {k: dict(v) for k, v in counts.items()}
     for name, n in starts.items():
-        ended = sum(counts.get(name, {}).values())
+        ended = sum(shown.get(name, {}).values())
         if n > ended:
-            counts.setdefault(name, {})["unfinished"] = n - ended
-    total = sum(sum(v.values()) for v in counts.values())
+            shown.setdefault(name, {})["unfinished"] = n - ended
     return {
-        "calls": total,
-        "by_tool": counts,
+        "calls": sum(sum(v.values()) for v in shown.values()),
+        "by_tool": shown,
         "first": to_epoch(first) if first is not None else None,
         "last": to_epoch(last) if last is not None else None,
     }
+
+
+def db_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return (str(path), st.st_dev, st.st_ino)
