@@ -82,3 +82,20 @@ async def test_calls_on_a_case_leave_an_interrupted_handoff(workspace: Path) -> 
         )
         assert done.status == "ok" and done.result["status"] == "done"
         assert await cases.write_interrupted_handoffs(gate.services.state, db, session="s1") == []
+
+
+async def test_policy_can_narrow_memory_write_by_subject(workspace: Path) -> None:
+    (workspace / "tollhouse.toml").write_text(
+        '[[rules]]\nid = "runbooks"\ntools = ["memory_write"]\n'
+        'args = { subject = "runbook:*" }\neffect = "allow"\n',
+        encoding="utf-8",
+    )
+    async with await Gate.open(load_config(workspace / "tollhouse.toml")) as gate:
+        ok = await gate.call(
+            Call(tool="memory_write", arguments={"subject": "runbook:db", "predicate": "p", "object": "o"})
+        )
+        assert ok.status == "ok", ok.message
+        no = await gate.call(
+            Call(tool="memory_write", arguments={"subject": "db", "predicate": "p", "object": "o"})
+        )
+        assert no.status == "denied"

@@ -6,7 +6,7 @@ an argument or the ``tollhouse/case`` request metadata).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,11 +43,6 @@ def _case_id(given: str | None, ctx: ToolContext) -> str:
         return cases.check_case_id(case_id)
     except cases.CaseInputError as exc:
         raise ToolError(str(exc)) from exc
-
-
-def _facets(args: Any) -> dict[str, list[str]]:
-    value = getattr(args, "case_id", None) or getattr(args, "id", None)
-    return {"cases": [value]} if value else {}
 
 
 class OpenIn(BaseModel):
@@ -180,7 +175,6 @@ TOOLS: list[Tool] = [
         run=_open,
         effects=frozenset({Effect.WRITE}),
         family="cases",
-        facets_of=_facets,
         idempotent=True,
     ),
     Tool(
@@ -193,7 +187,6 @@ TOOLS: list[Tool] = [
         effects=frozenset({Effect.READ}),
         family="cases",
         idempotent=True,
-        facets_of=lambda a: {},
     ),
     Tool(
         name="case_note",
@@ -204,7 +197,6 @@ TOOLS: list[Tool] = [
         run=_note,
         effects=frozenset({Effect.WRITE}),
         family="cases",
-        facets_of=_facets,
     ),
     Tool(
         name="case_handoff",
@@ -215,6 +207,5 @@ TOOLS: list[Tool] = [
         run=_handoff,
         effects=frozenset({Effect.WRITE}),
         family="cases",
-        facets_of=_facets,
     ),
 ]

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -110,13 +110,6 @@ class ProposeIn(BaseModel):
     supersedes: int | None = Field(None, ge=1, description="Id of the accepted fact this one replaces")
 
 
-def _facets(args: Any) -> dict[str, list[str]]:
-    facets = {"subjects": [args.subject]} if getattr(args, "subject", None) else {}
-    if getattr(args, "tags", None):
-        facets["tags"] = list(args.tags)
-    return facets
-
-
 def _out(fact: memory.Fact) -> FactOut:
     return FactOut(**fact.to_json())
 
@@ -196,7 +189,6 @@ TOOLS: list[Tool] = [
         run=_search,
         effects=frozenset({Effect.READ}),
         family="memory",
-        facets_of=_facets,
         idempotent=True,
     ),
     Tool(
@@ -209,7 +201,6 @@ TOOLS: list[Tool] = [
         effects=frozenset({Effect.READ}),
         family="memory",
         idempotent=True,
-        facets_of=lambda a: {},
     ),
     Tool(
         name="memory_propose",
@@ -220,7 +211,6 @@ TOOLS: list[Tool] = [
         run=_propose,
         effects=frozenset({Effect.WRITE}),
         family="memory",
-        facets_of=_facets,
     ),
     Tool(
         name="memory_write",
@@ -231,6 +221,5 @@ TOOLS: list[Tool] = [
         run=_write,
         effects=frozenset({Effect.WRITE}),
         family="memory",
-        facets_of=_facets,
     ),
 ]
