@@ -31,6 +31,7 @@ KNOWN_SECTIONS = {
     "credentials",
     "github",
     "shell",
+    "http",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -61,6 +62,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
         "workspace_programs",
         "progress_interval_s",
     },
+    "http": {"listen", "auth", "token_file", "principal", "tokens", "allowed_hosts", "allowed_origins"},
 }
 
 

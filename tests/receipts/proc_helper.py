@@ -21,6 +21,9 @@ async def append_many(state_dir: Path, n: int) -> None:
     async def task(t: int) -> None:
         for j in range(n // 8):
             await store.append(make_entry("event", None, tool="probe", message=f"{os.getpid()}:{t}:{j}"))
+            # Pace the writers so both processes are certainly appending at the same time: at full
+            # speed one process can finish before the other has started, and nothing would race.
+            await asyncio.sleep(0.002)
 
     await asyncio.gather(*(task(t) for t in range(8)))
     await store.close()

@@ -18,6 +18,7 @@ def make_entry(
     process: str | None,
     redactor: Redactor,
     arguments: Any = None,
+    arguments_text: str | None = None,
     args_digest: str | None = None,
     decision: Decision | None = None,
     approver: str | None = None,
@@ -28,18 +29,23 @@ def make_entry(
     message: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every free-text or JSON field passes the redactor here, so no caller can forget it."""
+    """Every free-text or JSON field passes the redactor here, so no caller can forget it.
+
+    ``arguments_text`` is the already-redacted canonical text of the arguments, for a call that writes
+    two entries (intent and outcome) and should redact and encode them once."""
     return {
         "kind": kind,
         "call_id": call.call_id,
         "operator": call.operator or operator,
-        "credentials": canonical_json(sorted(set(call.credentials_used))),
+        "credentials": canonical_json(sorted(set(call.credentials_used))) if call.credentials_used else "[]",
         "channel": call.channel,
         "client": call.client,
         "session": call.session,
         "case_id": call.case,
         "tool": call.tool,
-        "arguments": None if arguments is None else canonical_json(redactor.redact(arguments)),
+        "arguments": arguments_text
+        if arguments_text is not None
+        else (None if arguments is None else canonical_json(redactor.redact(arguments))),
         "args_digest": args_digest,
         "decision": decision.effect if decision else None,
         "rules": canonical_json(list(decision.rules)) if decision else None,

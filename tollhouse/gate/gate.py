@@ -257,7 +257,8 @@ class Gate:
             )  # fmt: skip
         args_json = args.model_dump(mode="json")
         digest = sha256_hex(canonical_json(args_json))
-        common: dict[str, Any] = {"arguments": args_json, "args_digest": digest}
+        args_text = canonical_json(self.services.redactor.redact(args_json))
+        common: dict[str, Any] = {"arguments_text": args_text, "args_digest": digest}
 
         roots = self.workspace.effective_roots(call.client_roots)
         try:

@@ -95,6 +95,13 @@ SENSITIVE_KEYS = re.compile(
 class Redactor:
     def __init__(self, patterns: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
         self._detectors = list(DETECTORS) + [Detector("custom", re.compile(p)) for p in patterns]
+        # One scan finds every anchor in a text. The lookahead tries each position, longest anchor
+        # first; an anchor found also counts for the anchors inside it ("sk-ant-" holds "sk-").
+        anchors = sorted({a for d in self._detectors for a in d.anchors}, key=len, reverse=True)
+        self._anchor_scan = re.compile("(?=(" + "|".join(re.escape(a) for a in anchors) + "))")
+        self._by_anchor: dict[str, list[Detector]] = {
+            a: [d for d in self._detectors if any(x in a for x in d.anchors)] for a in anchors
+        }
         self._secrets: set[str] = set()
         self._exact: re.Pattern[str] | None = None
         for s in secrets:
@@ -122,8 +129,14 @@ class Redactor:
         if self._exact is not None:
             text = self._exact.sub("[REDACTED:secret]", text)
         lowered = text.lower()
+        hit: set[int] = set()
+        if len(lowered) <= 4096:  # one regex pass beats many substring scans on short text
+            for anchor in set(self._anchor_scan.findall(lowered)):
+                hit.update(id(d) for d in self._by_anchor[anchor])
+        else:  # on long text, C substring scans beat trying the lookahead at every position
+            hit.update(id(d) for d in self._detectors if any(a in lowered for a in d.anchors))
         for det in self._detectors:
-            if det.anchors and not any(a in lowered for a in det.anchors):
+            if det.anchors and id(det) not in hit:
                 continue
             if det.group == 0:
                 text = det.pattern.sub(f"[REDACTED:{det.kind}]", text)

@@ -1,0 +1,151 @@
+"""MCP face overhead: `tollhouse serve` vs a bare `MCPServer`, same client, same run, over stdio.
+
+    python benchmarks/mcp.py [--calls 1000] [--starts 5]
+
+Prints a table: no-op call p50/p99 (client-observed round trip; tollhouse's includes policy, the
+intent and outcome receipts), cold start to the first tools/list answer, and the idle RSS of the
+server process. Targets: call p50 <= 1.15x bare, start <= 1.15x bare, idle RSS <= 80 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+# Run as a script, this file's folder is sys.path[0] and "mcp.py" would shadow the SDK itself.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+import anyio  # noqa: E402
+from mcp import Client, StdioServerParameters  # noqa: E402
+
+REPO = HERE.parent
+
+BARE = '''
+from mcp.server import MCPServer
+
+mcp = MCPServer("bare", log_level="WARNING")
+
+
+@mcp.tool(structured_output=False)
+async def demo_noop() -> str:
+    """Do nothing and return ok."""
+    return "ok"
+
+
+if __name__ == "__main__":
+    mcp.run()
+'''
+
+CONFIG = """
+[tools]
+families = []
+modules = ["tollhouse.server.demo_tools"]
+
+[[rules]]
+id = "bench"
+tools = ["demo_noop"]
+effect = "allow"
+"""
+
+
+def _params(kind: str, root: Path) -> StdioServerParameters:
+    env = {"PYTHONPATH": str(REPO), "PATH": os.environ.get("PATH", ""), "HOME": str(root)}
+    if kind == "bare":
+        return StdioServerParameters(
+            command=sys.executable, args=[str(root / "bare.py")], env=env, cwd=str(root)
+        )
+    env["TOLLHOUSE_CONFIG"] = str(root / "tollhouse.toml")
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "tollhouse", "serve"], env=env, cwd=str(root)
+    )
+
+
+def _child_pids() -> set[int]:
+    me = os.getpid()
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me:
+                out.add(int(entry.name))
+    return out
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def calls(kind: str, root: Path, n: int, warmup: int) -> tuple[list[float], float]:
+    before = _child_pids()
+    async with Client(_params(kind, root), mode="auto") as client:
+        server = (_child_pids() - before).pop()
+        for _ in range(warmup):
+            await client.call_tool("demo_noop", {})
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter_ns()
+            r = await client.call_tool("demo_noop", {})
+            times.append((time.perf_counter_ns() - t0) / 1000)
+            assert not r.is_error, r
+        await anyio.sleep(1)
+        rss = _rss_mib(server)
+    return times, rss
+
+
+async def cold_start(kind: str, root: Path) -> float:
+    t0 = time.perf_counter()
+    async with Client(_params(kind, root), mode="auto") as client:
+        await client.list_tools()
+        return (time.perf_counter() - t0) * 1000
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * p))]
+
+
+async def main(n: int, starts: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "bare.py").write_text(textwrap.dedent(BARE))
+        (root / "tollhouse.toml").write_text(CONFIG)
+        res = {}
+        for kind in ("bare", "tollhouse"):
+            times, rss = await calls(kind, root, n, warmup=min(200, n // 5))
+            res[kind] = {"p50": statistics.median(times), "p99": pct(times, 0.99), "rss": rss}
+        for kind in ("bare", "tollhouse"):
+            await cold_start(kind, root)  # warm the file cache
+        for kind in ("bare", "tollhouse"):
+            res[kind]["start"] = statistics.median([await cold_start(kind, root) for _ in range(starts)])
+    b, t = res["bare"], res["tollhouse"]
+    print(f"MCP stdio, {n} sequential no-op calls per server, cold start median of {starts}")
+    print(f"{'measure':<26}{'bare MCPServer':>16}{'tollhouse':>14}{'ratio':>8}{'target':>10}")
+    rows = [
+        ("no-op call p50 (us)", b["p50"], t["p50"], "<= 1.15x"),
+        ("no-op call p99 (us)", b["p99"], t["p99"], ""),
+        ("cold start -> tools/list (ms)", b["start"], t["start"], "<= 1.15x"),
+        ("idle RSS (MiB)", b["rss"], t["rss"], "<= 80"),
+    ]
+    for name, bv, tv, target in rows:
+        print(f"{name:<26}{bv:>16.1f}{tv:>14.1f}{tv / bv:>7.2f}x{target:>10}")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=1000)
+    ap.add_argument("--starts", type=int, default=5)
+    a = ap.parse_args()
+    anyio.run(main, a.calls, a.starts)

@@ -1,0 +1,68 @@
+"""`tollhouse serve`: the MCP server (stdio by default, Streamable HTTP with --http)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tollhouse.cli import exitcodes
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "serve",
+        help="serve the gated tools over MCP (stdio, or Streamable HTTP with --http)",
+        description="Serve every tool in the catalogue over MCP. Each call passes the policy gate and "
+        "leaves a receipt. stdio is for clients that start the server themselves (Claude Desktop, "
+        "Cursor, VS Code, Claude Code); --http serves Streamable HTTP for shared use: it binds "
+        "127.0.0.1 unless told otherwise and requires a bearer token (see docs/http.md).",
+    )
+    p.add_argument(
+        "--http",
+        nargs="?",
+        const="",
+        metavar="HOST:PORT",
+        help="serve Streamable HTTP instead of stdio (default address: [http] listen, else 127.0.0.1:8765; "
+        "port 0 picks a free port and prints it)",
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import anyio
+
+    from tollhouse.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+        settings = None
+        if args.http is not None:
+            from tollhouse.server.http_auth import load_http_settings
+
+            settings = load_http_settings(config, args.http or None)
+    except ConfigError as exc:
+        print(f"tollhouse serve: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
+    from tollhouse.server import runner
+
+    try:
+        if settings is None:
+            anyio.run(runner.serve_stdio, config)
+        else:
+            anyio.run(runner.serve_http, config, settings)
+    except ConfigError as exc:
+        print(f"tollhouse serve: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
+    except OSError as exc:
+        print(f"tollhouse serve: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
+    except Exception as exc:
+        name = type(exc).__name__
+        if name in ("PolicyError",):
+            print(f"tollhouse serve: policy did not load, nothing served: {exc}", file=sys.stderr)
+            return exitcodes.USAGE
+        if name in ("ReceiptStoreError",):
+            print(f"tollhouse serve: receipts store unusable, nothing served: {exc}", file=sys.stderr)
+            return exitcodes.STORE_UNUSABLE
+        raise
+    return exitcodes.OK

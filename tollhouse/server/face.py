@@ -1,0 +1,282 @@
+"""The MCP face: a low-level ``mcp.server.Server`` whose every tools/call goes through the gate.
+
+Why the low-level server and not ``MCPServer``: ``MCPServer`` validates arguments itself and answers
+unknown tool names before any handler runs, so those calls would never reach the gate and would leave
+no receipt. Here ``params.arguments`` reaches the gate as the raw dict the client sent; the gate
+validates it against the tool's own model and receipts the failure. The SDK's request-state boundary
+is installed by hand (``MCPServer`` does that for itself) so 2026 approval round trips stay sealed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+import mcp_types as types
+from mcp.server import Server, ServerRequestContext
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
+from mcp.shared.exceptions import MCPError
+
+from tollhouse import __version__
+from tollhouse.gate.types import Call
+from tollhouse.server.approvals import ElicitationApprover
+from tollhouse.server.resources import ResourceCatalogue, ResourceNotFound, ResourceRequest
+from tollhouse.server.results import outcome_to_result, spec_to_tool
+from tollhouse.tools.base import ToolError
+
+log = logging.getLogger("tollhouse.server")
+
+SERVER_NAME = "tollhouse"
+CASE_META_KEY = "tollhouse/case"
+INSTRUCTIONS = (
+    "Every tool call passes tollhouse's policy gate and leaves a signed receipt. A denial names the "
+    "rule that decided it; do not retry a denied call unchanged. Read tollhouse://policy for the rules."
+)
+
+
+def client_label(ctx: ServerRequestContext[Any, Any]) -> str:
+    params = ctx.session.client_params
+    info = params.client_info if params is not None else None
+    if info is None:
+        return "unknown"
+    return f"{info.name}/{info.version}" if info.version else info.name
+
+
+def _meta_value(meta: Any, key: str) -> Any:
+    if meta is None:
+        return None
+    if isinstance(meta, dict):
+        return meta.get(key)
+    return getattr(meta, key, None)
+
+
+class McpFace:
+    """Builds and holds the ``Server`` for one gate and one channel (``mcp-stdio`` or ``mcp-http``)."""
+
+    def __init__(
+        self,
+        gate: Any,
+        channel: str,
+        *,
+        resources: ResourceCatalogue | None = None,
+        operator_of: Any = None,
+    ) -> None:
+        self.gate = gate
+        self.channel = channel
+        self.resources = resources if resources is not None else ResourceCatalogue.load()
+        self.operator_of = operator_of
+        """Callable returning the operator for the current request (HTTP: the token's principal)."""
+        self.process_session = uuid.uuid4().hex
+        self._tools = [spec_to_tool(s) for s in gate.catalogue()]
+        self._schemas = {t.name: t.input_schema for t in self._tools}
+        self._has_output = {t.name: t.output_schema is not None for t in self._tools}
+        config = gate.services.config
+        self.server: Server[Any] = Server(
+            SERVER_NAME,
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            get_tool_input_schema=self._schemas.get,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_templates,
+            on_read_resource=self._read_resource,
+            on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
+        )
+        security = RequestStateSecurity.ephemeral(ttl=float(config.approval_ttl_s), audience=SERVER_NAME)
+        self.server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
+
+    # -- identity of a request ----------------------------------------------------------------------
+
+    def _session(self, ctx: ServerRequestContext[Any, Any]) -> str:
+        request = ctx.request
+        headers = getattr(request, "headers", None)
+        if headers is not None:
+            sid = headers.get("mcp-session-id")
+            if sid:
+                return str(sid)
+        return self.process_session
+
+    def _operator(self) -> str | None:
+        return self.operator_of() if self.operator_of is not None else None
+
+    # -- tools --------------------------------------------------------------------------------------
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=self._tools)
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        client = client_label(ctx)
+        arguments: Any = params.arguments if params.arguments is not None else {}
+        approver = ElicitationApprover(
+            ctx=ctx,
+            client=client,
+            input_responses=dict(params.input_responses or {}),
+            request_state=params.request_state,
+        )
+        case = _meta_value(params.meta, CASE_META_KEY)
+
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            try:
+                await ctx.session.report_progress(value, total, message)
+            except Exception:  # a client that went away must not fail the tool
+                log.debug("progress notification dropped", exc_info=True)
+
+        call = Call(
+            tool=params.name,
+            arguments=arguments,
+            channel=self.channel,  # type: ignore[arg-type]
+            client=client,
+            session=self._session(ctx),
+            case=case if isinstance(case, str) and case else None,
+            operator=self._operator(),
+            approver=approver,
+            progress=progress,
+        )
+        # The gate checks limits.max_argument_bytes, validates, and receipts every refusal.
+        outcome = await self.gate.call(call)
+        if approver.pending is not None and outcome.status in ("needs_approval", "denied"):
+            return approver.input_required()
+        return outcome_to_result(outcome, self._has_output.get(params.name, False))
+
+    async def _record(self, call: Call, kind: str, details: dict[str, Any]) -> None:
+        try:
+            await self.gate.record_event(call, kind=kind, details=details)
+        except Exception:
+            log.exception("could not record %s event", kind)
+            raise
+
+    # -- resources and prompts ----------------------------------------------------------------------
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(
+                    uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=r.mime_type
+                )
+                for r in self.resources.fixed
+            ]
+        )
+
+    async def _list_templates(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(
+            resource_templates=[
+                types.ResourceTemplate(
+                    uri_template=r.uri,
+                    name=r.name,
+                    title=r.title,
+                    description=r.description,
+                    mime_type=r.mime_type,
+                )
+                for r in self.resources.templates
+            ]
+        )
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        client = client_label(ctx)
+        session = self._session(ctx)
+        event = Call(
+            tool="resources_read",
+            arguments={"uri": uri},
+            channel=self.channel,  # type: ignore[arg-type]
+            client=client,
+            session=session,
+            operator=self._operator(),
+        )
+        status, data, mime = "ok", None, "application/json"
+        try:
+            spec, found = self.resources.find(uri)
+            mime = spec.mime_type
+            request = ResourceRequest(
+                gate=self.gate,
+                uri=uri,
+                params=found,
+                channel=self.channel,
+                client=client,
+                session=session,
+                operator=event.operator,
+            )
+            data = await spec.read(request)
+        except ResourceNotFound:
+            status = "not_found"
+        except ToolError as exc:
+            status, data = "error", str(exc)
+        except Exception:
+            log.exception("resource %s failed", uri)
+            status, data = "error", "internal error"
+        await self._record(event, "resource_read", {"uri": uri, "status": status})
+        if status == "not_found":
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown resource: {uri}")
+        if status == "error":
+            raise MCPError(code=types.INTERNAL_ERROR, message=f"Could not read {uri}: {data}")
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, indent=2, default=str)
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)]
+        )
+
+    async def _list_prompts(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(
+            prompts=[
+                types.Prompt(
+                    name=p.name,
+                    title=p.title,
+                    description=p.description,
+                    arguments=[
+                        types.PromptArgument(name=a.name, description=a.description, required=a.required)
+                        for a in p.arguments
+                    ],
+                )
+                for p in self.resources.prompts.values()
+            ]
+        )
+
+    async def _get_prompt(
+        self, ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        from tollhouse.server.resources import PromptRequest
+
+        spec = self.resources.prompts.get(params.name)
+        if spec is None:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown prompt: {params.name}")
+        arguments = dict(params.arguments or {})
+        missing = [a.name for a in spec.arguments if a.required and a.name not in arguments]
+        if missing:
+            raise MCPError(
+                code=types.INVALID_PARAMS, message=f"Missing prompt arguments: {', '.join(missing)}"
+            )
+        try:
+            rendered = await spec.render(
+                PromptRequest(
+                    gate=self.gate,
+                    arguments=arguments,
+                    channel=self.channel,
+                    client=client_label(ctx),
+                    session=self._session(ctx),
+                )
+            )
+        except ToolError as exc:
+            raise MCPError(code=types.INVALID_PARAMS, message=str(exc)) from exc
+        pairs = [("user", rendered)] if isinstance(rendered, str) else rendered
+        return types.GetPromptResult(
+            description=spec.description,
+            messages=[
+                types.PromptMessage(role=role, content=types.TextContent(type="text", text=text))  # type: ignore[arg-type]
+                for role, text in pairs
+            ],
+        )

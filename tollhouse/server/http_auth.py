@@ -1,0 +1,174 @@
+"""HTTP settings and bearer-token auth for ``tollhouse serve --http``.
+
+Tokens are checked by a ``TokenVerifier`` (the SDK's protocol: ``async verify_token(token) ->
+AccessToken | None``), so an OAuth/OIDC resource server later replaces ``StaticTokenVerifier`` with a
+JWT/introspection verifier and nothing else changes: the face reads the principal of whatever token
+was accepted and puts it on the receipt as the operator.
+
+The config names tokens by their SHA-256 only, so ``tollhouse.toml`` holds no secret. The generated
+token lives in ``.tollhouse/http-token`` (0600) and is printed once, when it is created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tollhouse.config import Config, ConfigError
+
+DEFAULT_PORT = 8765
+TOKEN_FILE = "http-token"  # noqa: S105 - a file name, not a secret
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclass(frozen=True)
+class TokenEntry:
+    principal: str
+    sha256: str
+
+
+@dataclass
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    auth: str = "token"
+    """``token`` (default: a bearer token is required) or ``none`` (loopback only)."""
+    token_file: Path | None = None
+    principal: str = "http-token"
+    tokens: list[TokenEntry] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)
+    allowed_origins: list[str] = field(default_factory=list)
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/mcp"
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT`` or ``:PORT`` (loopback). Port 0 picks a free port."""
+    text = value.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep:
+            raise ConfigError(f"--http {value!r}: expected HOST:PORT, for example 127.0.0.1:{DEFAULT_PORT}")
+    host = host or "127.0.0.1"
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"--http {value!r}: the port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def load_http_settings(config: Config, listen: str | None) -> HttpSettings:
+    section = config.section("http")
+    host, port = parse_listen(listen or str(section.get("listen", f"127.0.0.1:{DEFAULT_PORT}")))
+    auth = str(section.get("auth", "token"))
+    if auth not in ("token", "none"):
+        raise ConfigError(f"http.auth must be 'token' or 'none', not {auth!r}", file=config.path)
+    tokens = []
+    for i, entry in enumerate(section.get("tokens", [])):
+        if not isinstance(entry, dict) or not {"principal", "sha256"} <= set(entry):
+            raise ConfigError(
+                f"http.tokens[{i}] needs principal and sha256 (hex SHA-256 of the token)", file=config.path
+            )
+        digest = str(entry["sha256"]).lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ConfigError(f"http.tokens[{i}].sha256 must be 64 hex digits", file=config.path)
+        tokens.append(TokenEntry(principal=str(entry["principal"]), sha256=digest))
+    token_file = section.get("token_file")
+    settings = HttpSettings(
+        host=host,
+        port=port,
+        auth=auth,
+        token_file=(config.root / token_file) if token_file else config.state_dir / TOKEN_FILE,
+        principal=str(section.get("principal") or config.operator or "http-token"),
+        tokens=tokens,
+        allowed_hosts=[str(h) for h in section.get("allowed_hosts", [])],
+        allowed_origins=[str(o) for o in section.get("allowed_origins", [])],
+    )
+    if not settings.loopback and not settings.allowed_hosts:
+        raise ConfigError(
+            f"refusing to listen on {host}, which is not a loopback address, without [http] allowed_hosts "
+            '(the Host names clients use, e.g. allowed_hosts = ["mcp.example.com:8765"]); they guard '
+            "against DNS rebinding",
+            file=config.path,
+        )
+    if auth == "none" and not settings.loopback:
+        raise ConfigError("http.auth = 'none' is only allowed on a loopback address", file=config.path)
+    return settings
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def ensure_token(path: Path) -> tuple[str, bool]:
+    """The token in ``path``, creating it (0600) if missing. Returns (token, created)."""
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigError(
+                f"{path} is readable by other users (mode {mode:o}); run `chmod 600 {path}` or delete it "
+                "to have a new token generated"
+            )
+        token = path.read_text(encoding="utf-8").strip()
+        if len(token) < 32:
+            raise ConfigError(f"{path} holds no usable token (under 32 characters); delete it to regenerate")
+        return token, False
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    return token, True
+
+
+class StaticTokenVerifier:
+    """Accepts tokens whose SHA-256 is known; the principal comes from the matching entry."""
+
+    def __init__(self, entries: list[TokenEntry]) -> None:
+        self._entries = list(entries)
+
+    async def verify_token(self, token: str) -> Any:
+        from mcp.server.auth.provider import AccessToken
+
+        digest = token_digest(token)
+        for entry in self._entries:
+            # Constant-time per entry: a timing probe learns nothing about how close a guess was.
+            if hmac.compare_digest(digest, entry.sha256):
+                return AccessToken(
+                    token=token, client_id=entry.principal, subject=entry.principal, scopes=["tollhouse"]
+                )
+        return None
+
+
+def current_principal() -> str | None:
+    """The principal of the token that authenticated the current HTTP request, if any."""
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    token = get_access_token()
+    if token is None:
+        return None
+    return token.subject or token.client_id

@@ -1,0 +1,102 @@
+"""Translating between the gate's types and MCP's: catalogue entries to ``Tool``s, outcomes to results.
+
+Kept free of any I/O so both transports (and tests) share one translation.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mcp_types as types
+
+# What a status other than ok looks like to the model: a short prefix it can act on.
+_STATUS_PREFIX = {
+    "error": "Error",
+    "denied": "Denied",
+    "needs_approval": "Needs approval",
+    "timeout": "Timed out",
+    "cancelled": "Cancelled",
+}
+
+
+def _get(spec: Any, name: str, default: Any = None) -> Any:
+    """Read a ToolSpec field whether the gate hands us a dataclass, a model or a mapping."""
+    if isinstance(spec, dict):
+        return spec.get(name, default)
+    return getattr(spec, name, default)
+
+
+def spec_to_tool(spec: Any) -> types.Tool:
+    """One catalogue entry as an MCP tool: the input schema verbatim, all four hints explicit."""
+    hints = _get(spec, "annotations") or {}
+    annotations = types.ToolAnnotations(
+        title=_get(spec, "title"),
+        read_only_hint=bool(hints.get("read_only_hint", False)),
+        destructive_hint=bool(hints.get("destructive_hint", True)),
+        idempotent_hint=bool(hints.get("idempotent_hint", False)),
+        open_world_hint=bool(hints.get("open_world_hint", True)),
+    )
+    return types.Tool(
+        name=_get(spec, "name"),
+        title=_get(spec, "title"),
+        description=_get(spec, "description") or "",
+        input_schema=_get(spec, "input_schema"),
+        output_schema=_get(spec, "output_schema"),
+        annotations=annotations,
+    )
+
+
+def _rule_text(outcome: Any) -> str:
+    decision = getattr(outcome, "decision", None)
+    rules = tuple(getattr(decision, "rules", ()) or ())
+    return ", ".join(rules)
+
+
+def outcome_message(outcome: Any) -> str:
+    """The text an error-ish outcome shows: status, the gate's message, and the deciding rule."""
+    status = outcome.status
+    message = outcome.message or status.replace("_", " ")
+    rules = _rule_text(outcome)
+    if status in ("denied", "needs_approval") and rules and not any(r in message for r in rules.split(", ")):
+        message = f"{message} (rule {rules})"
+    prefix = _STATUS_PREFIX.get(status, status)
+    if message.lower().startswith(prefix.lower()):
+        return message
+    return f"{prefix}: {message}"
+
+
+def _as_text(result: Any) -> str:
+    if isinstance(result, str):
+        return result
+    return json.dumps(result, ensure_ascii=False, indent=2, sort_keys=False, default=str)
+
+
+def outcome_to_result(outcome: Any, has_output_schema: bool) -> types.CallToolResult:
+    """The outcome as a CallToolResult; ``structuredContent`` only where the tool declares an output model.
+
+    A receipt reference rides in ``_meta`` so a client (or a person reading its log) can find the
+    receipt that records this call.
+    """
+    meta = {
+        "tollhouse/receipts": list(getattr(outcome, "receipts", []) or []),
+        "tollhouse/status": outcome.status,
+    }
+    if outcome.status != "ok":
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=outcome_message(outcome))],
+            is_error=True,
+            _meta=meta,
+        )
+    result = outcome.result
+    structured = result if has_output_schema and isinstance(result, dict) else None
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=_as_text(result))],
+        structured_content=structured,
+        is_error=False,
+        _meta=meta,
+    )
+
+
+def error_result(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)

@@ -1,0 +1,130 @@
+"""Running the MCP face over stdio or Streamable HTTP, with the gate open for the server's lifetime."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from typing import Any
+
+from tollhouse.config import Config
+from tollhouse.server.http_auth import (
+    HttpSettings,
+    StaticTokenVerifier,
+    TokenEntry,
+    current_principal,
+    ensure_token,
+)
+from tollhouse.server.http_auth import token_digest as _digest
+
+
+def _say(message: str) -> None:
+    # stderr only: on stdio, stdout is the wire.
+    print(f"tollhouse: {message}", file=sys.stderr, flush=True)
+
+
+def _protocol_error(exc: Exception) -> Any:
+    """The JSON-RPC error for a line that did not parse (id null, as JSON-RPC 2.0 says)."""
+    import mcp_types as types
+    from mcp.shared.message import SessionMessage
+    from pydantic import ValidationError
+
+    not_json = isinstance(exc, ValidationError) and any(e.get("type") == "json_invalid" for e in exc.errors())
+    code, text = (
+        (types.PARSE_ERROR, "Parse error") if not_json else (types.INVALID_REQUEST, "Invalid request")
+    )
+    error = types.ErrorData(code=code, message=f"{text}: not a JSON-RPC 2.0 message")
+    return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=None, error=error))
+
+
+async def serve_stdio(config: Config) -> None:
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    from tollhouse.gate import Gate
+    from tollhouse.server.face import McpFace
+
+    gate = await Gate.open(config)
+    async with gate:
+        face = McpFace(gate, "mcp-stdio")
+        async with stdio_server() as (wire_in, write_stream):
+            # The SDK drops a line it cannot parse without a word; answer it with the protocol's
+            # error instead, so a broken client learns what happened, and carry on.
+            send, receive = anyio.create_memory_object_stream[Any](0)
+
+            async def screen() -> None:
+                async with send, wire_in:
+                    async for item in wire_in:
+                        if isinstance(item, Exception):
+                            await write_stream.send(_protocol_error(item))
+                        else:
+                            await send.send(item)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(screen)
+                await face.server.run(receive, write_stream, face.server.create_initialization_options())
+                tg.cancel_scope.cancel()
+
+
+def _transport_security(settings: HttpSettings, port: int) -> Any:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts = list(settings.allowed_hosts)
+    origins = list(settings.allowed_origins)
+    if settings.loopback:
+        # Exact port, not a wildcard: another local service's origin is not ours.
+        hosts += [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
+        origins += [f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::1]:{port}"]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def _bind(settings: HttpSettings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve_http(config: Config, settings: HttpSettings) -> None:
+    import uvicorn
+    from mcp.server.auth.settings import AuthSettings
+
+    from tollhouse.gate import Gate
+    from tollhouse.server.face import McpFace
+
+    verifier = None
+    auth = None
+    if settings.auth == "token":
+        assert settings.token_file is not None
+        token, created = ensure_token(settings.token_file)
+        entries = [TokenEntry(principal=settings.principal, sha256=_digest(token)), *settings.tokens]
+        verifier = StaticTokenVerifier(entries)
+        if created:
+            # Printed once, now; afterwards it is only in the 0600 file.
+            _say(f"generated a bearer token for principal {settings.principal!r} in {settings.token_file}:")
+            _say(f"  Authorization: Bearer {token}")
+    sock = _bind(settings)
+    port = sock.getsockname()[1]
+    settings.port = port
+    if verifier is not None:
+        # Only the bearer check is used; the issuer URL is a required placeholder until an OAuth
+        # authorization server is configured (a later verifier swaps in here).
+        auth = AuthSettings(issuer_url=settings.url.removesuffix("/mcp"), resource_server_url=None)
+
+    gate = await Gate.open(config)
+    async with gate:
+        face = McpFace(gate, "mcp-http", operator_of=current_principal)
+        app = face.server.streamable_http_app(
+            streamable_http_path="/mcp",
+            transport_security=_transport_security(settings, port),
+            host=settings.host,
+            auth=auth,
+            token_verifier=verifier,
+        )
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        _say(f"serving MCP over HTTP at {settings.url}" + (" (bearer token required)" if verifier else ""))
+        await server.serve(sockets=[sock])
