@@ -25,8 +25,10 @@ import mcp_types as types
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, SubscriptionBus
 from mcp.shared.subscriptions import ResourceUpdated
 
+from tollhouse.server.resources import PromptArgumentSpec, PromptSpec, ResourceNotFound, ResourceSpec
 from tollhouse.state import casefile, cases, changes
 from tollhouse.state.db import StateDB
+from tollhouse.tools.base import ToolError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,24 @@ class CaseNotifier:
         self.legacy: dict[str, list[Any]] = {}
         """uri -> sessions that sent ``resources/subscribe`` for it."""
         self._remove: Callable[[], None] | None = None
+        self.sessions: set[str] = set()
+        """Sessions that made calls on a case through this server (for interrupted handoffs)."""
+
+    async def call_finished(self, case_id: str | None, session: str | None) -> None:
+        """A face reports each finished call: a call on a case changes its case file (receipts)."""
+        if not case_id or not cases.CASE_ID_RE.match(case_id):
+            return
+        if session:
+            self.sessions.add(session)
+        await self.case_changed(case_id)
+
+    async def write_interrupted(self, state: StateDB, receipts_db: Path) -> list[cases.Handoff]:
+        """At shutdown: interrupted handoffs for the calls of this server's sessions that no handoff
+        covers (sessions of other servers on the same workspace are left to them)."""
+        written: list[cases.Handoff] = []
+        for session in sorted(self.sessions):
+            written += await cases.write_interrupted_handoffs(state, receipts_db, session=session)
+        return written
 
     async def on_subscribe(self, ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
         sessions = self.legacy.setdefault(str(params.uri), [])
@@ -117,6 +137,83 @@ def install_case_notifications(server: Any, bus: SubscriptionBus | None = None) 
     )
     notifier._remove = changes.add_listener(notifier.case_changed)
     return notifier
+
+
+# -- the tollhouse face's resource registry (tollhouse.server.resources) ------------------------------
+
+
+def _state_and_receipts(gate: Any) -> tuple[StateDB, Path]:
+    services = gate.services
+    receipts = getattr(services, "receipts", None)
+    path = getattr(receipts, "db_path", None) or Path(services.config.state_dir) / "receipts.db"
+    return services.state, Path(path)
+
+
+def _case_id(req: Any) -> str:
+    case_id = req.params.get("id", "")
+    try:
+        return cases.check_case_id(case_id)
+    except cases.CaseInputError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def _read_index(req: Any) -> Any:
+    state, _ = _state_and_receipts(req.gate)
+    return await read_index(state)
+
+
+async def _read_case(req: Any) -> Any:
+    state, receipts_db = _state_and_receipts(req.gate)
+    case_id = _case_id(req)
+    if await cases.get_case(state, case_id) is None:
+        raise ResourceNotFound(req.uri)
+    if req.uri.endswith("/receipts"):
+        return await read_case_receipts(state, receipts_db, case_id)
+    return await read_case_file(state, receipts_db, case_id)
+
+
+async def _render_resume(req: Any) -> str:
+    state, receipts_db = _state_and_receipts(req.gate)
+    try:
+        return await resume_prompt(state, receipts_db, req.arguments.get("case_id", ""))
+    except cases.CaseInputError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+RESOURCES = [
+    ResourceSpec(
+        uri=INDEX_URI,
+        name="cases",
+        title="Cases",
+        description="Every case: id, title, status, tags, the kind of its latest handoff, its case:// uri.",
+        read=_read_index,
+    ),
+    ResourceSpec(
+        uri="case://{id}",
+        name="case-file",
+        title="Case file",
+        mime_type="text/markdown",
+        description="A case as Markdown: goal, status, handoffs, relevant facts, contradictions, open "
+        "proposals, receipts summarised, pending approvals.",
+        read=_read_case,
+    ),
+    ResourceSpec(
+        uri="case://{id}/receipts",
+        name="case-receipts",
+        title="Case receipts",
+        description="The calls made on a case, newest first, with counts per tool and outcome.",
+        read=_read_case,
+    ),
+]
+PROMPTS = [
+    PromptSpec(
+        name="resume_case",
+        title="Resume a case",
+        description="Load a case file so an agent can continue where the last one stopped.",
+        render=_render_resume,
+        arguments=(PromptArgumentSpec("case_id", "The case to resume (see tollhouse://cases)", True),),
+    )
+]
 
 
 def register_on_mcpserver(mcp: Any, state: StateDB, receipts_db: Path | None) -> CaseNotifier:
