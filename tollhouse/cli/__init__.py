@@ -23,6 +23,8 @@ COMMAND_MODULES: list[str] = [
     "tollhouse.cli.receipts_cmd",
     "tollhouse.cli.export_cmd",
     "tollhouse.cli.auth_cmd",
+    "tollhouse.cli.memory_cmd",
+    "tollhouse.cli.cases_cmd",
 ]
 
 EPILOG = """\

@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 from tollhouse import __version__
 from tollhouse.gate.types import Call
 from tollhouse.server.approvals import ElicitationApprover
+from tollhouse.server.case_resources import install_case_notifications
 from tollhouse.server.resources import ResourceCatalogue, ResourceNotFound, ResourceRequest
 from tollhouse.server.results import outcome_to_result, spec_to_tool
 from tollhouse.tools.base import ToolError
@@ -86,6 +87,8 @@ class McpFace:
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
         )
+        # Case files: resource-updated notifications (both eras) when a case or its receipts change.
+        self.case_notifier = install_case_notifications(self.server)
         security = RequestStateSecurity.ephemeral(ttl=float(config.approval_ttl_s), audience=SERVER_NAME)
         self.server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
 
@@ -142,6 +145,7 @@ class McpFace:
         )
         # The gate checks limits.max_argument_bytes, validates, and receipts every refusal.
         outcome = await self.gate.call(call)
+        await self.case_notifier.call_finished(call.case, call.session)
         if approver.pending is not None and outcome.status in ("needs_approval", "denied"):
             return approver.input_required()
         return outcome_to_result(outcome, self._has_output.get(params.name, False))

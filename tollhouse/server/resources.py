@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Modules that provide resources and prompts, in listing order. Add a line to join.
-RESOURCE_MODULES: list[str] = ["tollhouse.server.builtin_resources"]
+RESOURCE_MODULES: list[str] = ["tollhouse.server.builtin_resources", "tollhouse.server.case_resources"]
 
 
 class ResourceNotFound(LookupError):

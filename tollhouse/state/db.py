@@ -8,10 +8,12 @@ re-reads the version inside it, so several server processes starting together mi
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
+import anyio
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -39,8 +41,106 @@ def _m001_grants(db: sqlite3.Connection) -> None:
     )
 
 
+def _m002_memory(db: sqlite3.Connection) -> None:
+    # Facts are never deleted: review changes ``status``; superseding links old and new rows.
+    db.execute(
+        """
+        CREATE TABLE facts (
+            id INTEGER PRIMARY KEY,
+            subject TEXT NOT NULL,
+            predicate TEXT NOT NULL,
+            object TEXT NOT NULL DEFAULT '',   -- '' for a free-text fact (an observation)
+            text TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '',     -- space-separated, mirrored in fact_tags for filtering
+            source TEXT,                       -- receipt:N, file:PATH, URL or case:ID
+            author TEXT NOT NULL,              -- operator:NAME or agent:CLIENT/SESSION
+            status TEXT NOT NULL CHECK (status IN ('proposed','accepted','rejected','superseded')),
+            supersedes INTEGER REFERENCES facts(id),
+            superseded_by INTEGER REFERENCES facts(id),
+            reviewed_by TEXT,
+            review_note TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX facts_subject ON facts(subject, predicate, status)")
+    db.execute("CREATE INDEX facts_status ON facts(status, updated_at)")
+    db.execute(
+        "CREATE TABLE fact_tags (tag TEXT NOT NULL, fact_id INTEGER NOT NULL, PRIMARY KEY (tag, fact_id))"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE facts_fts USING fts5(subject, predicate, object, text, tags, "
+        "content='facts', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    )
+    # External-content FTS kept in step by triggers, so plain sqlite3 edits stay searchable.
+    db.execute(
+        """CREATE TRIGGER facts_ai AFTER INSERT ON facts BEGIN
+             INSERT INTO facts_fts(rowid, subject, predicate, object, text, tags)
+             VALUES (new.id, new.subject, new.predicate, new.object, new.text, new.tags);
+           END"""
+    )
+    db.execute(
+        """CREATE TRIGGER facts_au AFTER UPDATE OF subject, predicate, object, text, tags ON facts BEGIN
+             INSERT INTO facts_fts(facts_fts, rowid, subject, predicate, object, text, tags)
+             VALUES ('delete', old.id, old.subject, old.predicate, old.object, old.text, old.tags);
+             INSERT INTO facts_fts(rowid, subject, predicate, object, text, tags)
+             VALUES (new.id, new.subject, new.predicate, new.object, new.text, new.tags);
+           END"""
+    )
+
+
+def _m003_cases(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE cases (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            goal TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL CHECK (status IN ('open','blocked','done')),
+            tags TEXT NOT NULL DEFAULT '',
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE case_notes (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id),
+            author TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE handoffs (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id),
+            kind TEXT NOT NULL CHECK (kind IN ('progress','done','blocked','failed','interrupted')),
+            summary TEXT NOT NULL,
+            done TEXT NOT NULL DEFAULT '[]',        -- JSON list of strings
+            next_steps TEXT NOT NULL DEFAULT '[]',
+            blockers TEXT NOT NULL DEFAULT '[]',
+            receipts TEXT NOT NULL DEFAULT '[]',    -- JSON list of receipt seqs (interrupted handoffs)
+            last_receipt_seq INTEGER,               -- receipts up to here are covered by this handoff
+            status_after TEXT NOT NULL,
+            author TEXT NOT NULL,
+            session TEXT,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX case_notes_case ON case_notes(case_id, id)")
+    db.execute("CREATE INDEX handoffs_case ON handoffs(case_id, id)")
+
+
 # Append only. Never edit a released migration; fixture databases under tests/ pin each version.
-MIGRATIONS: list[Migration] = [_m001_grants]
+MIGRATIONS: list[Migration] = [_m001_grants, _m002_memory, _m003_cases]
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -75,6 +175,8 @@ def open_sync(path: Path, *, create: bool = True) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
+        # WAL + NORMAL: a commit survives a crash of the process and holds the write lock briefly.
+        conn.execute("PRAGMA synchronous = NORMAL")
         _migrate(conn)
     except sqlite3.DatabaseError as exc:
         raise StateError(
@@ -92,6 +194,24 @@ class StateDB:
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
         self.path = path
         self.conn = conn
+        # One connection is shared by every task of this process: serialise write transactions on it
+        # so two tasks never interleave statements inside one BEGIN ... COMMIT.
+        self._write_lock = anyio.Lock()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: takes the database write lock up front, so a
+        read-modify-write cannot lose an update made by another process in between."""
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self.conn.execute("ROLLBACK")
+                raise
+            with anyio.CancelScope(shield=True):
+                await self.conn.execute("COMMIT")
 
     @classmethod
     async def open(cls, path: Path, *, create: bool = True) -> StateDB:
@@ -100,6 +220,7 @@ class StateDB:
             conn = await aiosqlite.connect(path, timeout=30, isolation_level=None)
             conn.row_factory = aiosqlite.Row
             await conn.execute("PRAGMA busy_timeout = 30000")
+            await conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"state database {path} cannot be used: {exc}") from exc
         return cls(path, conn)

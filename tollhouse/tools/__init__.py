@@ -17,6 +17,8 @@ FAMILIES: dict[str, str] = {
     "files": "tollhouse.tools.files",
     "github": "tollhouse.tools.github",
     "shell": "tollhouse.tools.shell",
+    "memory": "tollhouse.tools.memory",
+    "cases": "tollhouse.tools.cases",
 }
 
 

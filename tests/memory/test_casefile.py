@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.memory.conftest import Receipts
+from tollhouse.state import casefile, cases, memory
+from tollhouse.state.db import StateDB
+
+pytestmark = pytest.mark.anyio
+
+
+async def build_case(state: StateDB, receipts: Receipts) -> None:
+    await cases.open_case(
+        state,
+        title="Payments outage",
+        case_id="pay-1",
+        goal="Payments succeed again",
+        tags=["payments"],
+        author="o",
+    )
+    for obj in ("stripe", "adyen"):
+        await memory.add_fact(
+            state, subject="payments", predicate="provider", object=obj, author="o", status="accepted"
+        )
+    await memory.add_fact(
+        state, subject="gateway", predicate="timeout", object="30s", source="case:pay-1", author="agent:x"
+    )
+    await memory.add_fact(
+        state, subject="elsewhere", predicate="x", object="y", author="o", status="accepted"
+    )
+    receipts.call("files_read", case="pay-1")
+    receipts.call("shell_run", case="pay-1", outcome="error", message="exit status 2")
+    await cases.write_handoff(
+        state, "pay-1", kind="blocked", summary="Old handoff", blockers=["no creds"], author="agent:a"
+    )
+    await cases.write_handoff(
+        state, "pay-1", kind="progress", summary="Found the bad config", done=["read logs"],
+        next_steps=["roll back config"], author="agent:b",
+    )  # fmt: skip
+    receipts.call("github_create_issue", case="pay-1", outcome="needs_approval", message="rule gh.ask")
+    receipts.call("files_read", case="other")
+
+
+async def test_case_file_markdown(state: StateDB, receipts: Receipts) -> None:
+    await build_case(state, receipts)
+    cf = await casefile.assemble(state, "pay-1", receipts.path)
+    md = cf.markdown()
+    latest = md.index("## Latest handoff")
+    assert md.index("Found the bad config") > latest
+    assert md.index("Found the bad config") < md.index("## Earlier handoffs") < md.index("Old handoff")
+    assert "- roll back config" in md
+    assert "**payments · provider**" in md and "'stripe'" in md and "'adyen'" in md
+    assert "gateway · timeout · 30s" in md.split("## Open proposals")[1]
+    assert "elsewhere" not in md
+    assert "3 call(s) between" in md
+    assert "| shell_run | error 1 |" in md
+    assert "shell_run → error — exit status 2" in md
+    pending = md.split("## Pending approvals")[1]
+    assert "github_create_issue" in pending and "rule gh.ask" in pending
+    assert "1 call(s) since the latest handoff" in md
+
+
+async def test_case_file_without_receipts(state: StateDB) -> None:
+    await cases.open_case(state, title="t", case_id="c1", author="o")
+    cf = await casefile.assemble(state, "c1", None)
+    md = cf.markdown()
+    assert "_No handoff yet._" in md and "_No calls recorded on this case._" in md
+
+
+async def test_case_receipts_json_and_index(state: StateDB, receipts: Receipts) -> None:
+    await build_case(state, receipts)
+    data = await casefile.case_receipts(state, "pay-1", receipts.path)
+    assert data["summary"]["calls"] == 3
+    assert [c["tool"] for c in data["calls"]] == ["github_create_issue", "shell_run", "files_read"]
+    index = await casefile.case_index(state)
+    assert index == [
+        {
+            "id": "pay-1", "title": "Payments outage", "status": "open", "tags": ["payments"],
+            "uri": "case://pay-1", "updated_at": index[0]["updated_at"], "latest_handoff": "progress",
+        }
+    ]  # fmt: skip
+    with pytest.raises(cases.CaseInputError, match="no case 'nope'"):
+        await casefile.assemble(state, "nope", receipts.path)
+
+
+async def test_receipt_summary_follows_new_receipts_and_a_replaced_database(
+    state: StateDB, receipts: Receipts
+) -> None:
+    await build_case(state, receipts)
+    first = await casefile.assemble(state, "pay-1", receipts.path)
+    assert first.receipts_summary["calls"] == 3
+    receipts.call("shell_run", case="pay-1", outcome="ok")
+    receipts.call("shell_run", case="pay-1", outcome=None)  # still running
+    second = await casefile.assemble(state, "pay-1", receipts.path)
+    assert second.receipts_summary["calls"] == 5
+    assert second.receipts_summary["by_tool"]["shell_run"] == {"error": 1, "ok": 1, "unfinished": 1}
+    assert second.uncovered == 3  # github_create_issue and the two shell_run calls
+    # A new chain in place of the old file: counts start again, not from the cached ones.
+    receipts.conn.close()
+    receipts.path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(str(receipts.path) + suffix).unlink(missing_ok=True)
+    fresh = Receipts(receipts.path)
+    fresh.call("files_read", case="pay-1")
+    third = await casefile.assemble(state, "pay-1", fresh.path)
+    assert third.receipts_summary["calls"] == 1
+    fresh.conn.close()
