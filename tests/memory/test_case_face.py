@@ -118,11 +118,14 @@ async def test_notifications_handshake_era_and_interrupted_handoff(workspace: Pa
             await arrived.wait()
         assert got[0] == "case://pay-1"
         ok(await client.call_tool("memory_search", {"query": "anything"}, meta=CASE))
+    # The server wrote the interrupted handoff itself when the client went away.
     state = await StateDB.open(workspace / ".tollhouse" / "state.db")
     try:
-        written = await cases.write_interrupted_handoffs(state, workspace / ".tollhouse" / "receipts.db")
-        assert [(h.case_id, [d.split(": ", 1)[1] for d in h.done]) for h in written] == [
-            ("pay-1", ["case_note -> ok", "memory_search -> ok"])
+        written = await cases.handoffs(state, "pay-1")
+        assert [(h.case_id, h.kind, [d.split(": ", 1)[1] for d in h.done]) for h in written] == [
+            ("pay-1", "interrupted", ["case_note -> ok", "memory_search -> ok"])
         ]
+        # Running it again finds nothing new: the same calls are never listed twice.
+        assert await cases.write_interrupted_handoffs(state, workspace / ".tollhouse" / "receipts.db") == []
     finally:
         await state.close()

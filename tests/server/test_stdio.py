@@ -162,9 +162,11 @@ async def test_resources_are_served_and_receipted(ws: Path, mode: str) -> None:
     async with Client(stdio_params(ws), mode=mode) as client:
         await client.call_tool("demo_note_read", {"path": "notes/welcome.txt"})
         listed = sorted(str(r.uri) for r in (await client.list_resources()).resources)
-        assert listed == ["tollhouse://policy", "tollhouse://receipts/recent"]
-        templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
-        assert templates == ["tollhouse://receipts/{id}"]
+        assert listed == ["tollhouse://cases", "tollhouse://policy", "tollhouse://receipts/recent"]
+        templates = sorted(
+            t.uri_template for t in (await client.list_resource_templates()).resource_templates
+        )
+        assert templates == ["case://{id}", "case://{id}/receipts", "tollhouse://receipts/{id}"]
 
         policy = json.loads((await client.read_resource("tollhouse://policy")).contents[0].text)
         assert "no-secrets" in json.dumps(policy)

@@ -22,9 +22,9 @@ COMMAND_MODULES: list[str] = [
     "tollhouse.cli.grant_cmd",
     "tollhouse.cli.receipts_cmd",
     "tollhouse.cli.export_cmd",
-    "tollhouse.cli.auth_cmd",
     "tollhouse.cli.memory_cmd",
     "tollhouse.cli.cases_cmd",
+    "tollhouse.cli.auth_cmd",
 ]
 
 EPILOG = """\

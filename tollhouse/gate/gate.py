@@ -256,6 +256,8 @@ class Gate:
                 args_digest=sha256_hex(encoded),
             )  # fmt: skip
         args_json = args.model_dump(mode="json")
+        if call.case is None and isinstance(args_json.get("case_id"), str):
+            call.case = args_json["case_id"]  # a case tool's own argument names the case
         digest = sha256_hex(canonical_json(args_json))
         args_text = canonical_json(self.services.redactor.redact(args_json))
         common: dict[str, Any] = {"arguments_text": args_text, "args_digest": digest}

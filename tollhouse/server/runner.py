@@ -36,6 +36,18 @@ def _protocol_error(exc: Exception) -> Any:
     return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=None, error=error))
 
 
+async def _close_cases(face: Any, gate: Any) -> None:
+    """At shutdown, cases this server's sessions worked on since their last handoff get an automatic
+    `interrupted` handoff listing those calls' receipts (other servers' sessions are left alone)."""
+    import anyio
+
+    with anyio.CancelScope(shield=True):
+        try:
+            await face.case_notifier.write_interrupted(gate.services.state, gate.services.receipts.db_path)
+        except Exception as exc:  # shutting down: report it, never mask the real exit
+            _say(f"could not write interrupted handoffs: {exc}")
+
+
 async def serve_stdio(config: Config) -> None:
     import anyio
     from mcp.server.stdio import stdio_server
@@ -59,10 +71,13 @@ async def serve_stdio(config: Config) -> None:
                         else:
                             await send.send(item)
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(screen)
-                await face.server.run(receive, write_stream, face.server.create_initialization_options())
-                tg.cancel_scope.cancel()
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(screen)
+                    await face.server.run(receive, write_stream, face.server.create_initialization_options())
+                    tg.cancel_scope.cancel()
+            finally:
+                await _close_cases(face, gate)
 
 
 def _transport_security(settings: HttpSettings, port: int) -> Any:
@@ -127,4 +142,7 @@ async def serve_http(config: Config, settings: HttpSettings) -> None:
         )
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         _say(f"serving MCP over HTTP at {settings.url}" + (" (bearer token required)" if verifier else ""))
-        await server.serve(sockets=[sock])
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            await _close_cases(face, gate)
