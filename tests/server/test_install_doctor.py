@@ -205,3 +205,24 @@ def test_doctor_notices_a_tampered_receipt_chain(tmp_path: Path) -> None:
     proc = run(ws, "doctor", home=tmp_path)
     assert proc.returncode == 1
     assert any(line.startswith("FAIL") and "receipt chain" in line for line in proc.stdout.splitlines())
+
+
+def test_doctor_reports_the_shell_sandbox(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _init(ws)
+    home = tmp_path / "home"
+    home.mkdir()
+    checks = {c["name"]: c for c in json.loads(run(ws, "doctor", "--json", home=home).stdout)["checks"]}
+    assert checks["shell sandbox"]["status"] == "INFO" and "off" in checks["shell sandbox"]["detail"]
+
+    cfg = ws / "tollhouse.toml"
+    cfg.write_text(cfg.read_text() + '\n[shell]\nsandbox = "bwrap"\n')
+    env = subprocess_env(HOME=str(home), PATH=str(tmp_path / "empty-bin"))  # no bwrap to be found
+    proc = subprocess.run(
+        tollhouse_cmd("--config", str(cfg), "doctor", "--json"), cwd=ws, env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    check = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}["shell sandbox"]
+    assert proc.returncode == 1 and check["status"] == "FAIL"
+    assert "not installed" in check["detail"] and "never runs unsandboxed" in check["fix"]

@@ -177,6 +177,23 @@ def check_clients(config_path: Path) -> list[Check]:
     return checks
 
 
+def check_sandbox(config: object) -> Check:
+    """Whether the shell sandbox works here: FAIL only when the policy asks for it and it cannot."""
+    from tollhouse.tools.shell.sandbox import sandbox_status
+
+    wanted = config.section("shell").get("sandbox", "none") == "bwrap"  # type: ignore[attr-defined]
+    status = sandbox_status()
+    if wanted:
+        if status.available:
+            return Check("shell sandbox", "OK", f"bwrap works here ({status.bwrap})")
+        return Check(
+            "shell sandbox", "FAIL", f"[shell] sandbox = \"bwrap\" but {status.detail}",
+            "shell_run refuses every command until this is fixed; it never runs unsandboxed",
+        )  # fmt: skip
+    usable = "bwrap works here" if status.available else f"bwrap unusable here: {status.detail}"
+    return Check("shell sandbox", "INFO", f'off ([shell] sandbox = "none"); {usable}')
+
+
 def run(args: argparse.Namespace) -> int:
     checks: list[Check] = []
     first, config = check_config(args)
@@ -190,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
         if token is not None:
             checks.append(token)
         checks.append(check_receipts(Path(config.path)))  # type: ignore[attr-defined]
+        checks.append(check_sandbox(config))
         checks.extend(check_clients(Path(config.path)))  # type: ignore[attr-defined]
     failed = any(c.status == "FAIL" for c in checks)
     if args.json:
