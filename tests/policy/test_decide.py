@@ -105,9 +105,13 @@ def test_guarded_tokens_need_a_literal_pattern(make) -> None:
     d = env.decide("shell_run", argv=["git", "-c", "core.pager=cat", "log"])
     assert (d.effect, d.rules) == ("allow", ("git-pager",))
     assert env.decide("shell_run", argv=["find", ".", "-name", "x", "-exec", "rm", "{}"]).effect == "deny"
-    why = dict((r[0], r[3]) for r in env.policy.explain(
-        env.registry.get("shell_run"), env.registry.get("shell_run").input_model(argv=["git", "-c", "a", "log"])
-    ).rules)
+    why = dict(
+        (r[0], r[3])
+        for r in env.policy.explain(
+            env.registry.get("shell_run"),
+            env.registry.get("shell_run").input_model(argv=["git", "-c", "a", "log"]),
+        ).rules
+    )
     assert "exec-capable" in why["git-any"] and "no argv key" in why["any-shell"]
 
 

@@ -18,7 +18,10 @@ GOOD = '[[rules]]\nid = "ok"\ntools = ["files_read"]\neffect = "allow"\n'
 
 
 def test_unknown_key_names_file_line_and_rule(make, workspace) -> None:
-    err = _err(make, GOOD + '\n[[rules]]\nid = "typo"\ntools = ["files_read"]\npathz = ["src/**"]\neffect = "allow"\n')
+    err = _err(
+        make,
+        GOOD + '\n[[rules]]\nid = "typo"\ntools = ["files_read"]\npathz = ["src/**"]\neffect = "allow"\n',
+    )
     assert isinstance(err, PolicyError)
     assert err.rule_id == "typo"
     assert err.line == 11  # [tools] header 1-2, first rule 3-6, blank, [[rules]] 8, id, tools, pathz 11
@@ -28,12 +31,24 @@ def test_unknown_key_names_file_line_and_rule(make, workspace) -> None:
 @pytest.mark.parametrize(
     ("body", "line", "needle"),
     [
-        ('[[rules]]\nid = "a"\ntools = ["files_read"]\neffect = "permit"\n', 6, "effect must be allow, ask or deny"),
+        (
+            '[[rules]]\nid = "a"\ntools = ["files_read"]\neffect = "permit"\n',
+            6,
+            "effect must be allow, ask or deny",
+        ),
         ('[[rules]]\nid = "a b"\ntools = ["files_read"]\neffect = "allow"\n', 4, "may only use letters"),
         ('[[rules]]\ntools = ["files_read"]\neffect = "allow"\n', 3, "missing required key 'id'"),
         ('[[rules]]\nid = "a"\neffect = "allow"\n', 3, "missing required key 'tools'"),
-        ('[[rules]]\nid = "a"\ntools = ["files_read"]\npaths = ["/etc/**"]\neffect = "deny"\n', 6, "relative"),
-        ('[[rules]]\nid = "a"\ntools = ["files_read"]\npaths = ["src/[ab"]\neffect = "deny"\n', 6, "unclosed"),
+        (
+            '[[rules]]\nid = "a"\ntools = ["files_read"]\npaths = ["/etc/**"]\neffect = "deny"\n',
+            6,
+            "relative",
+        ),
+        (
+            '[[rules]]\nid = "a"\ntools = ["files_read"]\npaths = ["src/[ab"]\neffect = "deny"\n',
+            6,
+            "unclosed",
+        ),
         ('[[rules]]\nid = "a"\ntools = ["files_read"]\npaths = ["../x"]\neffect = "deny"\n', 6, "'..'"),
         ('[[rules]]\nid = "a"\ntools = ["files_read"]\npaths = []\neffect = "deny"\n', 6, "paths"),
         ('[[rules]]\nid = "a"\ntools = ["Files.Read"]\neffect = "deny"\n', 5, "tools glob"),
@@ -158,5 +173,7 @@ def test_to_json_lists_effective_policy(make) -> None:
     env = make(GOOD)
     doc = env.policy.to_json()
     assert doc["sha256"] == env.policy.sha256
-    assert doc["rules"] == [{"id": "ok", "description": "", "tools": ["files_read"], "effect": "allow", "examples": []}]
+    assert doc["rules"] == [
+        {"id": "ok", "description": "", "tools": ["files_read"], "effect": "allow", "examples": []}
+    ]
     assert [b["id"] for b in doc["builtins"]] == ["workspace.roots", "workspace.immutable", "default-deny"]
