@@ -145,3 +145,8 @@ def test_config_option_works_before_and_after_the_command(ws: Path, tmp_path: Pa
                  ("call", "files_stat", '{"path": "src/app.py"}', "--config", cfg)):  # fmt: skip
         out = th(elsewhere, *argv)
         assert out.returncode == 0, out.stderr
+
+
+def test_config_option_after_a_nested_command(ws: Path, tmp_path: Path) -> None:
+    out = th(tmp_path, "receipts", "tail", "-n", "1", "--config", str(ws / "tollhouse.toml"))
+    assert out.returncode == 0, out.stderr

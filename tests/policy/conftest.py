@@ -15,9 +15,10 @@ from tollhouse.gate.types import Decision
 from tollhouse.tools import build_registry
 from tollhouse.tools.base import Registry
 
+# Two lines, as the line-number assertions expect; only the fake tools, not the built-in families.
 HEADER = """\
-[tools]
-modules = ["tests.policy.fake_tools"]
+tools.families = []
+tools.modules = ["tests.policy.fake_tools"]
 """
 
 

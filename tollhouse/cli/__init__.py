@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from tollhouse import __version__
 
@@ -56,12 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(name).register(sub)
     # `tollhouse call --config X` as well as `tollhouse --config X call`; SUPPRESS keeps a value given
     # before the command from being reset by the subcommand's default.
-    for command in sub.choices.values():
-        if not any("--config" in a.option_strings for a in command._actions):
+    for _, command in walk(parser):
+        if command is not parser and not any("--config" in a.option_strings for a in command._actions):
             command.add_argument(
                 "--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS
             )
     return parser
+
+
+def walk(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ("tollhouse",)
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every parser in the command tree with its command path, depth first."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from walk(sub, (*path, name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
