@@ -231,11 +231,15 @@ async def test_planted_secrets_never_reach_receipts_or_results(workspace: Path, 
         await gate.call(Call("fx_note", {"path": "drafts/x", "content": "envsecret-8f3k2j1h"}))
     assert "envsecret" not in json.dumps(leak.result) and CANARY not in json.dumps(leak.result)
     assert "envsecret" not in json.dumps(echo.result) and "a" * 36 not in json.dumps(ghp.result)
-    for name in ("receipts.db", "receipts.db-wal"):
-        path = config.state_dir / name
+    from tollhouse.receipts import export_bundle
+
+    bundle = workspace / "bundle.jsonl"
+    export_bundle(config.state_dir / "receipts.db", bundle)
+    assert b"[REDACTED:" in bundle.read_bytes()  # the export holds the calls, redacted
+    for path in (config.state_dir / "receipts.db", config.state_dir / "receipts.db-wal", bundle):
         if path.exists():
             raw = path.read_bytes()
-            assert b"envsecret-8f3k2j1h" not in raw and b"a" * 36 not in raw
+            assert b"envsecret-8f3k2j1h" not in raw and b"a" * 36 not in raw, path.name
 
 
 async def test_many_concurrent_calls_keep_one_chain(config) -> None:
@@ -281,3 +285,28 @@ async def test_bad_policy_refuses_to_open(workspace: Path) -> None:
     with pytest.raises(ConfigError, match="x"):
         await Gate.open(config)
     assert not os.path.exists(config.state_dir / "receipts.db")
+
+
+async def test_every_outcome_status_leaves_its_receipt(workspace: Path) -> None:
+    config = dataclasses.replace(
+        make_config(workspace), limits=Limits(timeout_s=0.3, max_argument_bytes=4096)
+    )
+    cancelled = Call("fx_sleep", {"seconds": 5})
+    async with await Gate.open(config) as gate:
+        outs = [
+            await gate.call(Call("fx_echo", {"text": "x"})),
+            await gate.call(Call("fx_fail", {"text": "x"})),
+            await gate.call(Call("fx_echo", {"times": 1})),
+            await gate.call(Call("fx_note", {"path": "nowhere.md"})),
+            await gate.call(Call("fx_note", {"path": "drafts/x.md"})),
+            await gate.call(Call("fx_sleep", {"seconds": 5})),
+        ]
+        with anyio.move_on_after(0.1):
+            await gate.call(cancelled)
+    statuses = [o.status for o in outs]
+    assert statuses == ["ok", "error", "error", "denied", "needs_approval", "timeout"]
+    for out in outs:
+        closing = of_call(config, out.call_id)[-1]
+        assert closing["kind"] == "outcome" and closing["outcome"] == out.status
+        assert closing["seq"] == out.receipts[-1]
+    assert of_call(config, cancelled.call_id)[-1]["outcome"] == "cancelled"
