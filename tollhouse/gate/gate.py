@@ -11,7 +11,6 @@ import getpass
 import logging
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -403,7 +402,3 @@ def _grant_hint(tool: str, args: dict[str, Any]) -> str:
     if isinstance(path, str):
         return f"tollhouse grant {tool} --arg 'path={path}' --uses 1"
     return f"tollhouse grant {tool} --uses 1  (add --arg NAME=GLOB to narrow it)"
-
-
-def state_path(config: Config) -> Path:
-    return config.state_dir / "state.db"
