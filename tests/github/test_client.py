@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 
 import pytest
@@ -272,3 +273,16 @@ def test_api_url_is_checked(url: str, message: str) -> None:
     with pytest.raises(ToolError, match=message):
         check_api_url(url)
     assert check_api_url("https://ghe.example.com/api/v3/") == "https://ghe.example.com/api/v3"
+
+
+def test_shared_tls_context_still_verifies_certificates_and_hostnames() -> None:
+    # Sharing the context across clients saves loading the CA bundle per call; it must stay verifying.
+    from tollhouse.tools.github.client import _tls_context
+
+    a = GitHubClient(GitHubSettings(api_url="https://api.github.com"), "t")
+    b = GitHubClient(GitHubSettings(api_url="https://ghe.example/api/v3"), "t")
+    ctx = _tls_context()
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname is True
+    for client in (a, b):
+        pool = client._http._transport._pool  # the context each connection would be wrapped with
+        assert pool._ssl_context is ctx

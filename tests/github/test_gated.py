@@ -4,6 +4,7 @@ denial, receipts naming the profile, and the canary absent from the raw receipt 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -135,9 +136,15 @@ async def test_pinning_through_the_gate_is_a_denial_naming_its_rule(
     assert fake.count("POST", ".") == 0
 
 
+def raw_state(config) -> bytes:
+    """Every byte under .tollhouse: receipts.db, state.db and their -wal / -shm files."""
+    return b"".join(p.read_bytes() for p in sorted(config.state_dir.rglob("*")) if p.is_file())
+
+
 async def test_canary_never_reaches_the_receipt_database(
-    workspace: Path, fake: FakeGitHub, monkeypatch
+    workspace: Path, fake: FakeGitHub, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the gate, httpx and httpcore at their chattiest
     config = gated_config(workspace, fake)
     async with await Gate.open(config) as gate:
         outs = [
@@ -158,16 +165,35 @@ async def test_canary_never_reaches_the_receipt_database(
                 )
             )
         )
-        # the wrong token (401) and a rate limit that gives up
+        # the token rejected (401) with the token echoed back, and a rate limit that gives up
+        fake.faults.clear()
+        fake.fail("GET", "^/repos/acme/widget$", 401, body={"message": f"Bad credentials {CANARY}"})
+        outs.append(await gate.call(Call("github_get_repo", {"repo": "acme/widget"})))
+        fake.faults.clear()
         fake.fail(
-            "GET", "^/repos/acme/widget$", 403, X_RateLimit_Remaining="0", X_RateLimit_Reset="9999999999"
+            "GET",
+            "^/repos/acme/widget$",
+            403,
+            X_RateLimit_Remaining="0",
+            X_RateLimit_Reset="9999999999",
+            body={"message": f"API rate limit exceeded for {CANARY}"},
         )
         outs.append(await gate.call(Call("github_get_repo", {"repo": "acme/widget"})))
-    assert [o.status for o in outs] == ["ok", "ok", "ok", "error", "error", "error"]
+        # while the gate is open the receipts sit in the WAL file: grep that too
+        wal = config.state_dir / "receipts.db-wal"
+        assert wal.exists() and wal.stat().st_size > 0
+        raw_open = raw_state(config)
+    assert [o.status for o in outs] == ["ok", "ok", "ok", "error", "error", "error", "error"]
     assert "contains a secret" in outs[4].message and fake.count("POST", ".") == 0
     assert "[REDACTED]" in outs[3].message
+    assert "401" in outs[5].message and "[REDACTED]" in outs[5].message
+    assert "primary rate limit" in outs[6].message and "[REDACTED]" not in outs[6].message
     for out in outs:
         assert CANARY not in json.dumps(out.to_json())
-    raw = b"".join(p.read_bytes() for p in config.state_dir.rglob("*") if p.is_file())
-    assert b"github:default" in raw  # the profile id is recorded...
-    assert CANARY.encode() not in raw  # ...the value never
+    raw = raw_state(config)
+    for blob in (raw_open, raw):
+        assert b"github:default" in blob  # the profile id is recorded...
+        assert CANARY.encode() not in blob  # ...the value never
+    captured = capfd.readouterr()
+    assert "HTTP Request: GET" in caplog.text  # the logs really were captured
+    assert CANARY not in caplog.text + captured.out + captured.err

@@ -139,8 +139,24 @@ def _m003_cases(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX handoffs_case ON handoffs(case_id, id)")
 
 
+def _m004_github_pins(db: sqlite3.Connection) -> None:
+    # Repository pinning (tollhouse/tools/github/pinning.py): private repositories a session has
+    # read. In the database, not in memory, so a pin survives a restart and holds for every process
+    # serving the same session on this workspace.
+    db.execute(
+        """
+        CREATE TABLE github_pins (
+            session TEXT NOT NULL,
+            repo TEXT NOT NULL,             -- lower-cased owner/name of a private repository read
+            pinned_at REAL NOT NULL,
+            PRIMARY KEY (session, repo)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 # Append only. Never edit a released migration; fixture databases under tests/ pin each version.
-MIGRATIONS: list[Migration] = [_m001_grants, _m002_memory, _m003_cases]
+MIGRATIONS: list[Migration] = [_m001_grants, _m002_memory, _m003_cases, _m004_github_pins]
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -12,8 +12,10 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -45,6 +47,13 @@ class GitHubError(ToolError):
 Sleep = Callable[[float], Awaitable[None]]
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every client: building one loads the CA bundle (~20 ms), which
+    each tool call would otherwise pay. Sharing it shares trust roots only, no connection or header."""
+    return httpx.create_ssl_context()
+
+
 def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -71,6 +80,7 @@ class GitHubClient:
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout_s),
             follow_redirects=False,
+            verify=_tls_context(),
             transport=transport,
             headers={
                 "Accept": "application/vnd.github+json",

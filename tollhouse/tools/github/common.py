@@ -116,9 +116,9 @@ async def github(
     ctx.record(github_requests=client.requests_made)
 
 
-def check_write(ctx: ToolContext, settings: GitHubSettings, repo: str) -> None:
+async def check_write(ctx: ToolContext, settings: GitHubSettings, repo: str) -> None:
     if settings.pin_after_private_read:
-        PINS.check_write(ctx.call.session, repo)
+        await PINS.check_write(ctx.call.session, repo, getattr(ctx.services, "state", None))
 
 
 async def note_read(
@@ -128,14 +128,14 @@ async def note_read(
     if not settings.pin_after_private_read:
         return
     if private is None:
-        private = PINS.session(ctx.call.session).visibility.get(repo.lower())
+        private = PINS.visibility(ctx.call.session, repo)
     if private is None:
         try:
             data = await client.get_json(repo_path(repo))
             private = bool(data.get("private", True)) if isinstance(data, dict) else True
         except GitHubError:
             private = True  # unknown visibility counts as private: pinning fails closed
-    PINS.note_read(ctx.call.session, repo, private)
+    await PINS.note_read(ctx.call.session, repo, private, getattr(ctx.services, "state", None))
     if private:
         ctx.record(private_repo_read=repo.lower())
 

@@ -34,10 +34,10 @@ def _branch(value: str) -> str:
     return value
 
 
-def _precheck(ctx: ToolContext, repo: str, **texts: str | list[str] | None) -> dict[str, Any]:
+async def _precheck(ctx: ToolContext, repo: str, **texts: str | list[str] | None) -> dict[str, Any]:
     """Pinning, then hidden characters: both before the credential is even read. Returns the texts
     for the secret check that runs once the token is known."""
-    check_write(ctx, load_settings(getattr(ctx.services, "config", None)), repo)
+    await check_write(ctx, load_settings(getattr(ctx.services, "config", None)), repo)
     for field, text in texts.items():
         for item in text if isinstance(text, list) else [text]:
             reject_hidden(field, item)
@@ -51,7 +51,7 @@ class CommentArgs(BaseModel):
 
 
 async def comment(args: CommentArgs, ctx: ToolContext) -> m.CommentResult:
-    texts = _precheck(ctx, args.repo, body=args.body)
+    texts = await _precheck(ctx, args.repo, body=args.body)
     async with github(ctx, texts) as (gh, _):
         data = await gh.send_json(
             "POST", f"{repo_path(args.repo)}/issues/{args.number}/comments", {"body": args.body}
@@ -83,7 +83,7 @@ def _issue_result(repo: str, data: dict[str, Any]) -> m.IssueResult:
 
 
 async def create_issue(args: CreateIssueArgs, ctx: ToolContext) -> m.IssueResult:
-    texts = _precheck(ctx, args.repo, title=args.title, body=args.body, labels=args.labels)
+    texts = await _precheck(ctx, args.repo, title=args.title, body=args.body, labels=args.labels)
     payload: dict[str, Any] = {"title": args.title}
     if args.body:
         payload["body"] = args.body
@@ -112,7 +112,7 @@ async def update_issue(args: UpdateIssueArgs, ctx: ToolContext) -> m.IssueResult
     fields = args.model_dump(exclude={"repo", "number"}, exclude_none=True)
     if not fields:
         raise ToolError("nothing to change: give at least one of title, body, state, labels, assignees")
-    texts = _precheck(ctx, args.repo, title=args.title, body=args.body, labels=args.labels)
+    texts = await _precheck(ctx, args.repo, title=args.title, body=args.body, labels=args.labels)
     async with github(ctx, texts) as (gh, _):
         data = await gh.send_json("PATCH", f"{repo_path(args.repo)}/issues/{args.number}", fields)
     ctx.record(repo=args.repo.lower(), number=args.number, changed=sorted(fields))
@@ -134,7 +134,7 @@ class CreatePullArgs(BaseModel):
 
 
 async def create_pull(args: CreatePullArgs, ctx: ToolContext) -> m.PullResult:
-    texts = _precheck(ctx, args.repo, title=args.title, body=args.body, head=args.head, base=args.base)
+    texts = await _precheck(ctx, args.repo, title=args.title, body=args.body, head=args.head, base=args.base)
     payload: dict[str, Any] = {"title": args.title, "head": args.head, "base": args.base, "draft": args.draft}
     if args.body:
         payload["body"] = args.body
