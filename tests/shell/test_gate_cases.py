@@ -163,3 +163,22 @@ async def test_binary_output_on_both_streams_fits_the_result_limit(ws: Path) -> 
     assert out.ok, out.message
     assert out.result["stdout_truncated"] and out.result["stderr_truncated"]
     assert out.result["stdout_bytes"] == out.result["stderr_bytes"] == 3000000
+
+
+async def test_streamed_lines_are_redacted_like_the_result(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Progress notifications carry output lines to the client while the command runs; a secret the
+    command prints must be redacted there too, not only in the final result."""
+    monkeypatch.setenv("TOLLHOUSE_SHELL_CANARY", "canary-value-91x7")
+    config = gate_config(ws)
+    seen: list[str | None] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
+
+    script = "echo before canary-value-91x7 after; sleep 0.3; echo ghp_" + "a" * 36 + "; sleep 0.3; echo end"
+    (ws / "leak.sh").write_text(script + "\n")
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("shell_run", {"argv": ["sh", "leak.sh"]}, progress=progress))
+    assert out.ok, out.message
+    assert seen[:3] == ["before [REDACTED:secret] after", "[REDACTED:github-token]", "end"], seen
+    assert "canary-value-91x7" not in json.dumps(out.result)
