@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import sqlite3
 import textwrap
 import time
@@ -18,6 +19,9 @@ from tests.shell.conftest import alive
 from tests.shell.suite import build_world
 from tollhouse.config import parse_config
 from tollhouse.gate import Call, Gate
+from tollhouse.gate.policy import Policy
+from tollhouse.tools.base import Registry
+from tollhouse.tools.shell import SHELL_RUN
 
 pytestmark = pytest.mark.anyio
 
@@ -182,3 +186,27 @@ async def test_streamed_lines_are_redacted_like_the_result(ws: Path, monkeypatch
     assert out.ok, out.message
     assert seen[:3] == ["before [REDACTED:secret] after", "[REDACTED:github-token]", "end"], seen
     assert "canary-value-91x7" not in json.dumps(out.result)
+
+
+GUARDED = [case for case in CASES if case.guarded]
+
+
+@pytest.mark.parametrize("case", GUARDED, ids=lambda case: case.id)
+def test_a_wildcard_rule_never_covers_a_guarded_token(case: Case, tmp_path: Path, ws: Path) -> None:
+    """The real policy engine: `<program> *` (any arguments) still denies the exec-capable form; only a
+    rule naming the whole argv literally allows it."""
+    world = build_world(tmp_path, ws)
+    args = SHELL_RUN.input_model.model_validate(world.args(case))
+    argv = SHELL_RUN.facets(args)["argv"]
+    wide = f"{shlex.quote(argv[0])} *"
+    policy = Policy.load(parse_config(_one_rule(wide), ws / "tollhouse.toml"), Registry([SHELL_RUN]))
+    decision = policy.decide(SHELL_RUN, args)
+    assert decision.effect == "deny", f"{case.id}: `{wide}` allowed {argv}"
+    exact = " ".join(shlex.quote(token) for token in argv)
+    policy = Policy.load(parse_config(_one_rule(exact), ws / "tollhouse.toml"), Registry([SHELL_RUN]))
+    assert policy.decide(SHELL_RUN, args).effect == "allow", f"{case.id}: `{exact}` did not allow it"
+
+
+def _one_rule(pattern: str) -> str:
+    rule = json.dumps([pattern])
+    return f'[tools]\nfamilies = ["shell"]\n\n[[rules]]\nid = "wide"\ntools = ["shell_run"]\nargv = {rule}\neffect = "allow"\n'
