@@ -116,9 +116,19 @@ async def test_cancellation_leaves_no_process_and_a_cancelled_receipt(ws: Path) 
     extra = '[[rules]]\nid = "sleeper"\ntools = ["shell_run"]\nargv = ["timeout 30 sleep 30"]\n'
     extra += 'effect = "allow"\n'
     config = gate_config(ws, extra)
+    running: list[int] = []
     async with await Gate.open(config) as gate:
-        with anyio.move_on_after(0.5):
-            await gate.call(call)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(gate.call, call)
+            deadline = time.monotonic() + 5
+            while not running and time.monotonic() < deadline:
+                await anyio.sleep(0.02)
+                running = _sleepers(ws)
+            tg.cancel_scope.cancel()
+            cancelled_at = time.monotonic()
+    assert running, "the command never started, so its cancellation proves nothing"
+    # The call ends promptly: the group is killed, not waited for (`sleep 30` would otherwise finish).
+    assert time.monotonic() - cancelled_at < 3.0
     assert [r["outcome"] for r in receipts(config) if r["call_id"] == call.call_id] == [None, "cancelled"]
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline and _sleepers(ws):
@@ -209,4 +219,7 @@ def test_a_wildcard_rule_never_covers_a_guarded_token(case: Case, tmp_path: Path
 
 def _one_rule(pattern: str) -> str:
     rule = json.dumps([pattern])
-    return f'[tools]\nfamilies = ["shell"]\n\n[[rules]]\nid = "wide"\ntools = ["shell_run"]\nargv = {rule}\neffect = "allow"\n'
+    return (
+        '[tools]\nfamilies = ["shell"]\n\n[[rules]]\nid = "wide"\ntools = ["shell_run"]\n'
+        f'argv = {rule}\neffect = "allow"\n'
+    )
