@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import sqlite3
 import textwrap
 import time
@@ -18,6 +19,9 @@ from tests.shell.conftest import alive
 from tests.shell.suite import build_world
 from tollhouse.config import parse_config
 from tollhouse.gate import Call, Gate
+from tollhouse.gate.policy import Policy
+from tollhouse.tools.base import Registry
+from tollhouse.tools.shell import SHELL_RUN
 
 pytestmark = pytest.mark.anyio
 
@@ -112,9 +116,19 @@ async def test_cancellation_leaves_no_process_and_a_cancelled_receipt(ws: Path) 
     extra = '[[rules]]\nid = "sleeper"\ntools = ["shell_run"]\nargv = ["timeout 30 sleep 30"]\n'
     extra += 'effect = "allow"\n'
     config = gate_config(ws, extra)
+    running: list[int] = []
     async with await Gate.open(config) as gate:
-        with anyio.move_on_after(0.5):
-            await gate.call(call)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(gate.call, call)
+            deadline = time.monotonic() + 5
+            while not running and time.monotonic() < deadline:
+                await anyio.sleep(0.02)
+                running = _sleepers(ws)
+            tg.cancel_scope.cancel()
+            cancelled_at = time.monotonic()
+    assert running, "the command never started, so its cancellation proves nothing"
+    # The call ends promptly: the group is killed, not waited for (`sleep 30` would otherwise finish).
+    assert time.monotonic() - cancelled_at < 3.0
     assert [r["outcome"] for r in receipts(config) if r["call_id"] == call.call_id] == [None, "cancelled"]
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline and _sleepers(ws):
@@ -163,3 +177,49 @@ async def test_binary_output_on_both_streams_fits_the_result_limit(ws: Path) -> 
     assert out.ok, out.message
     assert out.result["stdout_truncated"] and out.result["stderr_truncated"]
     assert out.result["stdout_bytes"] == out.result["stderr_bytes"] == 3000000
+
+
+async def test_streamed_lines_are_redacted_like_the_result(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Progress notifications carry output lines to the client while the command runs; a secret the
+    command prints must be redacted there too, not only in the final result."""
+    monkeypatch.setenv("TOLLHOUSE_SHELL_CANARY", "canary-value-91x7")
+    config = gate_config(ws)
+    seen: list[str | None] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
+
+    script = "echo before canary-value-91x7 after; sleep 0.3; echo ghp_" + "a" * 36 + "; sleep 0.3; echo end"
+    (ws / "leak.sh").write_text(script + "\n")
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("shell_run", {"argv": ["sh", "leak.sh"]}, progress=progress))
+    assert out.ok, out.message
+    assert seen[:3] == ["before [REDACTED:secret] after", "[REDACTED:github-token]", "end"], seen
+    assert "canary-value-91x7" not in json.dumps(out.result)
+
+
+GUARDED = [case for case in CASES if case.guarded]
+
+
+@pytest.mark.parametrize("case", GUARDED, ids=lambda case: case.id)
+def test_a_wildcard_rule_never_covers_a_guarded_token(case: Case, tmp_path: Path, ws: Path) -> None:
+    """The real policy engine: `<program> *` (any arguments) still denies the exec-capable form; only a
+    rule naming the whole argv literally allows it."""
+    world = build_world(tmp_path, ws)
+    args = SHELL_RUN.input_model.model_validate(world.args(case))
+    argv = SHELL_RUN.facets(args)["argv"]
+    wide = f"{shlex.quote(argv[0])} *"
+    policy = Policy.load(parse_config(_one_rule(wide), ws / "tollhouse.toml"), Registry([SHELL_RUN]))
+    decision = policy.decide(SHELL_RUN, args)
+    assert decision.effect == "deny", f"{case.id}: `{wide}` allowed {argv}"
+    exact = " ".join(shlex.quote(token) for token in argv)
+    policy = Policy.load(parse_config(_one_rule(exact), ws / "tollhouse.toml"), Registry([SHELL_RUN]))
+    assert policy.decide(SHELL_RUN, args).effect == "allow", f"{case.id}: `{exact}` did not allow it"
+
+
+def _one_rule(pattern: str) -> str:
+    rule = json.dumps([pattern])
+    return (
+        '[tools]\nfamilies = ["shell"]\n\n[[rules]]\nid = "wide"\ntools = ["shell_run"]\n'
+        f'argv = {rule}\neffect = "allow"\n'
+    )
