@@ -67,8 +67,9 @@ def test_ordinary_text_is_untouched() -> None:
 
 
 def test_custom_patterns_from_config() -> None:
-    r = Redactor(patterns=[r"ACME-[0-9]{6}"])
+    r = Redactor(patterns=[r"ACME-[0-9]{6}", r"^[0-9]{4}$"])
     assert r.redact_text("id ACME-123456.") == "id [REDACTED:custom]."
+    assert r.redact_text("1234") == "[REDACTED:custom]"  # shorter than any built-in secret, still found
 
 
 def test_anchors_never_change_what_is_redacted() -> None:

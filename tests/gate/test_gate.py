@@ -221,6 +221,18 @@ async def test_progress_reaches_the_face(config) -> None:
     assert out.ok and seen == [(0, 0.01, "sleeping")]
 
 
+async def test_progress_messages_are_redacted_for_every_tool(config) -> None:
+    seen = []
+
+    async def progress(done, total, message):
+        seen.append(message)
+
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_sleep", {"seconds": 0.02}, progress=progress))
+    assert out.ok and seen == ["sleeping", "found token=[REDACTED:password] in the log"]
+    assert CANARY not in repr(seen)
+
+
 async def test_planted_secrets_never_reach_receipts_or_results(workspace: Path, monkeypatch) -> None:
     monkeypatch.setenv("TOLLHOUSE_TEST_CANARY", "envsecret-8f3k2j1h")
     config = make_config(workspace)
@@ -310,3 +322,22 @@ async def test_every_outcome_status_leaves_its_receipt(workspace: Path) -> None:
         assert closing["kind"] == "outcome" and closing["outcome"] == out.status
         assert closing["seq"] == out.receipts[-1]
     assert of_call(config, cancelled.call_id)[-1]["outcome"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "needle"),
+    [
+        ("fx_echo", {"text": "bad\udcff"}, "not valid Unicode"),
+        ("fx_echo", {"bad\udcffkey": "x"}, "not valid Unicode"),
+        ("fx\udcff", {}, "unknown tool 'fx\\\\udcff'"),
+    ],
+)
+async def test_unpaired_surrogates_are_clear_errors_with_a_receipt(config, tool, arguments, needle) -> None:
+    from tollhouse.receipts import verify_db
+
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call(tool, arguments, session="s\udcff"))
+    assert out.status == "error" and needle in out.message, out.message
+    (entry,) = of_call(config, out.call_id)
+    assert entry["outcome"] == "error" and entry["session"] == "s\\udcff"
+    assert verify_db(config.state_dir / "receipts.db").ok

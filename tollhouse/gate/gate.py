@@ -201,6 +201,7 @@ class Gate:
     async def call(self, call: Call) -> Outcome:
         started = time.perf_counter_ns()
         receipts: list[int] = []
+        _make_text_fields_encodable(call)
         try:
             return await self._call(call, started, receipts)
         except ReceiptStoreError as exc:
@@ -233,16 +234,23 @@ class Gate:
         raw_args = call.arguments
         try:
             encoded = canonical_json(raw_args)
+            size = len(encoded.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate: JSON's "\udcff" escape decodes to one
+            return await self._finish(
+                call, "error", started, receipts,
+                message=f"invalid arguments for {tool.name}: a string is not valid Unicode "
+                "(an unpaired surrogate such as \\udcff); send UTF-8 text",
+            )  # fmt: skip
         except (TypeError, ValueError) as exc:
             return await self._finish(
                 call, "error", started, receipts,
                 message=f"invalid arguments for {tool.name}: not representable as JSON ({exc})",
             )  # fmt: skip
         limit = self.config.limits.max_argument_bytes
-        if len(encoded.encode("utf-8")) > limit:
+        if size > limit:
             return await self._finish(
                 call, "error", started, receipts,
-                message=f"arguments for {tool.name} are {len(encoded.encode())} bytes, over the "
+                message=f"arguments for {tool.name} are {size} bytes, over the "
                 f"limit of {limit} (limits.max_argument_bytes)",
                 args_digest=sha256_hex(encoded),
             )  # fmt: skip
@@ -312,7 +320,7 @@ class Gate:
             tool=tool,
             workspace=self.workspace,
             services=self.services,
-            progress_sink=call.progress,
+            progress_sink=self._redacted_progress(call),
         )
         timeout = tool.timeout_s or self.config.limits.timeout_s
         status: Status = "ok"
@@ -361,6 +369,18 @@ class Gate:
             result_digest=result_digest, excerpt=excerpt, details=ctx.facts or None, **common,
         )  # fmt: skip
 
+    def _redacted_progress(self, call: Call) -> Any:
+        """Progress goes to the client while the tool runs: it passes the redactor like a result."""
+        sink = call.progress
+        if sink is None:
+            return None
+        redact = self.services.redactor.redact_text
+
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            await sink(done, total, None if message is None else redact(message))
+
+        return progress
+
     def _result_json(self, tool: Tool, raw: Any) -> Any:
         if isinstance(raw, BaseModel):
             return raw.model_dump(mode="json")
@@ -395,6 +415,18 @@ class Gate:
                 answer = ApprovalAnswer(False, answer.approver, "the approval arrived after it expired")
             return answer
         return ApprovalAnswer(False, "timeout", f"no answer within {ttl:g} s")
+
+
+def _make_text_fields_encodable(call: Call) -> None:
+    """A face hands over what the client sent; a lone surrogate in a tool name or session id must
+    not stop the receipt from being written, so it is kept visibly escaped (\\udcff)."""
+    for name in ("tool", "client", "session", "case", "operator"):
+        value = getattr(call, name)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                setattr(call, name, value.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def _grant_hint(tool: str, args: dict[str, Any]) -> str:
