@@ -25,7 +25,10 @@ from pathlib import Path
 
 import anyio
 
-REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# Run as a script, this file's folder is sys.path[0] and its sibling "mcp.py" would shadow the SDK.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(REPO))
 
 from mcp import Client, StdioServerParameters  # noqa: E402
