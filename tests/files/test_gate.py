@@ -1,8 +1,4 @@
-"""The file tools through the real gate: receipts carry paths, bytes and digests; refusals leave one too.
-
-Needs the gate's policy and receipt store (tollhouse.gate.policy, tollhouse.receipts); until they are
-merged into this branch the module is skipped at import, never partially run.
-"""
+"""The file tools through the real gate: receipts carry paths, bytes and digests; refusals leave one too."""
 
 from __future__ import annotations
 
@@ -14,8 +10,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("tollhouse.gate.gate", reason="the gate's policy/receipt modules are not merged yet")
 
 from tollhouse.config import parse_config
 from tollhouse.gate.gate import Gate

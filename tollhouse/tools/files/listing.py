@@ -89,10 +89,14 @@ def _list(ctx: ToolContext, args: ListInput, cancel: threading.Event) -> ListOut
 
 
 async def run_in_thread(fn, ctx: ToolContext, args: BaseModel):  # type: ignore[no-untyped-def]
-    """Run a walking tool in a worker thread; on cancellation the walk is told to stop."""
+    """Run a read-only walking tool in a worker thread. On cancellation (the gate's timeout, the
+    client's cancel) the call answers at once instead of waiting for the thread, and the walk is told
+    to stop: it checks between entries, files and lines, so it ends within one step (for
+    files_search, at most one match attempt of MATCH_TIMEOUT_S). Only read-only tools run here, so an
+    abandoned thread cannot change anything after its call has ended."""
     cancel = threading.Event()
     try:
-        return await anyio.to_thread.run_sync(fn, ctx, args, cancel)
+        return await anyio.to_thread.run_sync(fn, ctx, args, cancel, abandon_on_cancel=True)
     finally:
         cancel.set()
 

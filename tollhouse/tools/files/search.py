@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field
 
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
@@ -18,6 +18,13 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 """Files larger than this are skipped (counted in files_skipped_large)."""
 MAX_OUTPUT_BYTES = 128 * 1024
 MAX_LINE_CHARS = 500
+MATCH_TIMEOUT_S = 1.0
+"""Longest one match attempt (a file or a line) may run. Python's ``re`` backtracks without bound, so
+``(a|aa)+$`` on a long line would burn a CPU until the process ends, long after the gate's timeout
+has answered the call (a thread cannot be killed). The ``regex`` module takes the same syntax, defuses
+many such patterns outright, and stops any attempt at this limit; the call then fails with an error
+naming the file and line. The worker also stops between attempts once the call is cancelled, so no
+search outlives its call by more than one attempt."""
 
 
 class SearchInput(BaseModel):
@@ -60,9 +67,10 @@ def _cut(line: str) -> str:
 
 
 class _Search:
-    def __init__(self, args: SearchInput, regex: re.Pattern[str]) -> None:
+    def __init__(self, args: SearchInput, pattern: regex.Pattern[str], cancel: threading.Event) -> None:
         self.args = args
-        self.regex = regex
+        self.pattern = pattern
+        self.cancel = cancel
         self.matches: list[SearchMatch] = []
         self.skipped = 0  # matches passed over because of offset
         self.used = 0
@@ -94,12 +102,14 @@ class _Search:
         except UnicodeDecodeError:
             self.binary += 1
             return
-        if not self.regex.search(text):
+        if not self._hit(text, rel, None):
             return
         lines = text.split("\n")
         ctx = self.args.context
         for index, line in enumerate(lines):
-            if not self.regex.search(line):
+            if self.cancel.is_set():
+                return
+            if not self._hit(line, rel, index + 1):
                 continue
             if self.skipped < self.args.offset:
                 self.skipped += 1
@@ -118,21 +128,34 @@ class _Search:
             self.matches.append(match)
             self.used += size
 
+    def _hit(self, text: str, rel: str, line: int | None) -> bool:
+        try:
+            # concurrent=True releases the GIL while matching, so the event loop stays responsive.
+            return self.pattern.search(text, timeout=MATCH_TIMEOUT_S, concurrent=True) is not None
+        except TimeoutError:
+            where = f"{rel!r}" if line is None else f"line {line} of {rel!r}"
+            raise ToolError(
+                f"the pattern took more than {MATCH_TIMEOUT_S:g} s on {where} and the search was stopped: "
+                "it backtracks catastrophically (nested or overlapping repetition such as (a|aa)+). "
+                "Simplify the pattern, narrow path/glob, or pass literal=true for plain text"
+            ) from None
 
-def _compile(args: SearchInput) -> re.Pattern[str]:
-    source = re.escape(args.pattern) if args.literal else args.pattern
+
+def _compile(args: SearchInput) -> regex.Pattern[str]:
+    source = regex.escape(args.pattern) if args.literal else args.pattern
+    flags = regex.VERSION0 | regex.MULTILINE | (regex.IGNORECASE if args.ignore_case else 0)
     try:
-        return re.compile(source, re.MULTILINE | (re.IGNORECASE if args.ignore_case else 0))
-    except re.error as exc:
+        return regex.compile(source, flags)
+    except (regex.error, ValueError, OverflowError) as exc:
         raise ToolError(
             f"invalid regular expression: {exc}; pass literal=true to search for plain text"
         ) from None
 
 
 def _search(ctx: ToolContext, args: SearchInput, cancel: threading.Event) -> SearchOutput:
-    regex = _compile(args)
+    pattern = _compile(args)
     target = confine.resolve(ctx, args.path)
-    state = _Search(args, regex)
+    state = _Search(args, pattern, cancel)
     walker = Walker(target, max_depth=None, gitignore=args.gitignore, max_scan=MAX_SCAN, cancel=cancel)
     try:
         if target.is_root or not _is_file(target):
@@ -185,7 +208,8 @@ SEARCH_TOOLS = [
             "with literal=true), line by line like grep. Filter files with `glob` (`*.py`). Returns up "
             "to `limit` matching lines (default 200) with `context` lines around each, and at most "
             "128 KiB; continue with offset=next_offset. Binary, non-UTF-8 and >4 MiB files are skipped "
-            "and counted. Honours .gitignore by default."
+            "and counted. Honours .gitignore by default. A pattern that backtracks for more than 1 s on one "
+            "file or line stops the search with an error; simplify it or use literal=true."
         ),
         input_model=SearchInput,
         output_model=SearchOutput,
