@@ -47,6 +47,7 @@ def test_anthropic_tools_pass_sdk_types() -> None:
     for tool in anthropic.tools(TRICKY):
         assert TypeAdapter(ToolParam).validate_python(tool) == tool
         assert tool["input_schema"]["type"] == "object"
+        assert "strict" not in tool  # never strict: see "Why Anthropic tools are never sent with strict"
 
 
 def test_gemini_declarations_are_sdk_objects_and_wire_json() -> None:
