@@ -18,6 +18,7 @@ from tollhouse.adapters import anthropic, gemini, openai
 pytestmark = pytest.mark.anyio
 
 BAD_JSON = '{"text": "hi"'
+NOT_JSON = "Error: invalid arguments for ad_echo: arguments are not valid JSON; send a JSON object"
 
 
 def chat_completion(*calls: tuple[str, str, str]) -> dict:
@@ -231,3 +232,47 @@ async def test_export_leaves_out_what_policy_never_allows(gate) -> None:
     decls = gemini.function_declarations(gate)
     assert [d.name for d in decls] == names
     assert "tag_name" in decls[0].parameters_json_schema["properties"]
+
+
+async def test_unparseable_arguments_become_readable_errors_and_receipts_per_channel(gate, config) -> None:
+    items = await openai.dispatch_responses(
+        [{"type": "function_call", "call_id": "call_x", "name": "ad_echo", "arguments": BAD_JSON}], gate
+    )
+    assert items == [
+        {
+            "type": "function_call_output",
+            "call_id": "call_x",
+            "output": NOT_JSON,
+        }
+    ]
+    # a proxy that hands Anthropic's `input` on as raw text: the same readable error, is_error set
+    reply = await anthropic.dispatch(
+        [{"type": "tool_use", "id": "toolu_x", "name": "ad_echo", "input": BAD_JSON}], gate
+    )
+    assert reply == {
+        "role": "user",
+        "content": [
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_x",
+                "content": NOT_JSON,
+                "is_error": True,
+            }
+        ],
+    }
+    # Gemini sends an object; one missing a required field is the model-readable failure there
+    content = await gemini.dispatch(
+        {"role": "model", "parts": [{"functionCall": {"id": "g1", "name": "ad_echo"}}]}, gate
+    )
+    assert content.parts[0].function_response.response == {
+        "error": "Error: invalid arguments for ad_echo: text: Field required"
+    }
+    rows = [r for r in receipts(config) if r["kind"] == "outcome"]
+    assert sorted((r["channel"], r["outcome"]) for r in rows) == [
+        ("anthropic", "error"),
+        ("gemini", "error"),
+        ("openai", "error"),
+    ]
+    for row in rows:
+        if row["channel"] != "gemini":
+            assert "not valid JSON" in row["message"] and BAD_JSON in row["excerpt"], row

@@ -98,6 +98,8 @@ def test_openai_strict_rules(case: Case) -> None:
             assert node["required"] == list(node["properties"]), path
         if node.get("type") == "array" or node.get("type") == ["array", "null"]:
             assert isinstance(node.get("items"), dict), path
+        firsts = [next(iter(b["properties"])) for b in node.get("anyOf", []) if b.get("properties")]
+        assert len(firsts) == len(set(firsts)), (path, firsts)  # no two anyOf objects share a first key
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -134,6 +136,26 @@ def test_strict_fallback_says_why() -> None:
     assert lower(deep.schema, "openai-strict").notes == [
         "not strict: 12 levels of nesting exceed the limit of 10"
     ]
+
+
+def test_anyof_first_keys_are_separated_or_strict_falls_back() -> None:
+    union = next(c for c in CASES if c.name == "discriminated_union")
+    low = lower(union.schema, "openai-strict")
+    assert low.strict is True
+    branches = low.schema["properties"]["payment"]["anyOf"]
+    assert [list(b["properties"]) for b in branches] == [["number", "kind"], ["iban", "kind", "bic"]]
+    assert [b["required"] for b in branches] == [["number", "kind"], ["iban", "kind", "bic"]]
+    assert (
+        "reordered properties at #/properties/payment/anyOf so no two branches share a first key" in low.notes
+    )
+    assert list(union.schema["$defs"]["Card"]["properties"]) == ["kind", "number"]  # master untouched
+    same = next(c for c in CASES if c.name == "same_key_union")
+    fallback = lower(same.schema, "openai-strict")
+    assert fallback.strict is False and fallback.target == "openai"
+    assert (
+        fallback.notes[0]
+        == "not strict: cannot: anyOf branches share the first key 'id' at #/properties/v/anyOf"
+    )
 
 
 def test_strict_nulls_become_absent_and_defaults_apply() -> None:

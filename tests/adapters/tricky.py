@@ -385,4 +385,22 @@ CASES: list[Case] = [
         [{"v": {"a": 1}}, {"v": {"b": "x"}}],
         strict=False,
     ),
+    Case(
+        "same_key_union",  # OpenAI strict: anyOf objects must not share a first key; these cannot avoid it
+        {
+            "type": "object",
+            "properties": {
+                "v": {
+                    "anyOf": [
+                        {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]},
+                        {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+                    ]
+                }
+            },
+            "required": ["v"],
+        },
+        [{"v": {"id": 1}}, {"v": {"id": "a"}}],
+        [{"v": {"id": 1.5}}, {"v": {}}],
+        strict=False,
+    ),
 ]

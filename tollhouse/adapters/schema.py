@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tollhouse.adapters import _jsonschema as js
+from tollhouse.adapters._strict_checks import check_limits, separate_first_keys
 
 Target = Literal["openai-strict", "openai", "anthropic", "gemini"]
 TARGETS: tuple[Target, ...] = ("openai-strict", "openai", "anthropic", "gemini")
@@ -53,14 +54,6 @@ DROP_ALWAYS = (
     "writeOnly",
     "deprecated",
 )
-
-# OpenAI Structured Outputs limits (see docs/adapters.md for sources).
-MAX_PROPERTIES = 5000
-MAX_DEPTH = 10
-MAX_ENUM_VALUES = 1000
-MAX_STRING_BUDGET = 120_000
-BIG_ENUM = 250
-BIG_ENUM_CHARS = 15_000
 
 
 @dataclass
@@ -141,7 +134,8 @@ def lower(master: dict[str, Any], target: Target) -> LoweredSchema:
     if target == "openai-strict":
         notes: list[str] = []
         strict_schema = js.transform(base, lambda n, p: _strict_node(n, p, notes))
-        problems = [n for n in notes if n.startswith("cannot")] + _check_limits(strict_schema)
+        problems = [n for n in notes if n.startswith("cannot")] + check_limits(strict_schema)
+        problems += separate_first_keys(strict_schema, notes)
         if not problems:
             moved = [n for n in notes if not n.startswith("cannot")]
             return LoweredSchema(target, strict_schema, master, True, wrapped, moved)
@@ -261,56 +255,6 @@ def _strict_node(node: dict[str, Any], path: str, notes: list[str]) -> dict[str,
         _describe(node, moved)
         notes.append(f"moved to description at {path}: {', '.join(moved)}")
     return node
-
-
-def _check_limits(schema: dict[str, Any]) -> list[str]:
-    props = enum_values = budget = 0
-    problems: list[str] = []
-    depth = 0
-
-    def walk(node: Any, level: int) -> None:
-        nonlocal props, enum_values, budget, depth
-        if isinstance(node, list):
-            for v in node:
-                walk(v, level)
-            return
-        if not isinstance(node, dict):
-            return
-        if isinstance(node.get("properties"), dict):
-            level += 1
-            depth = max(depth, level)
-            props += len(node["properties"])
-            budget += sum(len(k) for k in node["properties"])
-        if isinstance(node.get("enum"), list):
-            values = node["enum"]
-            enum_values += len(values)
-            chars = sum(len(v) for v in values if isinstance(v, str))
-            budget += chars
-            if len(values) > BIG_ENUM and chars > BIG_ENUM_CHARS:
-                problems.append(
-                    f"an enum of {len(values)} values has {chars} characters (limit {BIG_ENUM_CHARS})"
-                )
-        if isinstance(node.get("const"), str):
-            budget += len(node["const"])
-        for key, value in node.items():
-            if key == "$defs" and isinstance(value, dict):
-                budget += sum(len(k) for k in value)
-                walk(list(value.values()), level)
-            elif key == "properties" and isinstance(value, dict):
-                walk(list(value.values()), level)
-            elif isinstance(value, dict | list) and key not in ("enum", "const", "required"):
-                walk(value, level)
-
-    walk(schema, 0)
-    if props > MAX_PROPERTIES:
-        problems.append(f"{props} properties exceed the limit of {MAX_PROPERTIES}")
-    if depth > MAX_DEPTH:
-        problems.append(f"{depth} levels of nesting exceed the limit of {MAX_DEPTH}")
-    if enum_values > MAX_ENUM_VALUES:
-        problems.append(f"{enum_values} enum values exceed the limit of {MAX_ENUM_VALUES}")
-    if budget > MAX_STRING_BUDGET:
-        problems.append(f"{budget} characters of names and enum values exceed {MAX_STRING_BUDGET}")
-    return problems
 
 
 class _Walker:

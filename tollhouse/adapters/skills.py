@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from tollhouse.adapters import _jsonschema as js
+from tollhouse.adapters.examples import example_args, example_problem
 from tollhouse.adapters.spec import SpecLike, specs_of
+
+__all__ = ["example_args", "example_problem", "install", "validate_skill", "write_skills", "zip_skill"]
 
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 ALLOWED_KEYS = {"name", "description", "license", "allowed-tools", "metadata", "compatibility"}
@@ -49,58 +52,21 @@ def describe(family: str, specs: list[SpecLike]) -> str:
     return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1].rstrip() + "…"
 
 
-def example_args(schema: dict[str, Any], defs: dict[str, Any] | None = None, depth: int = 0) -> Any:
-    """A small example value: required properties only, enum/default/examples where given."""
-    norm = js.normalise(schema) if defs is None else schema
-    defs = norm.get("$defs", {}) if defs is None else defs
-    node = js.resolve(norm, defs)
-    for key in ("examples",):
-        if isinstance(node.get(key), list) and node[key]:
-            return node[key][0]
-    if "default" in node:
-        return node["default"]
-    if "const" in node:
-        return node["const"]
-    if isinstance(node.get("enum"), list) and node["enum"]:
-        return node["enum"][0]
-    if isinstance(node.get("allOf"), list):
-        merged: dict[str, Any] = {}
-        for part in node["allOf"]:
-            value = example_args(part, defs, depth + 1)
-            if isinstance(value, dict):
-                merged.update(value)
-        return merged
-    branches = node.get("anyOf") or node.get("oneOf")
-    if branches:
-        non_null = [b for b in branches if b.get("type") != "null"] or branches
-        return example_args(non_null[0], defs, depth + 1)
-    t = node.get("type")
-    t = next((x for x in t if x != "null"), "null") if isinstance(t, list) else t
-    if t == "object" or "properties" in node:
-        if depth > 32:
-            return {}
-        props = node.get("properties", {})
-        return {k: example_args(props[k], defs, depth + 1) for k in node.get("required", []) if k in props}
-    if t == "array":
-        if isinstance(node.get("prefixItems"), list):
-            return [example_args(item, defs, depth + 1) for item in node["prefixItems"]]
-        count = node.get("minItems", 0)
-        items = node.get("items") if isinstance(node.get("items"), dict) else {}
-        return [example_args(items, defs, depth + 1) for _ in range(count)]
-    if t == "integer":
-        return int(node.get("minimum", 1))
-    if t == "number":
-        return node.get("minimum", 1)
-    if t == "boolean":
-        return False
-    if t == "string":
-        return "x" * max(1, int(node.get("minLength", 1)))
-    return None
-
-
 def call_line(spec: SpecLike) -> str:
     args = json.dumps(example_args(spec.input_schema), ensure_ascii=False)
     return f"tollhouse call {spec.name} {shlex.quote(args)}"
+
+
+def example_note(spec: SpecLike) -> list[str]:
+    """A warning under a call line whose example the schema rejects (we could not build a valid one)."""
+    problem = example_problem(spec.input_schema)
+    if problem is None:
+        return []
+    return ["", f"The example above is incomplete ({_first_line(problem)}); edit it before running."]
+
+
+def _first_line(text: str) -> str:
+    return " ".join(text.split())[:200].replace("<", "(").replace(">", ")")
 
 
 def _argument_rows(schema: dict[str, Any]) -> list[str]:
@@ -121,6 +87,7 @@ def _argument_rows(schema: dict[str, Any]) -> list[str]:
 def _reference(spec: SpecLike) -> str:
     lines = [f"# {spec.name}: {spec.title}", "", spec.description.strip(), "", "## Arguments", ""]
     lines += [*_argument_rows(spec.input_schema), "", "## Example", "", "```sh", call_line(spec), "```"]
+    lines += example_note(spec)
     lines += ["", "## Input JSON Schema (what the gate validates)", "", "```json"]
     lines += [json.dumps(spec.input_schema, indent=2, ensure_ascii=False), "```", ""]
     return "\n".join(lines)
@@ -159,6 +126,7 @@ def _skill_md(name: str, family: str, specs: list[SpecLike]) -> str:
             "```sh",
             call_line(spec),
             "```",
+            *example_note(spec),
             "",
             f"Arguments: [references/{spec.name}.md](references/{spec.name}.md)",
             "",
