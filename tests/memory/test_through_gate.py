@@ -10,7 +10,7 @@ import pytest
 from tollhouse.config import load_config
 from tollhouse.gate import Call, Gate
 from tollhouse.profiles import render
-from tollhouse.state import cases, memory
+from tollhouse.state import cases, memory, memory_query
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,9 @@ async def test_direct_write_is_not_allowed_by_default_policies(
             Call(tool="memory_write", arguments={"subject": "a", "predicate": "b", "object": "c"})
         )
         assert out.status == status, out.message
-        assert (await memory.search(gate.services.state, "a", statuses=list(memory.STATUSES))).facts == []
+        assert (
+            await memory_query.search(gate.services.state, "a", statuses=list(memory.STATUSES))
+        ).facts == []
 
 
 async def test_propose_through_gate_then_review(workspace: Path) -> None:

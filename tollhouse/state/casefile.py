@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from tollhouse.state import cases as cases_mod
-from tollhouse.state import memory, receipts_view
+from tollhouse.state import memory, memory_query, receipts_view
 from tollhouse.state.db import StateDB
 
 RECENT_CALLS = 20
@@ -36,7 +36,7 @@ class CaseFile:
     notes: list[dict[str, Any]]
     facts: list[memory.Fact]
     proposals: list[memory.Fact]
-    contradictions: list[memory.Contradiction]
+    contradictions: list[memory_query.Contradiction]
     receipts_summary: dict[str, Any] | None
     recent_calls: list[receipts_view.ReceiptRow]
     pending_approvals: list[receipts_view.ReceiptRow]
@@ -172,7 +172,7 @@ async def assemble(state: StateDB, case_id: str, receipts_db: Path | None) -> Ca
     facts = await _relevant_facts(state, case, "accepted")
     proposals = await _relevant_facts(state, case, "proposed")
     subjects = sorted({f.subject for f in facts})
-    contradictions = await memory.contradictions(state, subjects, limit=MAX_CONTRADICTIONS)
+    contradictions = await memory_query.contradictions(state, subjects, limit=MAX_CONTRADICTIONS)
     after_seq = (hs[0].last_receipt_seq or 0) if hs else 0
     after_time = hs[0].created_at if hs else 0.0
     summary, recent, pending, uncovered = await anyio.to_thread.run_sync(
