@@ -165,3 +165,22 @@ async def test_a_granted_approval_is_not_pending(state: StateDB, receipts: Recei
         assert [(r.seq, g) for r, g in cf.granted_approvals] == [(other, exact.id)]
     finally:
         conn.close()
+
+
+async def test_summary_spans_the_first_and_last_receipt_of_the_case(
+    state: StateDB, receipts: Receipts
+) -> None:
+    await cases.open_case(state, title="t", case_id="c1", author="o")
+    receipts.call("files_read", case="other", at=1_700_000_000.0)
+    receipts.call("files_read", case="c1", at=1_700_000_100.0)
+    receipts.call("shell_run", case="c1", at=1_700_000_200.0)
+    receipts.call("files_read", case="other", at=1_700_000_300.0)
+    first = (await casefile.assemble(state, "c1", receipts.path)).receipts_summary
+    assert (first["first"], first["last"]) == (1_700_000_100.0, 1_700_000_200.0)
+    receipts.call("shell_run", case="c1", at=1_700_000_400.0)  # counted incrementally from the cache
+    again = (await casefile.assemble(state, "c1", receipts.path)).receipts_summary
+    assert (again["first"], again["last"], again["calls"]) == (1_700_000_100.0, 1_700_000_400.0, 3)
+    assert (
+        "between 2023-11-14 22:15:00Z and 2023-11-14 22:20:00Z"
+        in (await casefile.assemble(state, "c1", receipts.path)).markdown()
+    )

@@ -233,14 +233,20 @@ def case_summary(conn: sqlite3.Connection, case_id: str, *, db_key: Any = None) 
     upto, counts, starts, first, last = cached
     counts = {k: dict(v) for k, v in counts.items()}
     starts = dict(starts)
+    # Only the columns a (case_id, tool, kind, outcome) index holds, so such an index can answer the
+    # count alone; first and last times come from the ends of the case's seq range (time grows with seq).
     sql = (
-        "SELECT tool, kind, outcome, count(*), min(time), max(time) FROM receipts "
+        "SELECT tool, kind, outcome, count(*) FROM receipts "
         "WHERE case_id = ? AND seq > ? AND seq <= ? GROUP BY tool, kind, outcome"
     )
-    for tool, kind, outcome, n, lo, hi in conn.execute(sql, (case_id, upto, head)):
+    ends = "SELECT time FROM receipts WHERE case_id = ? AND seq > ? AND seq <= ? ORDER BY seq {} LIMIT 1"
+    if first is None:
+        row = conn.execute(ends.format("ASC"), (case_id, upto, head)).fetchone()
+        first = row[0] if row else None
+    row = conn.execute(ends.format("DESC"), (case_id, upto, head)).fetchone()
+    last = row[0] if row else last
+    for tool, kind, outcome, n in conn.execute(sql, (case_id, upto, head)):
         name = tool or "(event)"
-        first = lo if first is None or lo < first else first
-        last = hi if last is None or hi > last else last
         if kind == "intent":
             starts[name] = starts.get(name, 0) + n
             continue
