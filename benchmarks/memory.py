@@ -36,6 +36,7 @@ FACTS = 100_000
 RECEIPTS = 10_000
 QUERIES = 300
 ASSEMBLIES = 60
+INDEX = "receipts_case_tool"
 
 rng = random.Random(7)
 WORDS = [f"w{i:04d}{rng.choice('aeiou')}x" for i in range(5000)]
@@ -156,6 +157,16 @@ async def main() -> None:
         start = time.perf_counter()
         rconn.execute("SELECT * FROM receipts WHERE case_id = 'bench'").fetchall()
         select_ms.append((time.perf_counter() - start) * 1000)
+    # The per-tool counts read only these columns: with this index (not in the receipts schema yet)
+    # SQLite counts from the index in order, without reading rows or sorting them.
+    rconn.execute(f"CREATE INDEX IF NOT EXISTS {INDEX} ON receipts(case_id, tool, kind, outcome)")
+    rconn.commit()
+    indexed_ms = []
+    for _ in range(20):
+        receipts_view._SUMMARY_CACHE.clear()
+        start = time.perf_counter()
+        (await casefile.assemble(state, "bench", tmp / "receipts.db")).markdown()
+        indexed_ms.append((time.perf_counter() - start) * 1000)
     rconn.close()
     await state.close()
 
@@ -164,8 +175,8 @@ async def main() -> None:
     print(
         f"case file: {RECEIPTS:,} calls on the case ({RECEIPTS * 4:,} receipts in the db), {size:,} chars\n"
     )
-    print(f"| {'measure':<48} | {'p50 ms':>8} | {'p95 ms':>8} | {'target':>7} | {'vs baseline':>11} |")
-    print(f"|{'-' * 50}|{'-' * 10}|{'-' * 10}|{'-' * 9}|{'-' * 13}|")
+    print(f"| {'measure':<54} | {'p50 ms':>8} | {'p95 ms':>8} | {'target':>7} | {'vs baseline':>11} |")
+    print(f"|{'-' * 56}|{'-' * 10}|{'-' * 10}|{'-' * 9}|{'-' * 13}|")
     rows = [
         ("memory_search (tool, FTS5 bm25, 10 results)", search_ms, "<= 5", f"{l50 / s50:.0f}x faster"),
         (
@@ -182,11 +193,17 @@ async def main() -> None:
             "<= 25",
             f"{statistics.median(cold_ms) / b50:.2f}x",
         ),
+        (
+            "cold, receipts indexed (case_id, tool, kind, outcome)",
+            indexed_ms,
+            "<= 25",
+            f"{statistics.median(indexed_ms) / b50:.2f}x",
+        ),
         ("baseline: SELECT * of the case's receipts", select_ms, "", "1x"),
     ]
     for name, values, target, ratio in rows:
         print(
-            f"| {name:<48} | {statistics.median(values):>8.2f} | {pct(values, 0.95):>8.2f} | {target:>7} | "
+            f"| {name:<54} | {statistics.median(values):>8.2f} | {pct(values, 0.95):>8.2f} | {target:>7} | "
             f"{ratio:>11} |"
         )
 

@@ -22,7 +22,7 @@ from tollhouse.workspace import Workspace
 RECEIPTS_DDL = """
 CREATE TABLE IF NOT EXISTS receipts (
     seq INTEGER PRIMARY KEY, kind TEXT, call_id TEXT, time TEXT, tool TEXT, case_id TEXT, session TEXT,
-    outcome TEXT, decision TEXT, rules TEXT, message TEXT
+    outcome TEXT, decision TEXT, rules TEXT, message TEXT, args_digest TEXT, arguments TEXT
 );
 CREATE INDEX IF NOT EXISTS receipts_case ON receipts(case_id, seq);
 """
@@ -47,21 +47,30 @@ class Receipts:
         outcome: str | None = "ok",
         message: str | None = None,
         at: float | None = None,
+        digest: str | None = None,
+        arguments: str | None = None,
     ) -> int:
         self.n += 1
         call_id = f"call-{self.n}"
         t = iso(at if at is not None else time.time())  # the store's RFC 3339 text
+        if outcome == "needs_approval":  # the gate writes only an outcome: nothing ran, no intent
+            cur = self.conn.execute(
+                "INSERT INTO receipts (kind, call_id, time, tool, case_id, session, outcome, decision, "
+                "message, args_digest, arguments) VALUES ('outcome', ?, ?, ?, ?, ?, ?, 'ask', ?, ?, ?)",
+                (call_id, t, tool, case, session, outcome, message, digest, arguments),
+            )
+            return int(cur.lastrowid)
         self.conn.execute(
-            "INSERT INTO receipts (kind, call_id, time, tool, case_id, session, outcome, decision) "
-            "VALUES ('intent', ?, ?, ?, ?, ?, NULL, 'allow')",
-            (call_id, t, tool, case, session),
+            "INSERT INTO receipts (kind, call_id, time, tool, case_id, session, outcome, decision, "
+            "args_digest, arguments) VALUES ('intent', ?, ?, ?, ?, ?, NULL, 'allow', ?, ?)",
+            (call_id, t, tool, case, session, digest, arguments),
         )
         if outcome is None:
             return int(self.conn.execute("SELECT max(seq) FROM receipts").fetchone()[0])
         cur = self.conn.execute(
-            "INSERT INTO receipts (kind, call_id, time, tool, case_id, session, outcome, decision, message) "
-            "VALUES ('outcome', ?, ?, ?, ?, ?, ?, 'allow', ?)",
-            (call_id, t, tool, case, session, outcome, message),
+            "INSERT INTO receipts (kind, call_id, time, tool, case_id, session, outcome, decision, message, "
+            "args_digest, arguments) VALUES ('outcome', ?, ?, ?, ?, ?, ?, 'allow', ?, ?, ?)",
+            (call_id, t, tool, case, session, outcome, message, digest, arguments),
         )
         return int(cur.lastrowid)
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from tests.memory.conftest import Receipts
+from tollhouse.gate.grants import add_grant, revoke_grant
 from tollhouse.state import casefile, cases, memory
-from tollhouse.state.db import StateDB
+from tollhouse.state.db import StateDB, open_sync
 
 pytestmark = pytest.mark.anyio
 
@@ -107,3 +108,79 @@ async def test_receipt_summary_follows_new_receipts_and_a_replaced_database(
     third = await casefile.assemble(state, "pay-1", fresh.path)
     assert third.receipts_summary["calls"] == 1
     fresh.conn.close()
+
+
+def _pending(cf: casefile.CaseFile) -> list[tuple[str | None, int]]:
+    return [(r.tool, r.seq) for r in cf.pending_approvals]
+
+
+async def test_an_answered_approval_is_never_listed_as_pending(state: StateDB, receipts: Receipts) -> None:
+    """The gate writes a needs_approval receipt when nobody could be asked; the call is answered later by
+    the same tool and arguments (same args_digest) coming back: run, declined, or asked again."""
+    await cases.open_case(state, title="Deploy", case_id="dep", author="o")
+
+    def ask(digest: str) -> int:
+        return receipts.call("shell_run", case="dep", outcome="needs_approval", digest=digest, arguments="{}")
+
+    ran, declined, twice, waiting = ask("d-ran"), ask("d-no"), ask("d-2x"), ask("d-wait")
+    cf = await casefile.assemble(state, "dep", receipts.path)
+    assert _pending(cf) == [("shell_run", s) for s in (ran, declined, twice, waiting)]
+
+    receipts.call("shell_run", case="dep", outcome="ok", digest="d-ran")  # approved and run
+    receipts.call("shell_run", case=None, outcome="denied", digest="d-no")  # declined; retry lost the case
+    again = ask("d-2x")
+    receipts.call("shell_run", case="dep", outcome="ok", digest="d-other")  # other arguments: no answer
+    receipts.call("files_read", case="dep", outcome="ok", digest="d-wait")  # another tool: no answer
+    cf = await casefile.assemble(state, "dep", receipts.path)
+    assert _pending(cf) == [("shell_run", waiting), ("shell_run", again)]
+    md = cf.markdown().split("## Pending approvals")[1]
+    assert f"receipt {waiting}:" in md and f"receipt {again}:" in md
+    for answered in (ran, declined, twice):
+        assert f"receipt {answered}:" not in md
+    assert [r["seq"] for r in cf.to_json()["pending_approvals"]] == [waiting, again]
+
+
+async def test_a_granted_approval_is_not_pending(state: StateDB, receipts: Receipts) -> None:
+    """An operator's grant covering an asked call answers it before the agent retries."""
+    await cases.open_case(state, title="Deploy", case_id="dep", author="o")
+    args = '{"argv":["make","deploy"]}'
+    asked = receipts.call("shell_run", case="dep", outcome="needs_approval", digest="d1", arguments=args)
+    other = receipts.call("shell_run", case="dep", outcome="needs_approval", digest="d2", arguments="{}")
+    conn = open_sync(state.path)
+    try:
+        narrow = add_grant(conn, tool="shell_run", args_match={"argv": "*"}, created_by="operator:o")
+        cf = await casefile.assemble(state, "dep", receipts.path)
+        assert _pending(cf) == [("shell_run", other)]  # "{}" has no argv: the grant does not cover it
+        assert [(r.seq, g) for r, g in cf.granted_approvals] == [(asked, narrow.id)]
+        md = cf.markdown().split("## Pending approvals")[1]
+        assert f"receipt {asked}: shell_run (grant {narrow.id})" in md.split("Granted since")[1]
+        assert f"receipt {asked}:" not in md.split("Granted since")[0]
+        # A revoked grant answers nothing: the call is pending again.
+        assert revoke_grant(conn, narrow.id)
+        cf = await casefile.assemble(state, "dep", receipts.path)
+        assert _pending(cf) == [("shell_run", asked), ("shell_run", other)] and cf.granted_approvals == []
+        exact = add_grant(conn, tool="shell_*", args_digest="d2", created_by="operator:o")
+        cf = await casefile.assemble(state, "dep", receipts.path)
+        assert _pending(cf) == [("shell_run", asked)]
+        assert [(r.seq, g) for r, g in cf.granted_approvals] == [(other, exact.id)]
+    finally:
+        conn.close()
+
+
+async def test_summary_spans_the_first_and_last_receipt_of_the_case(
+    state: StateDB, receipts: Receipts
+) -> None:
+    await cases.open_case(state, title="t", case_id="c1", author="o")
+    receipts.call("files_read", case="other", at=1_700_000_000.0)
+    receipts.call("files_read", case="c1", at=1_700_000_100.0)
+    receipts.call("shell_run", case="c1", at=1_700_000_200.0)
+    receipts.call("files_read", case="other", at=1_700_000_300.0)
+    first = (await casefile.assemble(state, "c1", receipts.path)).receipts_summary
+    assert (first["first"], first["last"]) == (1_700_000_100.0, 1_700_000_200.0)
+    receipts.call("shell_run", case="c1", at=1_700_000_400.0)  # counted incrementally from the cache
+    again = (await casefile.assemble(state, "c1", receipts.path)).receipts_summary
+    assert (again["first"], again["last"], again["calls"]) == (1_700_000_100.0, 1_700_000_400.0, 3)
+    assert (
+        "between 2023-11-14 22:15:00Z and 2023-11-14 22:20:00Z"
+        in (await casefile.assemble(state, "c1", receipts.path)).markdown()
+    )

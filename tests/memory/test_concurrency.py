@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import subprocess_env
-from tollhouse.state import memory
+from tollhouse.state import memory, memory_query
 from tollhouse.state.db import StateDB
 
 pytestmark = pytest.mark.anyio
@@ -67,5 +67,5 @@ async def test_two_processes_writing_lose_nothing(tmp_path: Path) -> None:
         reviewers = {r[0]: r[1] for r in await cur.fetchall()}
     assert set(reviewers) <= {"w1", "w2"} and sum(reviewers.values()) == len(race)
     # The full-text index saw every write too.
-    assert len((await memory.search(state, "w1", statuses=["proposed"], limit=100)).facts) == 100
+    assert len((await memory_query.search(state, "w1", statuses=["proposed"], limit=100)).facts) == 100
     await state.close()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tollhouse.state import memory
+from tollhouse.state import memory, memory_query
 from tollhouse.state.db import StateDB
 
 pytestmark = pytest.mark.anyio
@@ -11,15 +11,15 @@ pytestmark = pytest.mark.anyio
 async def test_proposal_is_not_searchable_until_accepted(state: StateDB) -> None:
     fact = await memory.add_fact(state, subject="api", predicate="owner", object="team-a", author="agent:x")
     assert fact.status == "proposed"
-    assert (await memory.search(state, "api")).facts == []
-    assert [f.id for f in (await memory.search(state, "api", statuses=["proposed"])).facts] == [fact.id]
+    assert (await memory_query.search(state, "api")).facts == []
+    assert [f.id for f in (await memory_query.search(state, "api", statuses=["proposed"])).facts] == [fact.id]
     accepted = await memory.review(state, fact.id, accept=True, reviewer="operator:ann", note="checked")
     assert (accepted.status, accepted.reviewed_by, accepted.review_note) == (
         "accepted",
         "operator:ann",
         "checked",
     )
-    assert [f.id for f in (await memory.search(state, "api")).facts] == [fact.id]
+    assert [f.id for f in (await memory_query.search(state, "api")).facts] == [fact.id]
 
 
 async def test_rejected_proposal_is_kept_not_deleted(state: StateDB) -> None:
@@ -27,7 +27,7 @@ async def test_rejected_proposal_is_kept_not_deleted(state: StateDB) -> None:
     rejected = await memory.review(state, fact.id, accept=False, reviewer="operator:ann")
     assert rejected.status == "rejected"
     assert (await memory.get_fact(state, fact.id)).status == "rejected"
-    assert (await memory.search(state, "api")).facts == []
+    assert (await memory_query.search(state, "api")).facts == []
     with pytest.raises(memory.FactInputError, match="already rejected"):
         await memory.review(state, fact.id, accept=True, reviewer="operator:ann")
 
@@ -54,7 +54,7 @@ async def test_superseding_keeps_history(state: StateDB) -> None:
         (old.id, "db1", "superseded"),
         (new.id, "db2", "accepted"),
     ]
-    assert await memory.contradictions(state) == []
+    assert await memory_query.contradictions(state) == []
 
 
 async def test_supersedes_must_name_an_accepted_fact(state: StateDB) -> None:
@@ -80,16 +80,16 @@ async def test_contradictions(state: StateDB) -> None:
     await accepted("ann", "knows", "bob", ["multi"])
     await accepted("ann", "knows", "carol", ["multi"])
     p = await memory.add_fact(state, subject="svc", predicate="lang", object="rust", author="agent:x")
-    found = await memory.contradictions(state)
+    found = await memory_query.contradictions(state)
     assert [(c.subject, c.predicate) for c in found] == [("svc", "owner")]
     assert {f.id for f in found[0].facts} >= {a.id, b.id}
     # A proposal is not a contradiction until it is accepted.
     await memory.review(state, p.id, accept=True, reviewer="o")
-    assert [(c.subject, c.predicate) for c in await memory.contradictions(state)] == [
+    assert [(c.subject, c.predicate) for c in await memory_query.contradictions(state)] == [
         ("svc", "lang"),
         ("svc", "owner"),
     ]
-    assert await memory.contradictions(state, ["other"]) == []
+    assert await memory_query.contradictions(state, ["other"]) == []
 
 
 async def test_search_ranking_prefers_subject_and_more_hits(state: StateDB) -> None:
@@ -103,7 +103,7 @@ async def test_search_ranking_prefers_subject_and_more_hits(state: StateDB) -> N
     in_subject = await add("kafka", "3 brokers")
     in_both = await add("kafka cluster", "kafka on k8s", "kafka kafka")
     await add("unrelated", "nothing here")
-    ids = [f.id for f in (await memory.search(state, "kafka")).facts]
+    ids = [f.id for f in (await memory_query.search(state, "kafka")).facts]
     assert ids[0] == in_both
     assert ids.index(in_subject) < ids.index(in_text)
     assert len(ids) == 3
@@ -119,17 +119,17 @@ async def test_search_paging_and_filters(state: StateDB) -> None:
     offset: int | None = 0
     pages = 0
     while offset is not None:
-        page = await memory.search(state, "web", limit=10, offset=offset)
+        page = await memory_query.search(state, "web", limit=10, offset=offset)
         seen += [f.id for f in page.facts]
         offset = page.next_offset
         pages += 1
     assert pages == 3 and len(seen) == 25 and len(set(seen)) == 25
-    odd = await memory.search(state, "server", tags=["infra", "n1"], limit=100)
+    odd = await memory_query.search(state, "server", tags=["infra", "n1"], limit=100)
     assert len(odd.facts) == 12 and all("n1" in f.tags for f in odd.facts)
-    assert len((await memory.search(state, "", subject="host3")).facts) == 1
-    assert len((await memory.search(state, "web", source="file:other")).facts) == 0
+    assert len((await memory_query.search(state, "", subject="host3")).facts) == 1
+    assert len((await memory_query.search(state, "web", source="file:other")).facts) == 0
     # Without a query: newest first.
-    newest = await memory.search(state, "", limit=1)
+    newest = await memory_query.search(state, "", limit=1)
     assert newest.facts[0].subject == "host24"
 
 
@@ -137,7 +137,7 @@ async def test_search_paging_and_filters(state: StateDB) -> None:
 async def test_fts_syntax_in_queries_is_inert(state: StateDB, query: str) -> None:
     await memory.add_fact(state, subject="kafka", predicate="p", object="AND", author="o", status="accepted")
     try:
-        await memory.search(state, query)
+        await memory_query.search(state, query)
     except memory.FactInputError as exc:
         assert "no searchable words" in str(exc)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tollhouse.state import cases, memory
+from tollhouse.state import cases, memory, memory_query
 from tollhouse.state.db import MIGRATIONS, StateDB, StateError, open_sync
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "state"
@@ -34,13 +34,15 @@ async def test_fixture_migrates_to_latest_keeping_data(tmp_path: Path, version: 
     state = await StateDB.open(path)
     try:
         # The migrated database works end to end: search (FTS kept in step), review, cases.
-        found = await memory.search(state, "kafka", statuses=["accepted", "proposed"])
+        found = await memory_query.search(state, "kafka", statuses=["accepted", "proposed"])
         assert len(found.facts) == (2 if version >= 2 else 0)
         fact = await memory.add_fact(state, subject="kafka", predicate="zk", object="none", author="o")
-        assert [f.id for f in (await memory.search(state, "zk", statuses=["proposed"])).facts] == [fact.id]
+        assert [f.id for f in (await memory_query.search(state, "zk", statuses=["proposed"])).facts] == [
+            fact.id
+        ]
         if version >= 2:
             await memory.review(state, 2, accept=True, reviewer="o")
-            assert [c.predicate for c in await memory.contradictions(state)] == ["brokers"]
+            assert [c.predicate for c in await memory_query.contradictions(state)] == ["brokers"]
         if version >= 3:
             assert [h.summary for h in await cases.handoffs(state, "c1")] == ["ordered machines"]
         await cases.open_case(state, title="new", case_id="c9", author="o")

@@ -28,4 +28,9 @@ async def test_stopping_the_server_writes_interrupted_handoffs(workspace: Path) 
     finally:
         await state.close()
     assert [h.kind for h in found] == ["interrupted"]
-    assert found[0].receipts  # it names the receipts of the calls made since the last handoff
+    (h,) = found
+    # It names the calls made on the case since the last handoff (case_open named no case_id) and the
+    # receipt of each, and leaves the case's status as it was.
+    assert [line.split(": ", 1)[1] for line in h.done] == ["case_note -> ok"]
+    assert [int(line.split(":")[0].split()[1]) for line in h.done] == h.receipts
+    assert h.author == "tollhouse" and h.status_after == "open" and h.last_receipt_seq == max(h.receipts)

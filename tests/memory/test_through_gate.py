@@ -10,7 +10,7 @@ import pytest
 from tollhouse.config import load_config
 from tollhouse.gate import Call, Gate
 from tollhouse.profiles import render
-from tollhouse.state import cases, memory
+from tollhouse.state import cases, memory, memory_query
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,9 @@ async def test_direct_write_is_not_allowed_by_default_policies(
             Call(tool="memory_write", arguments={"subject": "a", "predicate": "b", "object": "c"})
         )
         assert out.status == status, out.message
-        assert (await memory.search(gate.services.state, "a", statuses=list(memory.STATUSES))).facts == []
+        assert (
+            await memory_query.search(gate.services.state, "a", statuses=list(memory.STATUSES))
+        ).facts == []
 
 
 async def test_propose_through_gate_then_review(workspace: Path) -> None:
@@ -99,3 +101,53 @@ async def test_policy_can_narrow_memory_write_by_subject(workspace: Path) -> Non
             Call(tool="memory_write", arguments={"subject": "db", "predicate": "p", "object": "o"})
         )
         assert no.status == "denied"
+
+
+async def test_case_file_pending_approvals_follow_the_real_gate(workspace: Path) -> None:
+    """memory_write asks under the dev policy: with nobody to ask it is pending; declined on the retry,
+    granted by an operator, or run after the grant, it is not."""
+    from tollhouse.gate.grants import add_grant
+    from tollhouse.gate.types import ApprovalAnswer
+    from tollhouse.state import casefile
+    from tollhouse.state.db import open_sync
+
+    async def decline(request: object) -> ApprovalAnswer:
+        return ApprovalAnswer(approved=False, approver="test:no")
+
+    def write(obj: str, **call: object) -> Call:
+        args = {"subject": "api", "predicate": "owner", "object": obj}
+        return Call(tool="memory_write", arguments=args, case="c1", session="s1", **call)
+
+    async with await _gate(workspace, "dev") as gate:
+        state, db = gate.services.state, gate.services.receipts.db_path
+        await cases.open_case(state, title="Ownership", case_id="c1", author="o")
+
+        async def pending() -> list[int]:
+            return [r.seq for r in (await casefile.assemble(state, "c1", db)).pending_approvals]
+
+        first = await gate.call(write("team-a"))
+        assert first.status == "needs_approval", first.message
+        assert await pending() == first.receipts[-1:]
+        no = await gate.call(write("team-a", approver=decline))
+        assert no.status == "denied" and await pending() == []
+
+        second = await gate.call(write("team-b"))
+        assert second.status == "needs_approval" and await pending() == second.receipts[-1:]
+        conn = open_sync(state.path)
+        try:
+            grant = add_grant(
+                conn, tool="memory_write", args_match={"object": "team-b"}, created_by="o", uses=1
+            )
+        finally:
+            conn.close()
+        cf = await casefile.assemble(state, "c1", db)
+        assert cf.pending_approvals == [] and [g for _, g in cf.granted_approvals] == [grant.id]
+        ran = await gate.call(write("team-b"))
+        assert ran.status == "ok", ran.message
+        conn = open_sync(state.path)
+        try:
+            conn.execute("UPDATE grants SET revoked_at = 1 WHERE id = ?", (grant.id,))
+        finally:
+            conn.close()
+        cf = await casefile.assemble(state, "c1", db)  # grant gone: the ok receipt alone answers the ask
+        assert cf.pending_approvals == [] and cf.granted_approvals == []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import anyio
 
-from tollhouse.state import memory
+from tollhouse.state import memory, memory_query
 from tollhouse.state.db import StateDB
 
 
@@ -25,7 +25,7 @@ async def main(db: Path, n: int, name: str, go: Path) -> None:
     for i in range(n):
         await memory.add_fact(state, subject=f"{name}-{i}", predicate="written_by", object=name, author=name)
     won = lost = 0
-    page = await memory.search(state, "", statuses=["proposed"], tags=["race"], limit=100)
+    page = await memory_query.search(state, "", statuses=["proposed"], tags=["race"], limit=100)
     for fact in page.facts:
         try:
             await memory.review(state, fact.id, accept=True, reviewer=name)

@@ -13,7 +13,7 @@ from typing import Any
 
 from tollhouse.cli import exitcodes
 from tollhouse.config import ConfigError, load_config
-from tollhouse.state import memory, memory_io
+from tollhouse.state import memory, memory_io, memory_query
 from tollhouse.state.db import StateDB, StateError
 
 HELP = """\
@@ -70,7 +70,7 @@ def _print_fact(fact: memory.Fact, *, verbose: bool = True) -> None:
 
 
 async def _conflicts(state: StateDB, fact: memory.Fact) -> list[memory.Fact]:
-    page = await memory.search(state, subject=fact.subject, predicate=fact.predicate, limit=20)
+    page = await memory_query.search(state, subject=fact.subject, predicate=fact.predicate, limit=20)
     return [f for f in page.facts if f.object.strip().lower() != fact.object.strip().lower() and fact.object]
 
 
@@ -80,7 +80,7 @@ def _review(args: argparse.Namespace) -> int:
         ids: list[int] = []
         offset: int | None = 0
         while offset is not None:
-            page = await memory.search(state, statuses=["proposed"], limit=100, offset=offset)
+            page = await memory_query.search(state, statuses=["proposed"], limit=100, offset=offset)
             ids += [f.id for f in page.facts]
             offset = page.next_offset
         reviewed = 0
@@ -137,7 +137,7 @@ def _decide(accept: bool) -> Callable[[argparse.Namespace], int]:
 
 def _contradictions(args: argparse.Namespace) -> int:
     async def body(state: StateDB, config: Any) -> int:
-        found = await memory.contradictions(state)
+        found = await memory_query.contradictions(state)
         if args.json:
             print(json.dumps([c.to_json() for c in found], indent=2))
             return exitcodes.OK
@@ -156,7 +156,7 @@ def _contradictions(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     async def body(state: StateDB, config: Any) -> int:
-        page = await memory.search(
+        page = await memory_query.search(
             state, args.query, statuses=args.status or ["accepted"], tags=args.tag or [], limit=args.limit
         )
         if args.json:

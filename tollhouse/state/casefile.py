@@ -6,15 +6,17 @@ publishes them as ``case://{id}`` resources and the ``resume_case`` prompt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from tollhouse.gate.grants import Grant
 from tollhouse.state import cases as cases_mod
-from tollhouse.state import memory, receipts_view
+from tollhouse.state import memory, memory_query, receipts_view
 from tollhouse.state.db import StateDB
 
 RECENT_CALLS = 20
@@ -36,10 +38,13 @@ class CaseFile:
     notes: list[dict[str, Any]]
     facts: list[memory.Fact]
     proposals: list[memory.Fact]
-    contradictions: list[memory.Contradiction]
+    contradictions: list[memory_query.Contradiction]
     receipts_summary: dict[str, Any] | None
     recent_calls: list[receipts_view.ReceiptRow]
     pending_approvals: list[receipts_view.ReceiptRow]
+    """Calls since the latest handoff that needed approval and were neither answered nor granted."""
+    granted_approvals: list[tuple[receipts_view.ReceiptRow, str]] = field(default_factory=list)
+    """Such calls that a grant (its id) now covers: making the call again runs it."""
     uncovered: int = 0
     """Calls on the case after its latest handoff."""
 
@@ -54,6 +59,7 @@ class CaseFile:
             "receipts_summary": self.receipts_summary,
             "recent_calls": [r.to_json() for r in self.recent_calls],
             "pending_approvals": [r.to_json() for r in self.pending_approvals],
+            "granted_approvals": [{**r.to_json(), "grant": g} for r, g in self.granted_approvals],
         }
 
     def markdown(self) -> str:
@@ -104,6 +110,9 @@ class CaseFile:
             f"- receipt {r.seq}: {r.tool} ({_when(r.time)}) {r.message or ''}".rstrip()
             for r in self.pending_approvals
         ] or ["_None._"]
+        if self.granted_approvals:
+            out += ["", "Granted since they were asked (make the call again to run it):", ""]
+            out += [f"- receipt {r.seq}: {r.tool} (grant {g})" for r, g in self.granted_approvals]
         out.append("")
         return "\n".join(out)
 
@@ -153,7 +162,7 @@ async def _relevant_facts(state: StateDB, case: cases_mod.Case, status: str) -> 
 
 def _receipt_parts(
     path: Path | None, case_id: str, after_seq: int, after_time: float
-) -> tuple[dict[str, Any] | None, list[receipts_view.ReceiptRow], list[receipts_view.ReceiptRow], int]:
+) -> tuple[dict[str, Any] | None, list[receipts_view.ReceiptRow], list[receipts_view.AskedApproval], int]:
     conn = receipts_view.connect_ro(path) if path is not None else None
     if conn is None:
         return None, [], [], 0
@@ -172,12 +181,13 @@ async def assemble(state: StateDB, case_id: str, receipts_db: Path | None) -> Ca
     facts = await _relevant_facts(state, case, "accepted")
     proposals = await _relevant_facts(state, case, "proposed")
     subjects = sorted({f.subject for f in facts})
-    contradictions = await memory.contradictions(state, subjects, limit=MAX_CONTRADICTIONS)
+    contradictions = await memory_query.contradictions(state, subjects, limit=MAX_CONTRADICTIONS)
     after_seq = (hs[0].last_receipt_seq or 0) if hs else 0
     after_time = hs[0].created_at if hs else 0.0
-    summary, recent, pending, uncovered = await anyio.to_thread.run_sync(
+    summary, recent, asked, uncovered = await anyio.to_thread.run_sync(
         _receipt_parts, receipts_db, case.id, after_seq, after_time
     )
+    pending, granted = await _split_by_grants(state, asked)
     return CaseFile(
         case=case,
         handoffs=hs,
@@ -188,8 +198,34 @@ async def assemble(state: StateDB, case_id: str, receipts_db: Path | None) -> Ca
         receipts_summary=summary,
         recent_calls=recent,
         pending_approvals=pending,
+        granted_approvals=granted,
         uncovered=uncovered,
     )
+
+
+async def _split_by_grants(
+    state: StateDB, asked: list[receipts_view.AskedApproval]
+) -> tuple[list[receipts_view.ReceiptRow], list[tuple[receipts_view.ReceiptRow, str]]]:
+    """Asked approvals that an operator's grant now covers are granted (the call only needs to be made
+    again), not pending."""
+    if not asked:
+        return [], []
+    now = time.time()
+    async with state.conn.execute(
+        "SELECT * FROM grants WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) "
+        "ORDER BY created_at",
+        (now,),
+    ) as cur:
+        active = [g for g in (Grant.from_row(r) for r in await cur.fetchall()) if g.active(now)]
+    pending, granted = [], []
+    for a in asked:
+        args = a.arguments if isinstance(a.arguments, dict) else {}
+        grant = next((g for g in active if g.covers(a.row.tool or "", args, a.args_digest or "")), None)
+        if grant is None:
+            pending.append(a.row)
+        else:
+            granted.append((a.row, grant.id))
+    return pending, granted
 
 
 async def case_receipts(state: StateDB, case_id: str, receipts_db: Path | None, *, limit: int = 200) -> dict:

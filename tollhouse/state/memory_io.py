@@ -22,7 +22,6 @@ import aiosqlite
 
 from tollhouse.state.db import StateDB
 from tollhouse.state.memory import (
-    MULTI_TAG,
     STATUSES,
     Fact,
     FactInputError,
@@ -30,6 +29,7 @@ from tollhouse.state.memory import (
     check_fact,
     normalize_tags,
 )
+from tollhouse.state.memory_query import MULTI_TAG
 
 MAX_LINE = 64 * 1024
 

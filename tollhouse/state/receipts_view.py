@@ -7,6 +7,7 @@ store documents: seq, kind, call_id, time, tool, case_id, session, outcome, deci
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,7 +78,7 @@ def connect_ro(path: Path) -> sqlite3.Connection | None:
     if not have:
         conn.close()
         return None
-    missing = [c for c in COLUMNS if c not in have]
+    missing = [c for c in (*COLUMNS, "args_digest", "arguments") if c not in have]
     if missing:
         conn.close()
         raise StateError(f"receipts database {path} lacks columns {missing}; is tollhouse up to date?")
@@ -169,19 +170,46 @@ def first_seq_after(conn: sqlite3.Connection, t: float) -> int:
     return lo
 
 
+@dataclass(frozen=True)
+class AskedApproval:
+    """A ``needs_approval`` receipt that no later receipt of the same call has answered."""
+
+    row: ReceiptRow
+    args_digest: str | None
+    arguments: Any  # the redacted arguments as stored, for matching grants' argument globs
+
+
+# A call that needed approval is answered when the same tool with the same arguments (args_digest) is
+# received again: run after a grant or an approval (intent, outcome), declined (denied), or asked
+# again (a newer needs_approval stands for both). Any case counts: a retry may not repeat the case.
+_OPEN_ASKS = (
+    f"SELECT {', '.join(COLUMNS)}, args_digest, arguments FROM receipts r "  # noqa: S608 -- fixed column names
+    "WHERE case_id = ? AND seq >= ? AND outcome = 'needs_approval' AND NOT EXISTS ("
+    "SELECT 1 FROM receipts later WHERE later.seq > r.seq AND later.tool = r.tool "
+    "AND later.args_digest = r.args_digest AND later.kind != 'event') "
+    "ORDER BY seq DESC LIMIT ?"
+)
+
+
 def since_handoff(
     conn: sqlite3.Connection, case_id: str, after_seq: int, after_time: float, limit: int
-) -> tuple[int, list[ReceiptRow]]:
-    """(calls on the case after the latest handoff, the needs_approval receipts among them)."""
+) -> tuple[int, list[AskedApproval]]:
+    """(calls on the case after the latest handoff, the approvals asked among them and not answered
+    since, oldest first)."""
     start = max(after_seq + 1, first_seq_after(conn, after_time)) if after_time else after_seq + 1
     count_sql = _COUNT + " WHERE case_id = ? AND seq >= ? AND " + _NOT_WORK
     (count,) = conn.execute(count_sql, [case_id, start]).fetchone()
-    pending = _rows(
-        conn,
-        _SELECT + " WHERE case_id = ? AND seq >= ? AND outcome = 'needs_approval' ORDER BY seq DESC LIMIT ?",
-        [case_id, start, limit],
-    )
-    return int(count), pending[::-1]
+    asked = []
+    for r in conn.execute(_OPEN_ASKS, [case_id, start, limit]):
+        values = dict(zip(COLUMNS, r[: len(COLUMNS)], strict=True))
+        values["time"] = to_epoch(values["time"])
+        digest, arguments = r[len(COLUMNS) :]
+        try:
+            args = json.loads(arguments) if arguments else {}
+        except ValueError:
+            args = {}
+        asked.append(AskedApproval(ReceiptRow(**values), digest, args))
+    return int(count), asked[::-1]
 
 
 # Receipts are append-only (triggers refuse UPDATE and DELETE), so a case's per-tool counts up to a
@@ -205,14 +233,20 @@ def case_summary(conn: sqlite3.Connection, case_id: str, *, db_key: Any = None) 
     upto, counts, starts, first, last = cached
     counts = {k: dict(v) for k, v in counts.items()}
     starts = dict(starts)
+    # Only the columns a (case_id, tool, kind, outcome) index holds, so such an index can answer the
+    # count alone; first and last times come from the ends of the case's seq range (time grows with seq).
     sql = (
-        "SELECT tool, kind, outcome, count(*), min(time), max(time) FROM receipts "
+        "SELECT tool, kind, outcome, count(*) FROM receipts "
         "WHERE case_id = ? AND seq > ? AND seq <= ? GROUP BY tool, kind, outcome"
     )
-    for tool, kind, outcome, n, lo, hi in conn.execute(sql, (case_id, upto, head)):
+    ends = "SELECT time FROM receipts WHERE case_id = ? AND seq > ? AND seq <= ? ORDER BY seq {} LIMIT 1"
+    if first is None:
+        row = conn.execute(ends.format("ASC"), (case_id, upto, head)).fetchone()
+        first = row[0] if row else None
+    row = conn.execute(ends.format("DESC"), (case_id, upto, head)).fetchone()
+    last = row[0] if row else last
+    for tool, kind, outcome, n in conn.execute(sql, (case_id, upto, head)):
         name = tool or "(event)"
-        first = lo if first is None or lo < first else first
-        last = hi if last is None or hi > last else last
         if kind == "intent":
             starts[name] = starts.get(name, 0) + n
             continue

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tollhouse.state import memory
+from tollhouse.state import memory, memory_query
 from tollhouse.state.db import StateDB
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
 
@@ -72,7 +72,7 @@ class SearchIn(BaseModel):
     source: str | None = Field(None, max_length=memory.SOURCE_MAX)
     status: list[Status] = Field(default_factory=lambda: ["accepted"], min_length=1)
     any_word: bool = Field(False, description="Match any word instead of all words")
-    limit: int = Field(10, ge=1, le=memory.SEARCH_LIMIT_MAX)
+    limit: int = Field(10, ge=1, le=memory_query.SEARCH_LIMIT_MAX)
     offset: int = Field(0, ge=0)
 
 
@@ -117,7 +117,7 @@ def _out(fact: memory.Fact) -> FactOut:
 async def _search(args: SearchIn, ctx: ToolContext) -> SearchOut:
     state = await state_of(ctx)
     try:
-        page = await memory.search(
+        page = await memory_query.search(
             state,
             args.query,
             statuses=args.status,
