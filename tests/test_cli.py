@@ -59,21 +59,32 @@ def test_call_denied_names_the_rule_and_exits_3(ws: Path) -> None:
 
 
 def test_call_needing_approval_without_a_terminal_exits_4_then_a_grant_allows_it(ws: Path) -> None:
-    args = '{"path": "notes.md", "content": "hello"}'
-    out = th(ws, "call", "files_write", args)
-    assert out.returncode == 4 and "tollhouse grant files_write" in out.stderr
-    assert not (ws / "notes.md").exists()
-    grant = th(ws, "grant", "files_write", "--arg", "path=notes.md", "--uses", "1", "--json")
+    (ws / "old.log").write_text("x")
+    args = '{"path": "old.log"}'
+    out = th(ws, "call", "files_delete", args)
+    assert out.returncode == 4 and "tollhouse grant files_delete" in out.stderr
+    assert (ws / "old.log").exists()
+    grant = th(ws, "grant", "files_delete", "--arg", "path=old.log", "--uses", "1", "--json")
     assert grant.returncode == 0, grant.stderr
     gid = json.loads(grant.stdout)["id"]
-    ok = th(ws, "call", "files_write", args, "--json")
+    ok = th(ws, "call", "files_delete", args, "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["approver"] == f"grant:{gid}"
-    assert (ws / "notes.md").read_text() == "hello"
-    again = th(ws, "call", "files_write", '{"path": "notes.md", "content": "x", "overwrite": true}')
+    assert not (ws / "old.log").exists()
+    (ws / "old.log").write_text("again")
+    again = th(ws, "call", "files_delete", args)
     assert again.returncode == 4  # the single use is spent
+    assert (ws / "old.log").exists()
     listed = th(ws, "grants", "--all", "--json")
     assert json.loads(listed.stdout)[0]["uses_left"] == 0
+
+
+def test_default_dev_policy_allows_checks_and_denies_their_writing_options(ws: Path) -> None:
+    ok = th(ws, "policy", "explain", "shell_run", '{"argv": ["git", "status"]}')
+    assert ok.returncode == 0 and "run-checks" in ok.stdout
+    for argv in (["git", "diff", "--output=/tmp/x"], ["pytest", "--basetemp=/etc"], ["rm", "-rf", "/"]):
+        out = th(ws, "policy", "explain", "shell_run", json.dumps({"argv": argv}))
+        assert out.returncode == 3, (argv, out.stdout)
 
 
 def test_grant_revoke_and_bad_input(ws: Path) -> None:

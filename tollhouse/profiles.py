@@ -52,31 +52,47 @@ effect = "allow"
 """
 
 DEV = """
+# Precedence is deny > ask > allow, so an "ask for everything else" rule would also catch what an
+# allow rule lets through. Edits outside these folders are denied; add a rule to open more.
 [[rules]]
 id = "edit-source"
 description = "Edit code, tests and docs without asking."
 tools = ["files_write", "files_edit", "files_mkdir"]
 paths = ["src/**", "tests/**", "docs/**", "examples/**"]
 effect = "allow"
+examples = [
+  { tool = "files_write", args = { path = "src/app.py", content = "" }, expect = "allow" },
+  { tool = "files_write", args = { path = "setup.cfg", content = "" }, expect = "deny" },
+]
 
 [[rules]]
-id = "edit-elsewhere"
-description = "Any other change to the workspace asks first."
-tools = ["files_write", "files_edit", "files_mkdir", "files_move", "files_delete"]
+id = "move-delete"
+description = "Moving or deleting files asks first."
+tools = ["files_move", "files_delete"]
 effect = "ask"
 
 [[rules]]
 id = "run-checks"
-description = "Tests, linters and read-only git."
+# Exact forms only: `pytest --basetemp=DIR`, `ruff check --output-file F`, `git diff --output=F` and
+# `git log --output=F` would write outside the workspace, so options are not wildcarded. Note that
+# pytest runs code from the workspace (tests, conftest.py), which edit-source lets an agent write:
+# set effect = "ask" here if agents must not run code unattended.
+description = "Tests, linters and read-only git, in forms that cannot write elsewhere."
 tools = ["shell_run"]
-argv = ["pytest *", "python -m pytest *", "ruff *", "git status *", "git diff *", "git log *"]
+argv = CHECKS
 effect = "allow"
-
-[[rules]]
-id = "run-other"
-description = "Any other plain command asks first (shell syntax is denied: no rule allows it)."
-tools = ["shell_run"]
-effect = "ask"
+examples = [
+  { tool = "shell_run", args = { argv = ["pytest", "-q"] }, expect = "allow" },
+  { tool = "shell_run", args = { argv = ["git", "diff", "--output=/tmp/x"] }, expect = "deny" },
+  { tool = "shell_run", args = { argv = ["ruff", "check", "--output-file", "/tmp/x"] }, expect = "deny" },
+  { tool = "shell_run", args = { command = "pytest -q | tee out.txt" }, expect = "deny" },
+]
+# To let agents ask for more commands, add a rule naming them, e.g.
+# [[rules]]
+# id = "build-asks"
+# tools = ["shell_run"]
+# argv = ["make *", "npm run *"]
+# effect = "ask"
 
 [[rules]]
 id = "memory-propose"
@@ -104,9 +120,14 @@ effect = "allow"
 
 [[rules]]
 id = "run-checks"
+description = "Tests, linters and read-only git, in forms that cannot write elsewhere; nothing else runs."
 tools = ["shell_run"]
-argv = ["pytest *", "python -m pytest *", "ruff *", "git status *", "git diff *"]
+argv = CHECKS
 effect = "allow"
+examples = [
+  { tool = "shell_run", args = { argv = ["pytest", "-q"] }, expect = "allow" },
+  { tool = "shell_run", args = { argv = ["pytest", "--basetemp=/etc"] }, expect = "deny" },
+]
 
 [[rules]]
 id = "cases"
@@ -118,6 +139,15 @@ id = "no-direct-memory"
 tools = ["memory_write"]
 effect = "deny"
 """
+
+# Every form an agent may run without asking. No option is wildcarded: several of these programs have
+# options that write to any path (see the run-checks comment in the rendered file).
+CHECKS = (
+    '["pytest", "pytest -q", "pytest -x", "pytest -q -x", "python -m pytest", "python -m pytest -q",\n'
+    '        "ruff check", "ruff check .", "ruff format --check", "ruff format --check .",\n'
+    '        "git status", "git status --short", "git diff", "git diff --stat", "git diff --cached",\n'
+    '        "git log --oneline"]'
+)
 
 PROFILES = {
     "dev": "A developer's machine: reads and edits of source allowed, other changes ask.",
@@ -135,4 +165,4 @@ def render(profile: str) -> str:
         body += DEV
     elif profile == "ci":
         body += CI
-    return head + body
+    return head + body.replace("argv = CHECKS", "argv = " + CHECKS)

@@ -188,12 +188,9 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
         argv=list(parsed.argv), mode=parsed.mode, cwd=str(where.abs), timeout_s=timeout, sandboxed=sandboxed
     )
 
-    # Lines go to the client while the command runs, before the gate redacts the result: redact them
-    # here with the same redactor, or a secret the command prints would reach the client anyway.
-    redactor = getattr(ctx.services, "redactor", None)
-
+    # Output lines stream to the client as progress; the gate redacts every progress message.
     async def line(total: int, text: str) -> None:
-        await ctx.progress(total, None, redactor.redact_text(text) if redactor is not None else text)
+        await ctx.progress(total, None, text)
 
     result = await run_process(
         argv,
