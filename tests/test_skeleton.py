@@ -49,3 +49,26 @@ def test_cli_help_lists_commands() -> None:
         tollhouse_cmd("--help"), capture_output=True, text=True, env=subprocess_env(), check=True
     )
     assert "exit codes" in out.stdout
+
+
+def test_descriptions_are_dedented_for_every_face() -> None:
+    from pydantic import BaseModel
+
+    class In(BaseModel):
+        pass
+
+    async def run(args, ctx):
+        return None
+
+    tool = Tool(
+        "t_x",
+        "T",
+        """First line.
+        Second line, indented in the source.
+    """,
+        In,
+        run,
+        frozenset({Effect.READ}),
+        "x",
+    )
+    assert tool.description == "First line.\nSecond line, indented in the source."

@@ -7,6 +7,7 @@ decide before it runs, and it reports facts for its receipt through ``ctx.record
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ class Tool:
             raise ValueError(f"tool name {self.name!r} must match {NAME_RE.pattern}")
         if not self.effects:
             raise ValueError(f"tool {self.name} must declare at least one effect")
+        # Descriptions are often docstrings: every face and provider export gets them dedented.
+        object.__setattr__(self, "description", inspect.cleandoc(self.description))
 
     @property
     def read_only(self) -> bool:
