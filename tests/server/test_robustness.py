@@ -80,7 +80,10 @@ def test_malformed_json_rpc_gets_protocol_errors_and_the_server_lives_on(ws: Pat
         raw.handshake()
         raw.send("{this is not json")
         err = raw.read()
-        assert err["error"]["code"] == -32700  # parse error
+        assert err["error"]["code"] == -32700 and err["id"] is None  # parse error
+        raw.send('{"valid": "json", "but": "not JSON-RPC"}')
+        err = raw.read()
+        assert err["error"]["code"] == -32600 and err["id"] is None  # invalid request
         raw.send(
             {
                 "jsonrpc": "2.0",
