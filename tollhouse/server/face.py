@@ -25,6 +25,7 @@ from tollhouse.server.approvals import ElicitationApprover
 from tollhouse.server.case_resources import install_case_notifications
 from tollhouse.server.resources import ResourceCatalogue, ResourceNotFound, ResourceRequest
 from tollhouse.server.results import outcome_to_result, spec_to_tool
+from tollhouse.server.roots import ClientRoots
 from tollhouse.tools.base import ToolError
 
 log = logging.getLogger("tollhouse.server")
@@ -87,6 +88,11 @@ class McpFace:
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
         )
+        # Client roots (handshake era): cached per session, forgotten when the client says they changed.
+        self.client_roots = ClientRoots()
+        self.server.add_notification_handler(
+            "notifications/roots/list_changed", types.NotificationParams, self._roots_changed
+        )
         # Case files: resource-updated notifications (both eras) when a case or its receipts change.
         self.case_notifier = install_case_notifications(self.server)
         security = RequestStateSecurity.ephemeral(ttl=float(config.approval_ttl_s), audience=SERVER_NAME)
@@ -132,12 +138,14 @@ class McpFace:
             except Exception:  # a client that went away must not fail the tool
                 log.debug("progress notification dropped", exc_info=True)
 
+        session = self._session(ctx)
         call = Call(
             tool=params.name,
             arguments=arguments,
             channel=self.channel,  # type: ignore[arg-type]
             client=client,
-            session=self._session(ctx),
+            session=session,
+            client_roots=await self.client_roots.for_call(ctx, session),
             case=case if isinstance(case, str) and case else None,
             operator=self._operator(),
             approver=approver,
@@ -149,6 +157,11 @@ class McpFace:
         if approver.pending is not None and outcome.status in ("needs_approval", "denied"):
             return approver.input_required()
         return outcome_to_result(outcome, self._has_output.get(params.name, False))
+
+    async def _roots_changed(
+        self, ctx: ServerRequestContext[Any, Any], params: types.NotificationParams | None
+    ) -> None:
+        self.client_roots.invalidate(self._session(ctx))
 
     async def _record(self, call: Call, kind: str, details: dict[str, Any]) -> None:
         try:
