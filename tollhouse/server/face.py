@@ -97,6 +97,7 @@ class McpFace:
         self.case_notifier = install_case_notifications(self.server)
         security = RequestStateSecurity.ephemeral(ttl=float(config.approval_ttl_s), audience=SERVER_NAME)
         self.server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
+        self.server.middleware.append(self._receipt_malformed_calls)
 
     # -- identity of a request ----------------------------------------------------------------------
 
@@ -111,6 +112,26 @@ class McpFace:
 
     def _operator(self) -> str | None:
         return self.operator_of() if self.operator_of is not None else None
+
+    async def _receipt_malformed_calls(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
+        """A tools/call whose ``arguments`` is not an object never reaches ``_call_tool``: the SDK answers
+        -32602 first. It is still an attempted call of a named tool, so the gate receipts it (an
+        ``error`` outcome: arguments are not a JSON object) before the SDK answers as it always does."""
+        params = ctx.params
+        if ctx.method == "tools/call" and isinstance(params, dict):
+            name, arguments = params.get("name"), params.get("arguments")
+            if isinstance(name, str) and arguments is not None and not isinstance(arguments, dict):
+                await self.gate.call(
+                    Call(
+                        tool=name,
+                        arguments=arguments,
+                        channel=self.channel,  # type: ignore[arg-type]
+                        client=client_label(ctx),
+                        session=self._session(ctx),
+                        operator=self._operator(),
+                    )
+                )
+        return await call_next(ctx)
 
     # -- tools --------------------------------------------------------------------------------------
 
