@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
@@ -115,3 +116,70 @@ async def test_legacy_elicitation_answers_that_are_not_a_yes_deny(ws: Path) -> N
         r = await client.call_tool("demo_note_write", {"path": "notes/n.txt", "text": "x"})
     assert r.is_error and "elicitation cancel" in r.content[0].text
     assert not (ws / "notes" / "n.txt").exists()
+
+
+@pytest.mark.anyio
+async def test_an_approval_answered_after_it_expired_does_not_run(workspace: Path) -> None:
+    from tests.server.conftest import make_workspace
+
+    ws = make_workspace(workspace, "")
+    text = (ws / "tollhouse.toml").read_text().replace("ttl_s = 60", "ttl_s = 1")
+    (ws / "tollhouse.toml").write_text(text)
+    async with Client(stdio_params(ws), mode="auto", elicitation_callback=_never) as client:
+        session = client.session
+        asked = await session.call_tool(
+            "demo_note_write", {"path": "notes/late.txt", "text": "late"}, allow_input_required=True
+        )
+        assert isinstance(asked, types.InputRequiredResult)
+        assert "expires in 1 s" in asked.input_requests[INPUT_KEY].params.message
+        await anyio.sleep(1.5)
+        with pytest.raises(MCPError) as err:
+            await session.call_tool(
+                "demo_note_write",
+                {"path": "notes/late.txt", "text": "late"},
+                input_responses=yes(),
+                request_state=asked.request_state,
+            )
+        assert err.value.error.code == types.INVALID_PARAMS
+    assert not (ws / "notes" / "late.txt").exists()
+    assert "ok" not in [r["outcome"] for r in outcomes(ws, "demo_note_write")]
+
+
+@pytest.mark.anyio
+async def test_one_principals_approval_cannot_be_answered_with_another_token(workspace: Path) -> None:
+    import hashlib
+
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    from tests.server.conftest import make_workspace, start_http, stop
+
+    alice = "alice-token-" + "y" * 40
+    digest = hashlib.sha256(alice.encode()).hexdigest()
+    ws = make_workspace(workspace, f'\n[http]\ntokens = [{{principal = "alice", sha256 = "{digest}"}}]\n')
+    server = start_http(ws)
+
+    def as_(token: str) -> Client:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+        return Client(
+            streamable_http_client(server.url, http_client=http), mode="auto", elicitation_callback=_never
+        )
+
+    try:
+        async with as_(alice) as client:
+            asked = await client.session.call_tool(
+                "demo_note_write", {"path": "notes/alice.txt", "text": "a"}, allow_input_required=True
+            )
+            assert isinstance(asked, types.InputRequiredResult)
+        async with as_(server.token) as other:
+            with pytest.raises(MCPError) as err:
+                await other.session.call_tool(
+                    "demo_note_write",
+                    {"path": "notes/alice.txt", "text": "a"},
+                    input_responses=yes(),
+                    request_state=asked.request_state,
+                )
+            assert err.value.error.code == types.INVALID_PARAMS
+    finally:
+        stop(server.proc)
+    assert not (ws / "notes" / "alice.txt").exists()

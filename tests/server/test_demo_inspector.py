@@ -30,6 +30,7 @@ def test_demo_walks_every_step_and_exits_0(tmp_path: Path, mode: str) -> None:
         "list tools",
         "allowed call",
         "denied call",
+        "shell injection",
         "ask -> elicitation",
         "receipts resource",
         "receipts verify",
@@ -37,6 +38,8 @@ def test_demo_walks_every_step_and_exits_0(tmp_path: Path, mode: str) -> None:
         line = next(line for line in out.splitlines() if f"  {step}  " in line)
         assert line.startswith("OK"), line
     assert "no-secrets" in out and "every step behaved as designed" in out
+    shell = next(line for line in out.splitlines() if "  shell injection  " in line)
+    assert "denied: " in shell, shell  # refused by the gate, not failed for another reason
     kept = Path(out.split("workspace kept: ")[1].split()[0])
     assert (kept / "notes" / "todo.txt").read_text() == "try tollhouse"
 

@@ -226,3 +226,23 @@ def test_doctor_reports_the_shell_sandbox(tmp_path: Path) -> None:
     check = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}["shell sandbox"]
     assert proc.returncode == 1 and check["status"] == "FAIL"
     assert "not installed" in check["detail"] and "never runs unsandboxed" in check["fix"]
+
+
+def test_doctor_names_a_broken_policy_and_a_missing_receipt_store(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "tollhouse.toml").write_text(
+        '[tools]\nfamilies = ["files"]\n\n[[rules]]\nid = "r1"\ntools = ["files_read"]\n'
+        'effect = "allow"\npaths = ["[unclosed"]\n'
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = run(ws, "doctor", "--json", home=home)
+    assert proc.returncode == 1
+    checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert checks["config"]["status"] == "OK"
+    policy = checks["policy"]
+    assert policy["status"] == "FAIL" and "rule r1" in policy["detail"] and "[unclosed" in policy["detail"]
+    chain = checks["receipt chain"]
+    assert chain["status"] == "FAIL" and "no receipt database" in chain["detail"]
+    assert chain["fix"] == "run `tollhouse init` to create it"  # nothing is damaged: no "evidence" advice

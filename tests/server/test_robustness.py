@@ -80,7 +80,10 @@ def test_malformed_json_rpc_gets_protocol_errors_and_the_server_lives_on(ws: Pat
         raw.handshake()
         raw.send("{this is not json")
         err = raw.read()
-        assert err["error"]["code"] == -32700  # parse error
+        assert err["error"]["code"] == -32700 and err["id"] is None  # parse error
+        raw.send('{"valid": "json", "but": "not JSON-RPC"}')
+        err = raw.read()
+        assert err["error"]["code"] == -32600 and err["id"] is None  # invalid request
         raw.send(
             {
                 "jsonrpc": "2.0",
@@ -115,7 +118,10 @@ def test_malformed_json_rpc_gets_protocol_errors_and_the_server_lives_on(ws: Pat
         assert raw.read_id(6)["result"]["content"][0]["text"] == "ok"
     finally:
         assert raw.close() == 0
-    assert [r["outcome"] for r in outcomes(ws, "demo_note_read")] == ["error"]
+    reads = outcomes(ws, "demo_note_read")
+    # Both attempted calls are receipted: arguments that are not an object, and a wrong type.
+    assert [r["outcome"] for r in reads] == ["error", "error"]
+    assert "not a JSON object" in reads[0]["message"] and "invalid arguments" in reads[1]["message"]
 
 
 def test_client_disconnecting_mid_call_cancels_and_receipts(ws: Path) -> None:

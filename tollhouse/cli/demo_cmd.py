@@ -77,6 +77,12 @@ def _text(result: Any) -> str:
     return " ".join(getattr(c, "text", "") for c in result.content).strip()
 
 
+def _status(result: Any) -> str | None:
+    """The gate's status for a call (``_meta["tollhouse/status"]``: ok, denied, error...)."""
+    meta = getattr(result, "meta", None) or {}
+    return meta.get("tollhouse/status")
+
+
 def _short(text: str, n: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -136,7 +142,9 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
         steps.append(step)
         r = await client.call_tool("shell_run", {"command": "echo hi; touch pwned"})
         step.got = _short(_text(r))
-        step.ok = bool(r.is_error) and not (root / "pwned").exists()
+        # Refused by the gate (a denial naming why), not failed for some other reason such as bad
+        # arguments: an error alone would also be "not run".
+        step.ok = _status(r) == "denied" and not (root / "pwned").exists()
 
         step = Step("ask -> elicitation", "files_write notes/todo.txt asks; the answer decides")
         steps.append(step)

@@ -107,7 +107,15 @@ def check_http_token(state: Path) -> Check | None:
     return Check("http token", "OK", f"{token} (mode {mode:o})")
 
 
-def check_receipts(config_path: Path) -> Check:
+def check_receipts(config_path: Path, state: Path) -> Check:
+    if not (state / "receipts.db").exists():
+        # Nothing is damaged: there is no chain yet, and the fix is not "keep the evidence".
+        return Check(
+            "receipt chain",
+            "FAIL",
+            f"no receipt database at {state / 'receipts.db'}",
+            "run `tollhouse init` to create it",
+        )
     # The public `receipts verify` command is the contract; run it as a user would.
     cmd = [sys.executable, "-m", "tollhouse", "--config", str(config_path), "receipts", "verify"]
     try:
@@ -206,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         token = check_http_token(state)
         if token is not None:
             checks.append(token)
-        checks.append(check_receipts(Path(config.path)))  # type: ignore[attr-defined]
+        checks.append(check_receipts(Path(config.path), state))  # type: ignore[attr-defined]
         checks.append(check_sandbox(config))
         checks.extend(check_clients(Path(config.path)))  # type: ignore[attr-defined]
     failed = any(c.status == "FAIL" for c in checks)

@@ -20,6 +20,7 @@ gate's redacted copy, and the schema has no free-text field a client could fill 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,7 @@ APPROVAL_SCHEMA: dict[str, Any] = {
 
 def approval_message(req: ApprovalRequest) -> str:
     args = json.dumps(req.arguments, ensure_ascii=False, sort_keys=True)
-    seconds = max(0, int(req.expires_at - time.time()))
+    seconds = max(0, math.ceil(req.expires_at - time.time()))  # a 300 s approval says 300, not 299
     rules = ", ".join(req.rules) or "(none)"
     return (
         f"tollhouse: approve a call to {req.tool}"

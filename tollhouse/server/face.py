@@ -25,6 +25,7 @@ from tollhouse.server.approvals import ElicitationApprover
 from tollhouse.server.case_resources import install_case_notifications
 from tollhouse.server.resources import ResourceCatalogue, ResourceNotFound, ResourceRequest
 from tollhouse.server.results import outcome_to_result, spec_to_tool
+from tollhouse.server.roots import ClientRoots
 from tollhouse.tools.base import ToolError
 
 log = logging.getLogger("tollhouse.server")
@@ -87,10 +88,16 @@ class McpFace:
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
         )
+        # Client roots (handshake era): cached per session, forgotten when the client says they changed.
+        self.client_roots = ClientRoots()
+        self.server.add_notification_handler(
+            "notifications/roots/list_changed", types.NotificationParams, self._roots_changed
+        )
         # Case files: resource-updated notifications (both eras) when a case or its receipts change.
         self.case_notifier = install_case_notifications(self.server)
         security = RequestStateSecurity.ephemeral(ttl=float(config.approval_ttl_s), audience=SERVER_NAME)
         self.server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
+        self.server.middleware.append(self._receipt_malformed_calls)
 
     # -- identity of a request ----------------------------------------------------------------------
 
@@ -105,6 +112,26 @@ class McpFace:
 
     def _operator(self) -> str | None:
         return self.operator_of() if self.operator_of is not None else None
+
+    async def _receipt_malformed_calls(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
+        """A tools/call whose ``arguments`` is not an object never reaches ``_call_tool``: the SDK answers
+        -32602 first. It is still an attempted call of a named tool, so the gate receipts it (an
+        ``error`` outcome: arguments are not a JSON object) before the SDK answers as it always does."""
+        params = ctx.params
+        if ctx.method == "tools/call" and isinstance(params, dict):
+            name, arguments = params.get("name"), params.get("arguments")
+            if isinstance(name, str) and arguments is not None and not isinstance(arguments, dict):
+                await self.gate.call(
+                    Call(
+                        tool=name,
+                        arguments=arguments,
+                        channel=self.channel,  # type: ignore[arg-type]
+                        client=client_label(ctx),
+                        session=self._session(ctx),
+                        operator=self._operator(),
+                    )
+                )
+        return await call_next(ctx)
 
     # -- tools --------------------------------------------------------------------------------------
 
@@ -132,12 +159,14 @@ class McpFace:
             except Exception:  # a client that went away must not fail the tool
                 log.debug("progress notification dropped", exc_info=True)
 
+        session = self._session(ctx)
         call = Call(
             tool=params.name,
             arguments=arguments,
             channel=self.channel,  # type: ignore[arg-type]
             client=client,
-            session=self._session(ctx),
+            session=session,
+            client_roots=await self.client_roots.for_call(ctx, session),
             case=case if isinstance(case, str) and case else None,
             operator=self._operator(),
             approver=approver,
@@ -149,6 +178,11 @@ class McpFace:
         if approver.pending is not None and outcome.status in ("needs_approval", "denied"):
             return approver.input_required()
         return outcome_to_result(outcome, self._has_output.get(params.name, False))
+
+    async def _roots_changed(
+        self, ctx: ServerRequestContext[Any, Any], params: types.NotificationParams | None
+    ) -> None:
+        self.client_roots.invalidate(self._session(ctx))
 
     async def _record(self, call: Call, kind: str, details: dict[str, Any]) -> None:
         try:

@@ -49,7 +49,6 @@ async def _close_cases(face: Any, gate: Any) -> None:
 
 
 async def serve_stdio(config: Config) -> None:
-    import anyio
     from mcp.server.stdio import stdio_server
 
     from tollhouse.gate import Gate
@@ -61,23 +60,55 @@ async def serve_stdio(config: Config) -> None:
         async with stdio_server() as (wire_in, write_stream):
             # The SDK drops a line it cannot parse without a word; answer it with the protocol's
             # error instead, so a broken client learns what happened, and carry on.
-            send, receive = anyio.create_memory_object_stream[Any](0)
-
-            async def screen() -> None:
-                async with send, wire_in:
-                    async for item in wire_in:
-                        if isinstance(item, Exception):
-                            await write_stream.send(_protocol_error(item))
-                        else:
-                            await send.send(item)
-
+            screened = ScreenedStream(wire_in, write_stream)
             try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(screen)
-                    await face.server.run(receive, write_stream, face.server.create_initialization_options())
-                    tg.cancel_scope.cancel()
+                await face.server.run(screened, write_stream, face.server.create_initialization_options())
             finally:
                 await _close_cases(face, gate)
+
+
+class ScreenedStream:
+    """The stdio read stream with unparsable lines answered (JSON-RPC error) and skipped.
+
+    A wrapper, not a relay task: every message would otherwise cross one more memory stream and one
+    more task switch on its way in. It also passes on the sender's context (``last_context``), which
+    the SDK's dispatcher reads from the stream it is given.
+    """
+
+    def __init__(self, inner: Any, write_stream: Any) -> None:
+        self._inner = inner
+        self._write = write_stream
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        while True:
+            item = await self._inner.receive()
+            if not isinstance(item, Exception):
+                return item
+            await self._write.send(_protocol_error(item))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self) -> ScreenedStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        import anyio
+
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> ScreenedStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _transport_security(settings: HttpSettings, port: int) -> Any:
