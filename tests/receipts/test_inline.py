@@ -82,3 +82,20 @@ async def test_entries_appended_right_before_close_are_written(state_dir: Path) 
         await anyio.sleep(0)
         await store.close()
     assert results and verify_db(state_dir / "receipts.db").count == 1
+
+
+async def test_a_head_moved_by_another_writer_is_noticed_and_the_chain_stays_whole(state_dir: Path) -> None:
+    """The one-statement append only lands on the head it hashed against; when another store (here
+    a second one on the same file, as a second server would be) has appended meanwhile, it falls back
+    to reading the head inside a transaction."""
+    first = await ReceiptStore.open(state_dir)
+    second = await ReceiptStore.open(state_dir)
+    a = await first.append(make_entry("event", "a", tool="t"))
+    b = await first.append(make_entry("event", "b", tool="t"))  # first now caches head = b
+    c = await second.append(make_entry("event", "c", tool="t"))
+    d = await first.append(make_entry("event", "d", tool="t"))  # its cached head is stale
+    await first.close()
+    await second.close()
+    assert [a.seq, b.seq, c.seq, d.seq] == [1, 2, 3, 4]
+    result = verify_db(state_dir / "receipts.db")
+    assert result.ok and result.count == 4, result.reason

@@ -28,9 +28,9 @@ from typing import Any
 import anyio
 
 from tollhouse.receipts.errors import ReceiptStoreError
-from tollhouse.receipts.schema import DDL, FIELDS, SCHEMA_VERSION, validate_entry
+from tollhouse.receipts.schema import DDL, FIELDS, INSERT_SQL, SCHEMA_VERSION, validate_entry
 from tollhouse.receipts.signing import Signer, load_or_create_signer
-from tollhouse.receipts.writer import Receipt, Writer, _Op, append_rows
+from tollhouse.receipts.writer import Receipt, Writer, _Op, append_rows, chain_entries
 
 DB_NAME = "receipts.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -51,6 +51,8 @@ class ReceiptStore:
         self._inline = inline
         self._pending: list[tuple[dict[str, Any], asyncio.Future[Receipt]]] = []
         self._since_wal = 0
+        self._head: tuple[int, str] | None = None
+        """(seq, hash) of the chain head as this connection last wrote it; None when unknown."""
         self._closed = False
 
     @property
@@ -104,6 +106,8 @@ class ReceiptStore:
             return
         conn = self._inline
         assert conn is not None
+        if len(batch) == 1 and self._write_one_at_head(conn, *batch[0]):
+            return
         entries = [entry for entry, _ in batch]
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -130,10 +134,39 @@ class ReceiptStore:
                 if not future.done():
                     future.set_exception(error)
             return
+        self._head = (receipts[-1].seq, receipts[-1].hash)
         for (_, future), receipt in zip(batch, receipts, strict=True):
             if not future.done():  # a cancelled caller: its entry is committed all the same
                 future.set_result(receipt)
-        self._since_wal += len(batch)
+        self._count_for_wal(len(batch))
+
+    def _write_one_at_head(
+        self, conn: sqlite3.Connection, entry: dict[str, Any], future: asyncio.Future[Receipt]
+    ) -> bool:
+        """The common case, one entry, as one statement (its own transaction) instead of four.
+
+        It is hashed against the head this connection last wrote. If another writer has appended
+        since, the row for seq+1 exists and the primary key refuses this one (seqs are gapless and
+        rows are never deleted), so nothing can slip in between. False when this cannot be done: the
+        head moved or is unknown, a checkpoint is due, or the database is locked or failing; the
+        transaction path then takes the entry and waits or reports properly."""
+        if self._head is None or (self._head[0] + 1) % self._writer.checkpoint_every == 0:
+            return False
+        seq, prev = self._head
+        rows, receipts = chain_entries([entry], seq, prev, self._writer.identity)
+        try:
+            conn.execute(INSERT_SQL, rows[0])
+        except sqlite3.Error:
+            self._head = None
+            return False
+        self._head = (receipts[0].seq, receipts[0].hash)
+        if not future.done():
+            future.set_result(receipts[0])
+        self._count_for_wal(1)
+        return True
+
+    def _count_for_wal(self, n: int) -> None:
+        self._since_wal += n
         if self._since_wal >= WAL_EVERY:
             self._since_wal = 0
             self._writer.submit(_Op("wal", None, None))

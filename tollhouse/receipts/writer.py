@@ -81,6 +81,18 @@ def append_rows(
     """
     row = conn.execute("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = row if row else (0, ZERO_HASH)
+    rows, receipts = chain_entries(entries, seq, prev, identity)
+    conn.executemany(INSERT_SQL, rows)
+    for receipt in receipts:
+        if receipt.seq % checkpoint_every == 0:
+            insert_checkpoint(conn, signer, receipt.seq, receipt.hash)
+    return receipts
+
+
+def chain_entries(
+    entries: list[dict[str, Any]], seq: int, prev: str, identity: str
+) -> tuple[list[tuple[Any, ...]], list[Receipt]]:
+    """Give entries their place after (seq, prev): seq, time, prev_hash, hash; and their rows."""
     now = now_rfc3339()
     rows: list[tuple[Any, ...]] = []
     receipts: list[Receipt] = []
@@ -94,11 +106,7 @@ def append_rows(
         prev = entry["hash"] = entry_hash(entry)
         rows.append(tuple(entry[f] for f in FIELDS))
         receipts.append(Receipt(seq, prev, now))
-    conn.executemany(INSERT_SQL, rows)
-    for receipt in receipts:
-        if receipt.seq % checkpoint_every == 0:
-            insert_checkpoint(conn, signer, receipt.seq, receipt.hash)
-    return receipts
+    return rows, receipts
 
 
 def insert_checkpoint(conn: sqlite3.Connection, signer: Signer, seq: int, head_hash: str) -> None:
