@@ -99,7 +99,7 @@ def main() -> None:
         receipts_bench = None
     if receipts_bench is not None and hasattr(receipts_bench, "main"):
         print("\nreceipt store (benchmarks/receipts.py)")
-        receipts_bench.main()
+        anyio.run(receipts_bench.main)
 
 
 if __name__ == "__main__":

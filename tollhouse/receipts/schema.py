@@ -202,6 +202,7 @@ CREATE TABLE IF NOT EXISTS receipts (
 );
 CREATE INDEX IF NOT EXISTS receipts_call ON receipts(call_id);
 CREATE INDEX IF NOT EXISTS receipts_case ON receipts(case_id);
+CREATE INDEX IF NOT EXISTS receipts_case_tool ON receipts(case_id, tool, kind, outcome);
 CREATE INDEX IF NOT EXISTS receipts_session ON receipts(session);
 CREATE INDEX IF NOT EXISTS receipts_kind ON receipts(kind);
 CREATE TABLE IF NOT EXISTS checkpoints (
