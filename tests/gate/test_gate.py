@@ -341,3 +341,12 @@ async def test_unpaired_surrogates_are_clear_errors_with_a_receipt(config, tool,
     (entry,) = of_call(config, out.call_id)
     assert entry["outcome"] == "error" and entry["session"] == "s\\udcff"
     assert verify_db(config.state_dir / "receipts.db").ok
+
+
+async def test_bad_credentials_config_refuses_to_open_before_anything_is_opened(workspace: Path) -> None:
+    from tollhouse.config import ConfigError
+
+    config = make_config(workspace, '[credentials."github:default"]\nsource = "nonsense:X"\n')
+    with pytest.raises(ConfigError):
+        await Gate.open(config)
+    assert not (config.state_dir / "receipts.db").exists()

@@ -25,6 +25,7 @@ from tollhouse.gate.grants import use_matching_grant
 from tollhouse.gate.policy import Policy
 from tollhouse.gate.redact import Redactor
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision, Outcome, Status
+from tollhouse.identity import build_resolver
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
 from tollhouse.receipts.process import current_identity as process_identity
 from tollhouse.state.db import StateDB
@@ -84,6 +85,7 @@ class Gate:
         )
         policy = Policy.load(config, registry)
         redactor = Redactor.from_config(config)
+        credentials = build_resolver(config, redactor)  # a bad [credentials] table fails here, first
         receipts = await ReceiptStore.open(
             config.state_dir,
             checkpoint_every=config.receipts.checkpoint_every,
@@ -96,16 +98,8 @@ class Gate:
             await receipts.close()
             raise
         services = Services(config, redactor, receipts, state)
-        gate = cls(config, registry, policy, services)
-        gate._attach_credentials()
-        return gate
-
-    def _attach_credentials(self) -> None:
-        try:
-            from tollhouse.identity import build_resolver
-        except ImportError:
-            return
-        self.services.credentials = build_resolver(self.config, self.services.redactor)
+        services.credentials = credentials
+        return cls(config, registry, policy, services)
 
     async def close(self) -> None:
         try:
