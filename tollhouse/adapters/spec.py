@@ -7,37 +7,14 @@ Emitters take either a list of specs or a Gate (whose ``catalogue()`` returns th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from tollhouse.gate.catalogue import ToolSpec
 from tollhouse.tools.base import Tool
 
-
-@runtime_checkable
-class SpecLike(Protocol):
-    name: str
-    title: str
-    description: str
-    input_schema: dict[str, Any]
-    output_schema: dict[str, Any] | None
-    effects: frozenset[str]
-    family: str
-    annotations: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Spec:
-    """A stand-alone spec, for emitting without a gate (tests, docs, third-party tool lists)."""
-
-    name: str
-    title: str
-    description: str
-    input_schema: dict[str, Any]
-    output_schema: dict[str, Any] | None = None
-    effects: frozenset[str] = frozenset({"read"})
-    family: str = "tools"
-    annotations: dict[str, Any] = field(default_factory=dict)
+SpecLike = ToolSpec
+Spec = ToolSpec
+"""A stand-alone spec, for emitting without a gate (tests, docs, third-party tool lists)."""
 
 
 def specs_of(source: Any) -> list[SpecLike]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tollhouse.tools.base import Effect, Registry, Tool
@@ -14,10 +14,11 @@ class ToolSpec:
     title: str
     description: str
     input_schema: dict[str, Any]
-    output_schema: dict[str, Any] | None
-    effects: frozenset[str]
-    family: str
-    annotations: dict[str, bool]
+    output_schema: dict[str, Any] | None = None
+    effects: frozenset[str] = frozenset({"read"})
+    family: str = "tools"
+    annotations: dict[str, bool] = field(default_factory=dict)
+    """Defaults serve a spec written by hand (adapters emitting a third party's tool list)."""
 
     @classmethod
     def of(cls, tool: Tool) -> ToolSpec:

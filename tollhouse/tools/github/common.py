@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from pydantic import AfterValidator, Field
 
-from tollhouse.tools.base import Facets, ToolContext, ToolError
+from tollhouse.tools.base import Effect, Facets, Tool, ToolContext, ToolError
 from tollhouse.tools.github.client import GitHubClient, GitHubError
 from tollhouse.tools.github.pinning import PINS
 from tollhouse.tools.github.sanitize import Stripped, clean_prose, invisible_re, mark_invisible
@@ -175,3 +175,21 @@ class Shaper:
             stripped_invisible=self.stripped.invisible,
             stripped_html_comments=self.stripped.html_comments,
         )
+
+
+def github_tool(
+    name: str,
+    title: str,
+    description: str,
+    model: Any,
+    run: Any,
+    output: Any,
+    *,
+    effects: frozenset[Effect],
+    **extra: Any,
+) -> Tool:
+    """A tool of the family: GitHub's credential profile, the repository facets policy matches on."""
+    return Tool(
+        name=name, title=title, description=description, input_model=model, run=run, effects=effects,
+        family="github", output_model=output, credential="github:default", facets_of=repo_facets, **extra,
+    )  # fmt: skip

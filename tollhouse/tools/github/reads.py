@@ -18,8 +18,8 @@ from tollhouse.tools.github.common import (
     RepoName,
     Shaper,
     github,
+    github_tool,
     note_read,
-    repo_facets,
     repo_path,
 )
 
@@ -254,20 +254,8 @@ async def get_file(args: GetFileArgs, ctx: ToolContext) -> m.FileContent:
     return out
 
 
-def _tool(name: str, title: str, description: str, model: type[BaseModel], run, output) -> Tool:  # type: ignore[no-untyped-def]
-    return Tool(
-        name=name,
-        title=title,
-        description=description,
-        input_model=model,
-        run=run,
-        effects=READ,
-        family="github",
-        output_model=output,
-        credential="github:default",
-        facets_of=repo_facets,
-        idempotent=True,
-    )
+def _tool(*args, **extra) -> Tool:  # type: ignore[no-untyped-def]
+    return github_tool(*args, effects=READ, idempotent=True, **extra)
 
 
 UNTRUSTED_NOTE = (

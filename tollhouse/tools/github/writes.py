@@ -16,8 +16,8 @@ from tollhouse.tools.github.common import (
     RepoName,
     check_write,
     github,
+    github_tool,
     reject_hidden,
-    repo_facets,
     repo_path,
 )
 from tollhouse.tools.github.settings import load_settings
@@ -153,20 +153,8 @@ async def create_pull(args: CreatePullArgs, ctx: ToolContext) -> m.PullResult:
     )
 
 
-def _tool(name: str, title: str, description: str, model: type[BaseModel], run, output, **kw: Any) -> Tool:  # type: ignore[no-untyped-def]
-    return Tool(
-        name=name,
-        title=title,
-        description=description,
-        input_model=model,
-        run=run,
-        effects=WRITE,
-        family="github",
-        output_model=output,
-        credential="github:default",
-        facets_of=repo_facets,
-        **kw,
-    )
+def _tool(*args, **extra) -> Tool:  # type: ignore[no-untyped-def]
+    return github_tool(*args, effects=WRITE, **extra)
 
 
 WRITE_TOOLS = [

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 
-from tollhouse.tools.shell.exectable import NICE, PROGRAMS, Spec
+from tollhouse.tools.shell.exectable import NICE, PROGRAMS, SHELLS, Spec
 
 _VERSION_SUFFIX = re.compile(r"[\d.]+$")
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -156,19 +156,7 @@ def _scan(argv: list[str], start: int, end: int, spec: Spec, out: set[int], dept
 # Programs that read code from stdin when given no script operand (`sh`, `python -`, `perl`).
 STDIN_INTERPRETERS = frozenset(
     {
-        "sh",
-        "bash",
-        "dash",
-        "zsh",
-        "ksh",
-        "mksh",
-        "ash",
-        "fish",
-        "csh",
-        "tcsh",
-        "rbash",
-        "yash",
-        "pwsh",
+        *SHELLS,
         "python",
         "pypy",
         "perl",

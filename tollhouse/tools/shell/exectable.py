@@ -266,25 +266,10 @@ SCP = Spec(opts=_s("-o", "-F", "-S", "-D"), letters="oFSD")
 VIM = Spec(opts=_s("-c", "--cmd", "-S"), letters="cS", plus=True)
 EMACS = Spec(opts=_s("--eval", "-l", "--load", "-f", "--funcall", "--script", "-x", "--batch", "-batch"))
 
+SHELLS = ("sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "rbash", "yash", "pwsh")
+
 PROGRAMS: dict[str, Spec] = {
-    **{
-        name: SHELL
-        for name in (
-            "sh",
-            "bash",
-            "dash",
-            "zsh",
-            "ksh",
-            "mksh",
-            "ash",
-            "fish",
-            "csh",
-            "tcsh",
-            "rbash",
-            "yash",
-            "pwsh",
-        )
-    },
+    **dict.fromkeys(SHELLS, SHELL),
     "git": GIT,
     "find": FIND,
     "tar": TAR,

@@ -18,6 +18,19 @@ from tollhouse.tools.base import ToolError
 _cache: dict[str, SandboxStatus] = {}
 
 
+# One definition for the probe and the real command line: the probe must try exactly the namespaces
+# a sandboxed command will need, or it could report "works" where commands then fail.
+SYSTEM_VIEW = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
+ISOLATION = (
+    "--unshare-net",
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--die-with-parent",
+    "--new-session",
+)
+
+
 @dataclass(frozen=True)
 class SandboxStatus:
     available: bool
@@ -51,22 +64,7 @@ def sandbox_status(path: str | None = None, *, refresh: bool = False) -> Sandbox
     found = os.path.realpath(found)
     if not refresh and found in _cache:
         return _cache[found]
-    probe = [
-        found,
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--unshare-net",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--die-with-parent",
-        "--new-session",
-        "true",
-    ]
+    probe = [found, *SYSTEM_VIEW, *ISOLATION, "true"]
     try:
         done = subprocess.run(probe, capture_output=True, timeout=10, env={"PATH": os.defpath}, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -130,13 +128,7 @@ def wrap(
     assert status.bwrap is not None
     out = [
         status.bwrap,
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
+        *SYSTEM_VIEW,
         "--tmpfs",
         "/tmp",  # noqa: S108 - a fresh private tmpfs inside the sandbox
         "--tmpfs",
@@ -155,12 +147,7 @@ def wrap(
         if path.exists():
             out += ["--ro-bind", str(path), str(path)]
     out += [
-        "--unshare-net",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--die-with-parent",
-        "--new-session",
+        *ISOLATION,
         "--chdir",
         str(cwd),
         "--",

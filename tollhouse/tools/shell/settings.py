@@ -5,18 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tollhouse.config import _SECTION_KEYS
 from tollhouse.tools.base import ToolError
 
-KEYS = {
-    "pass_env",
-    "allow_env",
-    "default_timeout_s",
-    "max_timeout_s",
-    "output_cap_bytes",
-    "sandbox",
-    "workspace_programs",
-    "progress_interval_s",
-}
+KEYS = _SECTION_KEYS["shell"]  # one list: config refuses unknown keys with it, this reads them
 
 
 @dataclass(frozen=True)
