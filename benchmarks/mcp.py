@@ -4,7 +4,8 @@
 
 Prints a table: no-op call p50/p99 (client-observed round trip; tollhouse's includes policy, the
 intent and outcome receipts), cold start to the first tools/list answer, and the idle RSS of the
-server process. Targets: call p50 <= 1.15x bare, start <= 1.15x bare, idle RSS <= 80 MiB.
+server process. Targets: call p50 <= 1.15x bare, start <= 1.15x bare, idle RSS <= 80 MiB. A last
+line times the bare server on tollhouse's own stdio transport too, which isolates the gate's cost.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mcp import Client, StdioServerParameters  # noqa: E402
 
 REPO = HERE.parent
 ROUNDS = 4
+KINDS = ("bare", "bare_loop", "tollhouse")
 
 BARE = '''
 from mcp.server import MCPServer
@@ -44,6 +46,27 @@ if __name__ == "__main__":
     mcp.run()
 '''
 
+# The same bare server on the stdio transport tollhouse uses for pipes (event-loop reads and writes
+# instead of the SDK's worker threads): the difference to tollhouse is what the gate itself costs.
+BARE_LOOP = BARE.replace(
+    """if __name__ == "__main__":
+    mcp.run()""",
+    """async def main():
+    from mcp.server.stdio import stdio_server
+    from tollhouse.server.stdio_loop import MIN_MESSAGE_BYTES, loop_stdio
+
+    server = mcp._lowlevel_server
+    async with loop_stdio(MIN_MESSAGE_BYTES) as (lines, out):
+        async with stdio_server(lines, out) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+
+if __name__ == "__main__":
+    import anyio
+
+    anyio.run(main)""",
+)
+
 CONFIG = """
 [tools]
 families = []
@@ -58,9 +81,9 @@ effect = "allow"
 
 def _params(kind: str, root: Path) -> StdioServerParameters:
     env = {"PYTHONPATH": str(REPO), "PATH": os.environ.get("PATH", ""), "HOME": str(root)}
-    if kind == "bare":
+    if kind.startswith("bare"):
         return StdioServerParameters(
-            command=sys.executable, args=[str(root / "bare.py")], env=env, cwd=str(root)
+            command=sys.executable, args=[str(root / f"{kind}.py")], env=env, cwd=str(root)
         )
     env["TOLLHOUSE_CONFIG"] = str(root / "tollhouse.toml")
     return StdioServerParameters(
@@ -122,13 +145,14 @@ async def main(n: int, starts: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "bare.py").write_text(textwrap.dedent(BARE))
+        (root / "bare_loop.py").write_text(textwrap.dedent(BARE_LOOP))
         (root / "tollhouse.toml").write_text(CONFIG)
         # Alternate the two servers over several rounds: on a shared machine a burst of load then
         # lands on both sides instead of skewing the ratio.
-        samples: dict[str, list[float]] = {"bare": [], "tollhouse": []}
-        rss: dict[str, list[float]] = {"bare": [], "tollhouse": []}
+        samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        rss: dict[str, list[float]] = {kind: [] for kind in KINDS}
         for _ in range(ROUNDS):
-            for kind in ("bare", "tollhouse"):
+            for kind in KINDS:
                 times, mib = await calls(kind, root, max(1, n // ROUNDS), warmup=min(200, n // 5))
                 samples[kind] += times
                 rss[kind].append(mib)
@@ -144,12 +168,12 @@ async def main(n: int, starts: int) -> None:
                 started[kind].append(await cold_start(kind, root))
         for kind, values in started.items():
             res[kind]["start"] = statistics.median(values)
-    b, t = res["bare"], res["tollhouse"]
+    b, loop, t = res["bare"], res["bare_loop"], res["tollhouse"]
     print(
         f"MCP stdio, {n} sequential no-op calls per server ({ROUNDS} alternating rounds), "
         f"cold start median of {starts}"
     )
-    print(f"{'measure':<26}{'bare MCPServer':>16}{'tollhouse':>14}{'ratio':>8}{'target':>10}")
+    print(f"{'measure':<30}{'bare MCPServer':>16}{'tollhouse':>12}{'ratio':>8}{'target':>10}")
     rows = [
         ("no-op call p50 (us)", b["p50"], t["p50"], "<= 1.15x"),
         ("no-op call p99 (us)", b["p99"], t["p99"], ""),
@@ -157,7 +181,14 @@ async def main(n: int, starts: int) -> None:
         ("idle RSS (MiB)", b["rss"], t["rss"], "<= 80"),
     ]
     for name, bv, tv, target in rows:
-        print(f"{name:<26}{bv:>16.1f}{tv:>14.1f}{tv / bv:>7.2f}x{target:>10}")
+        print(f"{name:<30}{bv:>16.1f}{tv:>12.1f}{tv / bv:>7.2f}x{target:>10}")
+    # Part of tollhouse's lead is its stdio transport; the same bare server on that transport
+    # shows what the gate (policy, two durable receipts, redaction) adds on its own.
+    print(
+        f"same transport: bare MCPServer on tollhouse's loop stdio p50 {loop['p50']:.1f} us, "
+        f"p99 {loop['p99']:.1f} us; tollhouse is {t['p50'] / loop['p50']:.2f}x that "
+        f"(+{t['p50'] - loop['p50']:.0f} us per call for the gate)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from tollhouse.config import Config
@@ -22,7 +24,7 @@ def _say(message: str) -> None:
     print(f"tollhouse: {message}", file=sys.stderr, flush=True)
 
 
-def _protocol_error(exc: Exception) -> Any:
+def _protocol_error(exc: Exception, oversized: int | None = None) -> Any:
     """The JSON-RPC error for a line that did not parse (id null, as JSON-RPC 2.0 says)."""
     import mcp_types as types
     from mcp.shared.message import SessionMessage
@@ -32,7 +34,11 @@ def _protocol_error(exc: Exception) -> Any:
     code, text = (
         (types.PARSE_ERROR, "Parse error") if not_json else (types.INVALID_REQUEST, "Invalid request")
     )
-    error = types.ErrorData(code=code, message=f"{text}: not a JSON-RPC 2.0 message")
+    message = f"{text}: not a JSON-RPC 2.0 message"
+    if oversized is not None:
+        code = types.INVALID_REQUEST
+        message = f"Invalid request: a message over {oversized} bytes was dropped unread (the stdio limit)"
+    error = types.ErrorData(code=code, message=message)
     return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=None, error=error))
 
 
@@ -49,22 +55,37 @@ async def _close_cases(face: Any, gate: Any) -> None:
 
 
 async def serve_stdio(config: Config) -> None:
-    from mcp.server.stdio import stdio_server
-
     from tollhouse.gate import Gate
     from tollhouse.server.face import McpFace
 
     gate = await Gate.open(config)
     async with gate:
         face = McpFace(gate, "mcp-stdio")
-        async with stdio_server() as (wire_in, write_stream):
+        async with _stdio(config) as (wire_in, write_stream, oversized):
             # The SDK drops a line it cannot parse without a word; answer it with the protocol's
             # error instead, so a broken client learns what happened, and carry on.
-            screened = ScreenedStream(wire_in, write_stream)
+            screened = ScreenedStream(wire_in, write_stream, oversized)
             try:
                 await face.server.run(screened, write_stream, face.server.create_initialization_options())
             finally:
                 await _close_cases(face, gate)
+
+
+@asynccontextmanager
+async def _stdio(config: Config) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """The SDK's stdio transport, over event-loop pipes where the client gave us pipes."""
+    from mcp.server.stdio import stdio_server
+
+    from tollhouse.server import stdio_loop
+
+    if stdio_loop.loop_servable():
+        limit = stdio_loop.message_limit(config.limits.max_argument_bytes)
+        async with stdio_loop.loop_stdio(limit) as (lines, out):
+            async with stdio_server(lines, out) as (wire_in, write_stream):  # type: ignore[arg-type]
+                yield wire_in, write_stream, lines.oversized
+    else:
+        async with stdio_server() as (wire_in, write_stream):
+            yield wire_in, write_stream, None
 
 
 class ScreenedStream:
@@ -75,9 +96,10 @@ class ScreenedStream:
     the SDK's dispatcher reads from the stream it is given.
     """
 
-    def __init__(self, inner: Any, write_stream: Any) -> None:
+    def __init__(self, inner: Any, write_stream: Any, oversized: Any = None) -> None:
         self._inner = inner
         self._write = write_stream
+        self._oversized = oversized
 
     @property
     def last_context(self) -> Any:
@@ -88,7 +110,8 @@ class ScreenedStream:
             item = await self._inner.receive()
             if not isinstance(item, Exception):
                 return item
-            await self._write.send(_protocol_error(item))
+            too_big = self._oversized.take() if self._oversized is not None else None
+            await self._write.send(_protocol_error(item, too_big))
 
     async def aclose(self) -> None:
         await self._inner.aclose()
