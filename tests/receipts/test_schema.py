@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from datetime import UTC, datetime
+
 import pytest
 import rfc8785
 
-from tollhouse.receipts.schema import FIELDS, INPUT_FIELDS, canonical_bytes, make_entry, validate_entry
+from tollhouse.receipts.schema import (
+    FIELDS,
+    INPUT_FIELDS,
+    canonical_bytes,
+    entry_hash,
+    make_entry,
+    now_rfc3339,
+    validate_entry,
+)
 
 TRICKY = [
     "",
@@ -26,6 +38,32 @@ def test_fast_path_equals_rfc8785(value: str) -> None:
     obj.update(kind="intent", tool=value, message=value + value, seq=2**53 - 1, duration_us=-(2**53 - 1))
     obj["excerpt"] = value[::-1]
     assert canonical_bytes(obj) == rfc8785.dumps(obj)
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_entry_hash_written_field_by_field_equals_the_rfc8785_digest(value: str) -> None:
+    entry = {f: None for f in FIELDS if f != "hash"}
+    entry.update(kind="intent", tool=value, message=value * 2, seq=2**53 - 1, duration_us=-(2**53 - 1))
+    entry.update(excerpt=value[::-1], arguments='{"k":"' + value.encode("unicode_escape").decode() + '"}')
+    assert entry_hash(entry) == hashlib.sha256(rfc8785.dumps(entry)).hexdigest()
+    entry["duration_us"] = 0
+    assert entry_hash(entry) == hashlib.sha256(rfc8785.dumps(entry)).hexdigest()
+
+
+def test_entry_hash_refuses_what_the_encoder_refuses() -> None:
+    entry = {f: None for f in FIELDS if f != "hash"}
+    entry["duration_us"] = float("nan")
+    with pytest.raises(ValueError, match="Out of range float"):
+        entry_hash(entry)
+
+
+def test_now_is_rfc3339_utc_with_microseconds() -> None:
+    before = datetime.now(UTC)
+    text = now_rfc3339()
+    after = datetime.now(UTC)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text)
+    parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before <= parsed <= after
 
 
 def test_fast_path_equals_rfc8785_for_zero_and_small_ints() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -78,9 +79,29 @@ def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
     return _encode(obj).encode("utf-8")
 
 
+_ENCODE_STR = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str
+_PREFIXES = tuple(('{"' if i == 0 else ',"') + k + '":' for i, k in enumerate(_SORTED_HASHED))
+
+
 def entry_hash(entry: Mapping[str, Any]) -> str:
-    """sha256 hex over the canonical JSON of every field except ``hash``."""
-    return hashlib.sha256(canonical_bytes({k: entry[k] for k in _SORTED_HASHED})).hexdigest()
+    """sha256 hex over the canonical JSON of every field except ``hash``.
+
+    Written out field by field, which is twice as fast as the encoder on the append path; the text
+    is the encoder's to the byte (tests compare both), and ``verify`` recomputes it with the encoder.
+    A value that is not str, int or None goes to the encoder, which refuses it properly."""
+    parts = []
+    for prefix, name in zip(_PREFIXES, _SORTED_HASHED, strict=True):
+        value = entry[name]
+        if value is None:
+            parts.append(prefix + "null")
+        elif type(value) is str:
+            parts.append(prefix + _ENCODE_STR(value))
+        elif type(value) is int:
+            parts.append(prefix + int.__repr__(value))
+        else:
+            return hashlib.sha256(canonical_bytes({k: entry[k] for k in _SORTED_HASHED})).hexdigest()
+    parts.append("}")
+    return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
 
 
 def hash_row(values: tuple[Any, ...]) -> str:
@@ -88,8 +109,16 @@ def hash_row(values: tuple[Any, ...]) -> str:
     return hashlib.sha256(_encode(dict(zip(HASHED_FIELDS, values, strict=True))).encode("utf-8")).hexdigest()
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC now as ``2026-11-22T05:01:47.123456Z``; the seconds part is formatted once per second."""
+    global _second
+    sec, us = divmod(time.time_ns() // 1000, 1_000_000)
+    if sec != _second[0]:
+        _second = (sec, datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{us:06d}Z"
 
 
 def make_entry(kind: str, call_id: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -123,12 +152,25 @@ def _field_message(unknown: set[str], missing: set[str]) -> str:
     return "receipt entry: " + "; ".join(parts) + " (make_entry() builds a complete entry)"
 
 
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def _json_value(text: str) -> Any:
+    """``json.loads`` for text that is one JSON value with nothing around it (what make_entry
+    writes), without its wrapper's cost; anything else is left to ``json.loads`` to judge."""
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else json.loads(text)
+
+
 def validate_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     """Check an entry a caller wants appended; return a plain copy. Raises ValueError saying what."""
     if not isinstance(entry, Mapping):
         raise ValueError(f"receipt entry must be a dict, not {type(entry).__name__}")
-    keys = set(entry.keys())
-    if keys != _INPUT_SET:
+    if entry.keys() != _INPUT_SET:
+        keys = set(entry.keys())
         raise ValueError(_field_message(keys - _INPUT_SET, _INPUT_SET - keys))
     out = dict(entry)
     for name, value in out.items():
@@ -165,7 +207,7 @@ def validate_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
         if text is None:
             continue
         try:
-            decoded = json.loads(text)
+            decoded = _json_value(text)
         except ValueError as exc:
             raise ValueError(f"receipt field {name} must be JSON text ({exc})") from exc
         if expected is not object and not isinstance(decoded, expected):
@@ -200,11 +242,18 @@ CREATE TABLE IF NOT EXISTS receipts (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+-- Every index is paid for by every append it covers (about 4 µs each). Calls by id serve recovery and
+-- `receipts show`; the case indexes are partial, so only calls made for a case pay for them. Session
+-- and kind filters ride on these or scan back from the newest row. Stores made before this layout
+-- swap their old indexes on the next open.
+DROP INDEX IF EXISTS receipts_case;
+DROP INDEX IF EXISTS receipts_case_tool;
+DROP INDEX IF EXISTS receipts_session;
+DROP INDEX IF EXISTS receipts_kind;
 CREATE INDEX IF NOT EXISTS receipts_call ON receipts(call_id);
-CREATE INDEX IF NOT EXISTS receipts_case ON receipts(case_id);
-CREATE INDEX IF NOT EXISTS receipts_case_tool ON receipts(case_id, tool, kind, outcome);
-CREATE INDEX IF NOT EXISTS receipts_session ON receipts(session);
-CREATE INDEX IF NOT EXISTS receipts_kind ON receipts(kind);
+CREATE INDEX IF NOT EXISTS receipts_case_seq ON receipts(case_id) WHERE case_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS receipts_case_work ON receipts(case_id, tool, kind, outcome)
+    WHERE case_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS checkpoints (
     seq INTEGER PRIMARY KEY,
     head_hash TEXT NOT NULL,

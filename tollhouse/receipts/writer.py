@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import operator
 import queue
 import sqlite3
 import threading
@@ -89,6 +90,9 @@ def append_rows(
     return receipts
 
 
+_row = operator.itemgetter(*FIELDS)
+
+
 def chain_entries(
     entries: list[dict[str, Any]], seq: int, prev: str, identity: str
 ) -> tuple[list[tuple[Any, ...]], list[Receipt]]:
@@ -104,7 +108,7 @@ def chain_entries(
         if entry["process"] is None:
             entry["process"] = identity
         prev = entry["hash"] = entry_hash(entry)
-        rows.append(tuple(entry[f] for f in FIELDS))
+        rows.append(_row(entry))
         receipts.append(Receipt(seq, prev, now))
     return rows, receipts
 
