@@ -350,3 +350,16 @@ async def test_bad_credentials_config_refuses_to_open_before_anything_is_opened(
     with pytest.raises(ConfigError):
         await Gate.open(config)
     assert not (config.state_dir / "receipts.db").exists()
+
+
+async def test_an_excerpt_is_redacted_before_it_is_cut(config) -> None:
+    # The excerpt limit (2,048 bytes) falls inside the token: cut first, a prefix too short for any
+    # detector would be left in the receipt.
+    token = "ghp_" + "A" * 36
+    text = "x" * (2048 - len("cannot do that with ") - 10) + " " + token
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_fail", {"text": text}))
+    assert out.status == "error" and token not in out.message
+    outcome = of_call(config, out.call_id)[-1]
+    assert "ghp_" not in outcome["excerpt"] and "ghp_" not in outcome["message"]
+    assert "[REDACTED:github-token]" in outcome["message"]

@@ -11,11 +11,22 @@ import rfc8785
 _SAFE_INT = 2**53 - 1
 
 
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _plain(value: Any) -> bool:
     """True when sorted-key ``json.dumps`` already gives the RFC 8785 bytes: no floats (their number
     formatting differs), integers in JSON's safe range, and object keys below U+D800 (where code-point
     order equals RFC 8785's UTF-16 order)."""
-    if value is None or isinstance(value, str | bool):
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is dict:  # the common case, checked without the generic isinstance chain below
+        for k, v in value.items():
+            if type(k) is not str or not (k.isascii() or max(k) < "\ud800") or not _plain(v):
+                return False
+        return True
+    if isinstance(value, str | bool):
         return True
     if isinstance(value, int):
         return -_SAFE_INT <= value <= _SAFE_INT
@@ -33,11 +44,11 @@ def canonical_json(value: Any) -> str:
     5x faster than the general encoder). Integers outside JSON's safe range, which RFC 8785 refuses,
     fall back to sorted-key JSON: still deterministic."""
     if _plain(value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _dumps(value)
     try:
         return rfc8785.dumps(value).decode("utf-8")
     except (rfc8785.IntegerDomainError, rfc8785.FloatDomainError):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _dumps(value)
 
 
 def sha256_hex(text: str | bytes) -> str:

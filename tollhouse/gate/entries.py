@@ -32,7 +32,8 @@ def make_entry(
     """Every free-text or JSON field passes the redactor here, so no caller can forget it.
 
     ``arguments_text`` is the already-redacted canonical text of the arguments, for a call that writes
-    two entries (intent and outcome) and should redact and encode them once."""
+    two entries (intent and outcome) and should redact and encode them once. ``excerpt`` is the one
+    field that arrives redacted (``Gate._excerpt``): it must be redacted before it is cut short."""
     return {
         "kind": kind,
         "call_id": call.call_id,
@@ -54,7 +55,7 @@ def make_entry(
         "outcome": outcome,
         "duration_us": duration_us,
         "result_digest": result_digest,
-        "excerpt": None if excerpt is None else redactor.redact_text(excerpt),
+        "excerpt": excerpt,
         "message": None if message is None else redactor.redact_text(message),
         "details": None if details is None else canonical_json(redactor.redact(details)),
         "process": process,

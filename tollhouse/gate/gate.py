@@ -132,7 +132,11 @@ class Gate:
             redactor=self.services.redactor, **fields,
         )  # fmt: skip
 
-    def _excerpt(self, text: str) -> str:
+    def _excerpt(self, text: str, *, redacted: bool = False) -> str:
+        """The head of ``text`` for a receipt, redacted *before* it is cut: a cut first could split
+        a secret past recognition and leave its prefix in the receipt."""
+        if not redacted:
+            text = self.services.redactor.redact_text(text)
         limit = self.config.receipts.excerpt_bytes
         raw = text.encode("utf-8")
         if len(raw) <= limit:
@@ -170,7 +174,7 @@ class Gate:
                     duration_us=duration_us,
                     message=message,
                     excerpt=fields.pop("excerpt", None)
-                    or (None if message is None else self._excerpt(message)),
+                    or (None if redacted_message is None else self._excerpt(redacted_message, redacted=True)),
                     **fields,
                 )
             )
@@ -259,8 +263,11 @@ class Gate:
         args_json = args.model_dump(mode="json")
         if call.case is None and isinstance(args_json.get("case_id"), str):
             call.case = args_json["case_id"]  # a case tool's own argument names the case
-        digest = sha256_hex(canonical_json(args_json))
-        args_text = canonical_json(self.services.redactor.redact(args_json))
+        args_text = canonical_json(args_json)
+        digest = sha256_hex(args_text)
+        redacted = self.services.redactor.redact(args_json)
+        if redacted != args_json:  # equal: only strings can change, so the text is the same
+            args_text = canonical_json(redacted)
         common: dict[str, Any] = {"arguments_text": args_text, "args_digest": digest}
 
         roots = self.workspace.effective_roots(call.client_roots)
@@ -356,8 +363,10 @@ class Gate:
                 )
             else:
                 result_digest = sha256_hex(text)
-                result = self.services.redactor.redact(result)
-                excerpt = self._excerpt(canonical_json(result))
+                redacted = self.services.redactor.redact(result)
+                if redacted != result:  # only strings can change: equal means the same text
+                    result, text = redacted, canonical_json(redacted)
+                excerpt = self._excerpt(text, redacted=True)
         return await self._finish(
             call, status, started, receipts, message=message, result=result,
             result_digest=result_digest, excerpt=excerpt, details=ctx.facts or None, **common,

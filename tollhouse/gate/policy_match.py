@@ -86,7 +86,11 @@ def build_view(tool: Tool, args: BaseModel, workspace: Workspace, roots: tuple[P
             view.deny_rels.append(lex)
         if writes:
             # Immutable is judged on the resolved path and on the name used, like a deny rule.
-            lexical = ResolvedPath(resolved.root, lex, resolved.root / lex) if lex is not None else None
+            lexical = (
+                ResolvedPath(resolved.root, lex, resolved.root / lex)
+                if lex is not None and lex != resolved.rel
+                else None  # the same path: judged once
+            )
             for candidate in (resolved, lexical):
                 if candidate is not None and workspace.is_immutable(candidate):
                     view.builtin = (
