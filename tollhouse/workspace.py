@@ -55,10 +55,11 @@ def _below_root(candidate: str, roots: tuple[str, ...]) -> tuple[int, str] | Non
     for index, prefix in enumerate(roots):
         if not candidate.startswith(prefix + "/"):
             continue
-        rest = candidate[len(prefix) + 1 :]
-        parts = rest.split("/")
-        if "" in parts or "." in parts or ".." in parts:
+        # Empty and "." components name the directory they are in, as realpath reads them.
+        parts = [p for p in candidate[len(prefix) + 1 :].split("/") if p and p != "."]
+        if ".." in parts:
             return None
+        rest = "/".join(parts)
         current = prefix
         for part in parts:
             current = current + "/" + part
@@ -88,6 +89,8 @@ class Workspace:
         self.config_file = Path(os.path.realpath(config_file)) if config_file else None
         self.immutable_globs: tuple[str, ...] = tuple(immutable) + BUILTIN_IMMUTABLE
         self._immutable = any_path_matcher(self.immutable_globs)
+        self._state_text = os.fspath(self.state_dir)
+        self._config_text = os.fspath(self.config_file) if self.config_file else None
 
     @property
     def root(self) -> Path:
@@ -128,7 +131,8 @@ class Workspace:
         try:
             fast = _below_root(candidate, texts) if os.sep == "/" else None
             if fast is not None:
-                return ResolvedPath(root=roots[fast[0]], rel=fast[1], abs=Path(candidate))
+                index, rel = fast
+                return ResolvedPath(root=roots[index], rel=rel or ".", abs=Path(texts[index], rel))
             resolved = Path(os.path.realpath(candidate))
         except OSError as exc:  # a link that changed while it was being resolved, a loop
             raise PathError(f"path {raw!r} cannot be resolved: {exc.strerror or exc}") from exc
@@ -139,8 +143,10 @@ class Workspace:
         return ResolvedPath(root=root, rel=rel or ".", abs=resolved)
 
     def is_immutable(self, path: ResolvedPath) -> bool:
-        if self.config_file is not None and path.abs == self.config_file:
+        # On strings: this runs for every path of every writing call, and Path comparisons cost more.
+        text = os.fspath(path.abs)
+        if text == self._config_text:
             return True
-        if path.abs == self.state_dir or path.abs.is_relative_to(self.state_dir):
+        if text == self._state_text or text.startswith(self._state_text + "/"):
             return True
         return bool(self._immutable.match(path.rel))

@@ -13,6 +13,7 @@ written for the bare name.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -79,7 +80,11 @@ def parse_command(argv: list[str] | None, command: str | None) -> Parsed:
 def child_path(path_env: str | None = None) -> str:
     """The child's PATH: the server's, without empty or relative entries (which would look programs up
     in the working directory, i.e. in the workspace)."""
-    raw = os.environ.get("PATH", os.defpath) if path_env is None else path_env
+    return _clean_path(os.environ.get("PATH", os.defpath) if path_env is None else path_env)
+
+
+@functools.lru_cache(maxsize=16)
+def _clean_path(raw: str) -> str:  # a pure function of the text: policy and the tool ask per call
     kept = [entry for entry in raw.split(os.pathsep) if entry and os.path.isabs(entry)]
     return os.pathsep.join(dict.fromkeys(kept))
 

@@ -10,6 +10,7 @@ bwrap sandbox's PID namespace catches those as well.)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
-from anyio.abc import ByteReceiveStream, ByteSendStream, Process
 
 from tollhouse.tools.base import ToolError
 from tollhouse.tools.shell.output import HeadTail
@@ -55,15 +55,18 @@ class RunResult:
 
 class _Lines:
     """Forwards at most one output line per interval (the newest), so a chatty command cannot flood
-    the client with notifications or slow itself down on them."""
+    the client with notifications or slow itself down on them. Output arrives in protocol callbacks,
+    which cannot await: they leave the newest line here and wake the task that sends it."""
 
     def __init__(self, sink: LineSink | None, interval: float) -> None:
         self.sink = sink
         self.interval = interval
         self.last = 0.0
         self.bytes = 0
+        self.pending: tuple[int, str] | None = None
+        self.ready = asyncio.Event()
 
-    async def chunk(self, data: bytes) -> None:
+    def chunk(self, data: bytes) -> None:
         self.bytes += len(data)
         if self.sink is None:
             return
@@ -76,7 +79,42 @@ class _Lines:
         start = data.rfind(b"\n", 0, end) + 1
         line = data[start:end][: MAX_LINE_CHARS * 4].decode("utf-8", errors="replace")[:MAX_LINE_CHARS]
         self.last = now
-        await self.sink(self.bytes, line.rstrip("\r"))
+        self.pending = (self.bytes, line.rstrip("\r"))
+        self.ready.set()
+
+    async def forward(self) -> None:
+        assert self.sink is not None
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            if self.pending is not None:
+                (done, line), self.pending = self.pending, None
+                await self.sink(done, line)
+
+
+class _Capture(asyncio.SubprocessProtocol):
+    """The child's output, straight from the event loop's pipe callbacks into the bounded buffers:
+    no stream objects, no reader tasks (about 100 µs less per command than anyio's process API)."""
+
+    def __init__(self, out: HeadTail, err: HeadTail, lines: _Lines) -> None:
+        self.buffers = {1: out, 2: err}
+        self.lines = lines
+        # Events, not futures: a cancelled waiter must not cancel what the next waiter waits for.
+        self.exited = asyncio.Event()
+        self.drained = asyncio.Event()
+        self._open = {1, 2}
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        self.buffers[fd].feed(data)
+        self.lines.chunk(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._open.discard(fd)
+        if not self._open:
+            self.drained.set()
+
+    def process_exited(self) -> None:
+        self.exited.set()
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
@@ -86,37 +124,23 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
-async def _pump(stream: ByteReceiveStream | None, buffer: HeadTail, lines: _Lines) -> None:
-    if stream is None:
-        return
-    async for data in stream:
-        buffer.feed(data)
-        await lines.chunk(data)
+async def _finished(capture: _Capture, pgid: int) -> None:
+    await capture.exited.wait()
+    # The child is gone; anything still in its group (a backgrounded grandchild) would keep the pipes
+    # open and outlive the call.
+    _killpg(pgid, signal.SIGKILL)
+    await capture.drained.wait()
 
 
-async def _feed(stream: ByteSendStream | None, data: bytes) -> None:
-    if stream is None:
-        return
-    try:
-        for offset in range(0, len(data), 65536):
-            await stream.send(data[offset : offset + 65536])
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError, BrokenPipeError):
-        pass  # the child stopped reading; its exit status tells the story
-    finally:
-        await stream.aclose()
-
-
-async def _end(process: Process, pgid: int) -> None:
+async def _end(transport: asyncio.SubprocessTransport, capture: _Capture, pgid: int) -> None:
     """Signal the whole group, give it a moment, then kill what is left and reap the child."""
-    if process.returncode is None:
+    if not capture.exited.is_set():
         _killpg(pgid, signal.SIGTERM)
         with anyio.move_on_after(TERM_GRACE_S):
-            await process.wait()
+            await capture.exited.wait()
     _killpg(pgid, signal.SIGKILL)
-    await process.wait()
-    for stream in (process.stdin, process.stdout, process.stderr):
-        if stream is not None:
-            await stream.aclose()
+    await capture.exited.wait()
+    transport.close()
 
 
 async def run_process(
@@ -132,9 +156,14 @@ async def run_process(
     program_label: str | None = None,
 ) -> RunResult:
     started = time.monotonic()
+    out, err = HeadTail(cap), HeadTail(cap)
+    lines = _Lines(on_line, line_interval_s)
+    capture = _Capture(out, err, lines)
+    loop = asyncio.get_running_loop()
     try:
-        process = await anyio.open_process(
-            argv,
+        transport, _ = await loop.subprocess_exec(
+            lambda: capture,
+            *argv,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -153,29 +182,37 @@ async def run_process(
     except OSError as exc:
         raise ToolError(f"program {program_label or argv[0]!r} could not be started: {exc.strerror}") from exc
 
-    pgid = process.pid  # session leader: its pid is the group id
-    out, err = HeadTail(cap), HeadTail(cap)
-    lines = _Lines(on_line, line_interval_s)
+    pgid = transport.get_pid()  # session leader: its pid is the group id
+    if stdin is not None:
+        _feed(transport, stdin.encode("utf-8"))
     timed_out = False
     try:
         with anyio.move_on_after(timeout_s) as scope:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_pump, process.stdout, out, lines)
-                tg.start_soon(_pump, process.stderr, err, lines)
-                if stdin is not None:
-                    tg.start_soon(_feed, process.stdin, stdin.encode("utf-8"))
-                await process.wait()
-                # The child is gone; anything still in its group (a backgrounded grandchild) would keep
-                # the pipes open and outlive the call.
-                _killpg(pgid, signal.SIGKILL)
+            if on_line is None:
+                await _finished(capture, pgid)
+            else:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(lines.forward)
+                    await _finished(capture, pgid)
+                    tg.cancel_scope.cancel()
         timed_out = scope.cancelled_caught
     finally:
         with anyio.CancelScope(shield=True):
-            await _end(process, pgid)
+            await _end(transport, capture, pgid)
     return RunResult(
-        returncode=process.returncode,
+        returncode=transport.get_returncode(),
         timed_out=timed_out,
         duration_ms=int((time.monotonic() - started) * 1000),
         stdout=out,
         stderr=err,
     )
+
+
+def _feed(transport: asyncio.SubprocessTransport, data: bytes) -> None:
+    """Hand stdin to the pipe transport, which writes it as the child reads; a child that stops
+    reading closes the pipe, and its exit status tells the story."""
+    pipe = transport.get_pipe_transport(0)
+    if pipe is None:
+        return
+    pipe.write(data)
+    pipe.write_eof()

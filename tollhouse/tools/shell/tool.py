@@ -199,7 +199,7 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
         stdin=args.stdin,
         timeout_s=timeout,
         cap=_stream_cap(settings, ctx),
-        on_line=line,
+        on_line=line if ctx.progress_sink is not None else None,
         line_interval_s=settings.progress_interval_s,
         program_label=parsed.argv[0],
     )
