@@ -4,7 +4,8 @@ Part 1 reads one 4 KiB file N times through `tollhouse serve` (stdio, gate and r
 through the reference server (`npx -y @modelcontextprotocol/server-filesystem DIR`, tool
 read_text_file), with the same `mcp.Client`, in the same run. Target: tollhouse p50 <= 1.5x the
 reference. A bare Python SDK server reading the same file (no gate) is timed too, to show the floor
-the SDK itself sets. If `tollhouse serve` is not available in this checkout, its row says so.
+the SDK itself sets, once on the SDK's stdio and once on tollhouse's event-loop stdio. If `tollhouse
+serve` is not available in this checkout, its row says so.
 
 Part 2 searches a generated 20,000-file tree for a literal, in-process through the tool, and runs
 `grep -rn` over the same tree as a baseline.
@@ -72,6 +73,25 @@ def read_text_file(path: str) -> str:
 mcp.run()
 '''
 
+# The same server on the stdio transport tollhouse uses for pipes: the floor of the SDK itself once
+# the worker-thread hops per message are gone; tollhouse minus this is what the gate costs.
+BARE_LOOP = BARE.replace(
+    "mcp.run()",
+    """async def main():
+    from mcp.server.stdio import stdio_server
+    from tollhouse.server.stdio_loop import MIN_MESSAGE_BYTES, loop_stdio
+
+    server = mcp._lowlevel_server
+    async with loop_stdio(MIN_MESSAGE_BYTES) as (lines, out):
+        async with stdio_server(lines, out) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+
+import anyio
+
+anyio.run(main)""",
+)
+
 
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
@@ -132,6 +152,18 @@ async def stdio_part(rows: list[tuple[str, str]]) -> None:
                 f"  ({bare_p50 / ref_p50:.2f}x reference)",
             )
         )
+        (root / "bare_loop.py").write_text(BARE_LOOP)
+        loop_env = {"PYTHONPATH": str(REPO), "PATH": os.environ.get("PATH", "")}
+        bare_loop = StdioServerParameters(
+            command=sys.executable, args=[str(root / "bare_loop.py"), str(root)], cwd=str(root), env=loop_env
+        )
+        loop_p50, loop_p99, _ = await time_calls(bare_loop, "read_text_file", {"path": "file.txt"})
+        rows.append(
+            (
+                "bare Python SDK server, loop stdio",
+                f"p50 {loop_p50:.3f} ms  p99 {loop_p99:.3f} ms  ({loop_p50 / ref_p50:.2f}x reference)",
+            )
+        )
         if not serve_available():
             rows.append(("tollhouse files_read 4 KiB", "not run: `tollhouse serve` is not in this checkout"))
             return
@@ -152,6 +184,7 @@ async def stdio_part(rows: list[tuple[str, str]]) -> None:
         )
         rows.append(("ratio p50 vs reference (target <= 1.5x)", f"{p50 / ref_p50:.2f}x"))
         rows.append(("ratio p50 vs bare Python SDK server", f"{p50 / bare_p50:.2f}x"))
+        rows.append(("ratio p50 vs bare server on loop stdio", f"{p50 / loop_p50:.2f}x (the gate's share)"))
 
 
 def make_tree(root: Path) -> None:

@@ -13,6 +13,7 @@ from mcp.shared.exceptions import MCPError
 
 from tests.server.conftest import SECRET, await_for, outcomes, receipts, stdio_params
 from tollhouse.server.demo_tools import TOOLS
+from tollhouse.server.results import nullable_as_type_list
 
 MODES = ["auto", "legacy"]
 ERA = {"auto": "2026-07-28", "legacy": "2025-11-25"}
@@ -45,7 +46,9 @@ async def test_listing_allowed_denied_invalid_unknown(ws: Path, mode: str) -> No
             got = listed[tool.name]
             assert got.input_schema == tool.input_model.model_json_schema()  # advertised verbatim
             assert got.title == tool.title
-            expected_out = tool.output_model.model_json_schema() if tool.output_model else None
+            expected_out = (
+                nullable_as_type_list(tool.output_model.model_json_schema()) if tool.output_model else None
+            )
             assert got.output_schema == expected_out
             hints = got.annotations.model_dump(by_alias=True, exclude_none=True)
             assert {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"} <= set(hints)
