@@ -27,8 +27,29 @@ async def test_appends_in_one_tick_share_one_commit(state_dir: Path) -> None:
             tg.start_soon(one, i)
     await store.close()
     assert sorted(r.seq for r in receipts) == list(range(1, 33))
-    assert len({r.time for r in receipts}) == 1  # one transaction stamps one time
+    # The first append of the iteration commits at once; the 31 behind it share one transaction,
+    # which stamps one time.
+    by_seq = sorted(receipts, key=lambda r: r.seq)
+    assert len({r.time for r in by_seq[1:]}) == 1 and by_seq[0].time < by_seq[1].time
     assert verify_db(state_dir / "receipts.db").ok
+
+
+async def test_a_lone_append_commits_in_the_callers_turn(state_dir: Path) -> None:
+    store = await ReceiptStore.open(state_dir)
+    ran: list[str] = []
+
+    async def other() -> None:
+        ran.append("other task")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(other)
+        await anyio.sleep(0)  # let the loop go round: the store is quiet
+        ran.clear()
+        tg.start_soon(other)  # ready to run as soon as this task yields
+        await store.append(make_entry("event", "alone", tool="t"))
+        ran.append("committed")
+    await store.close()
+    assert ran == ["committed", "other task"]  # the commit did not wait for the loop
 
 
 async def test_a_lock_held_elsewhere_defers_to_the_writer_thread_without_stalling_the_loop(

@@ -1,12 +1,13 @@
 """``ReceiptStore``: open a workspace's receipt database and append to it durably.
 
 Two write paths, one chain. With ``synchronous="normal"`` an append is committed on the event loop
-itself: appends arriving in the same loop iteration are flushed together in one transaction (group
-commit), and an uncontended WAL commit takes tens of microseconds, less than handing the work to a
-thread and back. When that cannot be done without waiting (another process holds the write lock) or
-must wait by design (``synchronous="full"`` fsyncs every commit), the entries go to one dedicated
-writer thread that owns its own stdlib ``sqlite3`` connection (``writer.py``). Both paths read the
-chain head inside ``BEGIN IMMEDIATE``, which is also what keeps several processes on one chain.
+itself: the first append of a loop iteration at once, in its caller's turn; the appends arriving
+after it in the same iteration are flushed together in one transaction (group commit). An
+uncontended WAL commit takes tens of microseconds, less than handing the work to a thread and back.
+When that cannot be done without waiting (another process holds the write lock) or must wait by
+design (``synchronous="full"`` fsyncs every commit), the entries go to one dedicated writer thread
+that owns its own stdlib ``sqlite3`` connection (``writer.py``). Both paths read the chain head
+inside ``BEGIN IMMEDIATE``, which is also what keeps several processes on one chain.
 
 We do not use aiosqlite here: it hops to its thread and back for every statement, which costs more
 than the insert itself and cannot batch several callers' entries into one commit. Futures are asyncio
@@ -51,6 +52,8 @@ class ReceiptStore:
         self._inline = inline
         self._pending: list[tuple[dict[str, Any], asyncio.Future[Receipt]]] = []
         self._since_wal = 0
+        self._quiet = True
+        """No append has been committed since the event loop last went round."""
         self._head: tuple[int, str] | None = None
         """(seq, hash) of the chain head as this connection last wrote it; None when unknown."""
         self._closed = False
@@ -94,10 +97,22 @@ class ReceiptStore:
             raise ReceiptStoreError(f"the receipt store {self.db_path} is closed; nothing was recorded")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Receipt] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush_inline)
         self._pending.append((checked, future))
+        if len(self._pending) == 1:
+            if self._quiet:
+                # The first append since the loop last went round commits at once, in the caller's
+                # turn: no wait for the next iteration, whose other callbacks (a finished child's
+                # pipes, say) would run first. Later appends in this iteration wait and share one
+                # commit, so callers that pile up still get group commit.
+                self._quiet = False
+                loop.call_soon(self._settle)
+                self._flush_inline()
+            else:
+                loop.call_soon(self._flush_inline)
         return await future
+
+    def _settle(self) -> None:
+        self._quiet = True
 
     def _flush_inline(self) -> None:
         """Commit every entry appended during the last loop iteration, in one transaction."""
