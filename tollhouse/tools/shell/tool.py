@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from tollhouse.tools.base import Effect, PolicyDenied, Tool, ToolContext, ToolError
 from tollhouse.tools.shell.execcap import stdin_is_code
@@ -45,10 +45,12 @@ class ShellRunInput(BaseModel):
     )
     stdin: str | None = Field(default=None, description="Text written to the command's standard input.")
 
+    _parsed: tuple[tuple[tuple[str, ...] | None, str | None], Parsed] | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _one_command(self) -> ShellRunInput:
         try:
-            parse_command(self.argv, self.command)
+            self.parsed()
         except ToolError as exc:
             raise ValueError(str(exc)) from exc
         for name in self.env:
@@ -57,7 +59,12 @@ class ShellRunInput(BaseModel):
         return self
 
     def parsed(self) -> Parsed:
-        return parse_command(self.argv, self.command)
+        """The command as parsed at validation: policy (facets) and the run read it again. Keyed on
+        the fields it came from, so a field changed after validation is parsed anew."""
+        key = (None if self.argv is None else tuple(self.argv), self.command)
+        if self._parsed is None or self._parsed[0] != key:
+            self._parsed = (key, parse_command(self.argv, self.command))
+        return self._parsed[1]
 
 
 class ShellRunResult(BaseModel):
@@ -84,8 +91,21 @@ def shell_facets(args: BaseModel) -> dict[str, list[str]]:
     return facets_for(args.parsed(), args.cwd)
 
 
+_SETTINGS: dict[int, tuple[object, ShellSettings]] = {}
+
+
 def _settings(ctx: ToolContext) -> ShellSettings:
-    return ShellSettings.from_config(getattr(ctx.services, "config", None))
+    """The [shell] settings of this call's config, read once per config object (held here, so its
+    id is not reused while the entry lives)."""
+    config = getattr(ctx.services, "config", None)
+    cached = _SETTINGS.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    settings = ShellSettings.from_config(config)
+    if len(_SETTINGS) > 16:
+        _SETTINGS.clear()
+    _SETTINGS[id(config)] = (config, settings)
+    return settings
 
 
 def _environment(settings: ShellSettings, extra: dict[str, str]) -> dict[str, str]:
@@ -128,8 +148,8 @@ def _program(parsed: Parsed, cwd: Path, env_path: str, ctx: ToolContext, setting
         raise ToolError(
             f"program {token!r} was not found on PATH; check its name, or install it on the server"
         )
-    real = Path(os.path.realpath(found))
-    inside = any(real.is_relative_to(root) for root in ctx.workspace.roots)
+    real = os.path.realpath(found)
+    inside = any(real == root or real.startswith(root + "/") for root in map(str, ctx.workspace.roots))
     if inside and not settings.workspace_programs:
         raise PolicyDenied(
             "shell.workspace_program",
