@@ -33,11 +33,19 @@ def tree(tmp_path: Path) -> tuple[Workspace, Path]:
         ("src/./pkg//a.py", "src/pkg/a.py"),
         ("src/pkg/../pkg/a.py", "src/pkg/a.py"),
         (".", "."),
+        ("./", "."),
+        ("src/.", "src"),
+        ("src//pkg/", "src/pkg"),
+        ("./inner/./pkg", "src/pkg"),
+        ("inner/.", "src"),
     ],
 )
 def test_inside_paths_resolve_to_their_real_place(tree, raw: str, rel: str) -> None:
     ws, _ = tree
-    assert ws.resolve(raw).rel == rel
+    got = ws.resolve(raw)
+    assert got.rel == rel
+    # The fast path for "." and empty components agrees with realpath on where the path is.
+    assert got.abs == Path(os.path.realpath(ws.root / raw)) and got.root == ws.root
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,9 @@ class Workspace:
             fast = _below_root(candidate, texts) if os.sep == "/" else None
             if fast is not None:
                 index, rel = fast
-                return ResolvedPath(root=roots[index], rel=rel or ".", abs=Path(texts[index], rel))
+                if not rel:  # the root itself (a cwd of "."): the root is already resolved
+                    return ResolvedPath(root=roots[index], rel=".", abs=roots[index])
+                return ResolvedPath(root=roots[index], rel=rel, abs=Path(texts[index], rel))
             resolved = Path(os.path.realpath(candidate))
         except OSError as exc:  # a link that changed while it was being resolved, a loop
             raise PathError(f"path {raw!r} cannot be resolved: {exc.strerror or exc}") from exc
