@@ -23,7 +23,7 @@ from tests.shell.conftest import Runner
 from tollhouse.config import parse_config
 from tollhouse.gate import Call, Gate
 
-N = 200
+N = 600
 WARMUP = 20
 STREAM_MB = 50
 STREAM_RUNS = 5
@@ -74,12 +74,16 @@ async def main() -> None:
                 out = await gate.call(Call("shell_run", {"argv": stream}))
                 assert out.ok and out.result["stdout_bytes"] == STREAM_MB * 1000 * 1000, out.message
 
-            # Interleave the two so machine noise hits both alike.
+            # Alternate the two call by call (in either order) so drift in the machine's speed
+            # lands on both alike.
             bare_s: list[float] = []
             gate_s: list[float] = []
-            for _ in range(4):
-                bare_s += await timed(lambda: bare(["true"]), N // 4, WARMUP // 4)
-                gate_s += await timed(gated_true, N // 4, WARMUP // 4)
+            for i in range(N + WARMUP):
+                pair = [(bare_s, lambda: bare(["true"])), (gate_s, gated_true)]
+                for samples, fn in pair if i % 2 else pair[::-1]:
+                    took = await timed(fn, 1, 0)
+                    if i >= WARMUP:
+                        samples += took
             direct = Runner(config)  # the tool alone: validated input, a context, no policy or receipts
             direct_s = await timed(lambda: direct(argv=["true"]), N // 2, WARMUP // 2)
             bare_stream = await timed(lambda: bare(stream), STREAM_RUNS, 1)
