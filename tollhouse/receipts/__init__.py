@@ -11,13 +11,35 @@ Public surface (implementation in the private-ish modules next to this file)::
 Format and threat model: docs/receipts.md.
 """
 
-from tollhouse.receipts.bundle import FORMAT, export_bundle, verify_bundle
+from typing import TYPE_CHECKING, Any
+
 from tollhouse.receipts.errors import ReceiptStoreError
 from tollhouse.receipts.read import get_call, get_receipt, read_receipts
 from tollhouse.receipts.schema import FIELDS, INPUT_FIELDS, ZERO_HASH, entry_hash, json_text, make_entry
 from tollhouse.receipts.store import DB_NAME, ReceiptStore
-from tollhouse.receipts.verify import VerifyResult, verify_db
 from tollhouse.receipts.writer import Receipt
+
+if TYPE_CHECKING:
+    from tollhouse.receipts.bundle import FORMAT, export_bundle, verify_bundle
+    from tollhouse.receipts.verify import VerifyResult, verify_db
+
+# Verifying and exporting are for the CLI and tests; a server that only appends never loads them.
+_LAZY = {
+    "FORMAT": "bundle",
+    "export_bundle": "bundle",
+    "verify_bundle": "bundle",
+    "VerifyResult": "verify",
+    "verify_db": "verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 __all__ = [
     "DB_NAME",

@@ -19,16 +19,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, SubscriptionBus
 from mcp.shared.subscriptions import ResourceUpdated
 
 from tollhouse.server.resources import PromptArgumentSpec, PromptSpec, ResourceNotFound, ResourceSpec
-from tollhouse.state import casefile, cases, changes
-from tollhouse.state.db import StateDB
+from tollhouse.state import changes
 from tollhouse.tools.base import ToolError
+
+if TYPE_CHECKING:
+    from tollhouse.state.cases import Handoff
+    from tollhouse.state.db import StateDB
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +44,35 @@ RESUME_INSTRUCTIONS = (
 )
 
 
+def _cases():  # type: ignore[no-untyped-def]
+    # Imported on first use: the case modules (and the memory ones they use) stay off the serve
+    # path until a call names a case or a client reads a case resource.
+    from tollhouse.state import cases
+
+    return cases
+
+
+def _casefile():  # type: ignore[no-untyped-def]
+    from tollhouse.state import casefile
+
+    return casefile
+
+
 def case_uris(case_id: str) -> list[str]:
     return [f"case://{case_id}", f"case://{case_id}/receipts", INDEX_URI]
 
 
 async def read_index(state: StateDB) -> list[dict[str, Any]]:
-    return await casefile.case_index(state)
+    return await _casefile().case_index(state)
 
 
 async def read_case_file(state: StateDB, receipts_db: Path | None, case_id: str) -> str:
-    """The Markdown case file; raises ``cases.CaseInputError`` for a bad or unknown id."""
-    return (await casefile.assemble(state, case_id, receipts_db)).markdown()
+    """The Markdown case file; raises ``CaseInputError`` for a bad or unknown id."""
+    return (await _casefile().assemble(state, case_id, receipts_db)).markdown()
 
 
 async def read_case_receipts(state: StateDB, receipts_db: Path | None, case_id: str) -> dict[str, Any]:
-    return await casefile.case_receipts(state, case_id, receipts_db)
+    return await _casefile().case_receipts(state, case_id, receipts_db)
 
 
 async def resume_prompt(state: StateDB, receipts_db: Path | None, case_id: str) -> str:
@@ -75,18 +92,18 @@ class CaseNotifier:
 
     async def call_finished(self, case_id: str | None, session: str | None) -> None:
         """A face reports each finished call: a call on a case changes its case file (receipts)."""
-        if not case_id or not cases.CASE_ID_RE.match(case_id):
+        if not case_id or not _cases().CASE_ID_RE.match(case_id):
             return
         if session:
             self.sessions.add(session)
         await self.case_changed(case_id)
 
-    async def write_interrupted(self, state: StateDB, receipts_db: Path) -> list[cases.Handoff]:
+    async def write_interrupted(self, state: StateDB, receipts_db: Path) -> list[Handoff]:
         """At shutdown: interrupted handoffs for the calls of this server's sessions that no handoff
         covers (sessions of other servers on the same workspace are left to them)."""
-        written: list[cases.Handoff] = []
+        written: list[Handoff] = []
         for session in sorted(self.sessions):
-            written += await cases.write_interrupted_handoffs(state, receipts_db, session=session)
+            written += await _cases().write_interrupted_handoffs(state, receipts_db, session=session)
         return written
 
     async def on_subscribe(self, ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
@@ -152,8 +169,8 @@ def _state_and_receipts(gate: Any) -> tuple[StateDB, Path]:
 def _case_id(req: Any) -> str:
     case_id = req.params.get("id", "")
     try:
-        return cases.check_case_id(case_id)
-    except cases.CaseInputError as exc:
+        return _cases().check_case_id(case_id)
+    except _cases().CaseInputError as exc:
         raise ToolError(str(exc)) from exc
 
 
@@ -165,7 +182,7 @@ async def _read_index(req: Any) -> Any:
 async def _read_case(req: Any) -> Any:
     state, receipts_db = _state_and_receipts(req.gate)
     case_id = _case_id(req)
-    if await cases.get_case(state, case_id) is None:
+    if await _cases().get_case(state, case_id) is None:
         raise ResourceNotFound(req.uri)
     if req.uri.endswith("/receipts"):
         return await read_case_receipts(state, receipts_db, case_id)
@@ -176,7 +193,7 @@ async def _render_resume(req: Any) -> str:
     state, receipts_db = _state_and_receipts(req.gate)
     try:
         return await resume_prompt(state, receipts_db, req.arguments.get("case_id", ""))
-    except cases.CaseInputError as exc:
+    except _cases().CaseInputError as exc:
         raise ToolError(str(exc)) from exc
 
 
@@ -230,7 +247,7 @@ def register_on_mcpserver(mcp: Any, state: StateDB, receipts_db: Path | None) ->
     async def _case(case_id: str) -> str:
         try:
             return await read_case_file(state, receipts_db, case_id)
-        except cases.CaseInputError as exc:
+        except _cases().CaseInputError as exc:
             raise ResourceError(str(exc)) from exc
 
     @mcp.resource(
@@ -239,7 +256,7 @@ def register_on_mcpserver(mcp: Any, state: StateDB, receipts_db: Path | None) ->
     async def _receipts(case_id: str) -> dict[str, Any]:
         try:
             return await read_case_receipts(state, receipts_db, case_id)
-        except cases.CaseInputError as exc:
+        except _cases().CaseInputError as exc:
             raise ResourceError(str(exc)) from exc
 
     @mcp.prompt(name="resume_case", title="Resume a case")

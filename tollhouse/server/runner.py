@@ -6,17 +6,12 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tollhouse.config import Config
-from tollhouse.server.http_auth import (
-    HttpSettings,
-    StaticTokenVerifier,
-    TokenEntry,
-    current_principal,
-    ensure_token,
-)
-from tollhouse.server.http_auth import token_digest as _digest
+
+if TYPE_CHECKING:
+    from tollhouse.server.http_auth import HttpSettings
 
 
 def _say(message: str) -> None:
@@ -164,13 +159,20 @@ async def serve_http(config: Config, settings: HttpSettings) -> None:
 
     from tollhouse.gate import Gate
     from tollhouse.server.face import McpFace
+    from tollhouse.server.http_auth import (
+        StaticTokenVerifier,
+        TokenEntry,
+        current_principal,
+        ensure_token,
+        token_digest,
+    )
 
     verifier = None
     auth = None
     if settings.auth == "token":
         assert settings.token_file is not None
         token, created = ensure_token(settings.token_file)
-        entries = [TokenEntry(principal=settings.principal, sha256=_digest(token)), *settings.tokens]
+        entries = [TokenEntry(principal=settings.principal, sha256=token_digest(token)), *settings.tokens]
         verifier = StaticTokenVerifier(entries)
         if created:
             # Printed once, now; afterwards it is only in the 0600 file.
