@@ -12,6 +12,7 @@ path. The shapes below follow its plugins and the vendors' published token forma
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -92,6 +93,12 @@ SENSITIVE_KEYS = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _sensitive_key(key: str) -> bool:
+    """The same few field names recur in every call's arguments, results and details."""
+    return SENSITIVE_KEYS.match(key) is not None
+
+
 class Redactor:
     def __init__(self, patterns: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
         self._detectors = list(DETECTORS) + [Detector("custom", re.compile(p)) for p in patterns]
@@ -144,12 +151,19 @@ class Redactor:
 
     def redact(self, value: Any) -> Any:
         """Redact every string inside JSON-like data; values under secret-looking keys entirely."""
+        kind = type(value)  # exact types first: this walks every argument, result and detail
+        if kind is str:
+            return self.redact_text(value)
+        if value is None or kind is int or kind is bool or kind is float:
+            return value
+        if kind is list:
+            return [self.redact(v) for v in value]
         if isinstance(value, str):
             return self.redact_text(value)
         if isinstance(value, dict):
             out: dict[Any, Any] = {}
             for key, item in value.items():
-                if isinstance(key, str) and isinstance(item, str) and item and SENSITIVE_KEYS.match(key):
+                if isinstance(key, str) and isinstance(item, str) and item and _sensitive_key(key):
                     out[key] = "[REDACTED:by-key]"
                 else:
                     out[key] = self.redact(item)
