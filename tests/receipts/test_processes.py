@@ -123,3 +123,27 @@ async def test_recover_skips_own_and_foreign_intents_and_closes_reused_pid(state
     conn = sqlite3.connect(state_dir / "receipts.db")
     assert [row(conn, s)["call_id"] for s in closed] == ["reused"]
     assert reused.seq < closed[0]
+
+
+async def test_recovery_reads_only_intents_above_its_mark(state_dir: Path) -> None:
+    host = socket.gethostname()
+    store = await ReceiptStore.open(state_dir)
+    dead = f"{host}:1:0-0"  # pid 1 with another start time: a process that is gone
+    first = await store.append(make_entry("intent", "first", tool="t", process=dead))
+    assert await store.recover_interrupted() == [first.seq + 1]  # closed, and the mark moves past it
+    conn = sqlite3.connect(state_dir / "receipts.db")
+    (mark,) = conn.execute("SELECT closed_through FROM recovery").fetchone()
+    assert mark == first.seq  # the head when recovery ran: everything up to it is closed
+    live = await store.append(make_entry("intent", "live", tool="t"))  # this process: still running
+    second = await store.append(make_entry("intent", "second", tool="t", process=dead))
+    assert await store.recover_interrupted() == [second.seq + 1]
+    (mark,) = conn.execute("SELECT closed_through FROM recovery").fetchone()
+    assert mark == live.seq - 1  # held below the call that is still open
+    # Above the mark is all recovery reads: an open dead intent below it (only a forged mark could
+    # put one there) is left alone, which is why the mark is set only after everything below it closed.
+    third = await store.append(make_entry("intent", "third", tool="t", process=dead))
+    with conn:
+        conn.execute("UPDATE recovery SET closed_through = ?", (third.seq,))
+    assert await store.recover_interrupted() == []
+    await store.close()
+    assert verify_db(state_dir / "receipts.db").ok

@@ -41,6 +41,7 @@ def __getattr__(name: str) -> Any:
 
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
+
 __all__ = [
     "DB_NAME",
     "FIELDS",

@@ -254,6 +254,13 @@ CREATE INDEX IF NOT EXISTS receipts_call ON receipts(call_id);
 CREATE INDEX IF NOT EXISTS receipts_case_seq ON receipts(case_id) WHERE case_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS receipts_case_work ON receipts(case_id, tool, kind, outcome)
     WHERE case_id IS NOT NULL;
+-- Recovery's mark: every intent at or below closed_through had its outcome (or interrupted entry)
+-- when it was set, so the next start reads only the intents above it. Not part of the chain: a
+-- forged mark can only hide a dead call's missing outcome from recovery, never alter a receipt.
+CREATE TABLE IF NOT EXISTS recovery (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    closed_through INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     seq INTEGER PRIMARY KEY,
     head_hash TEXT NOT NULL,
