@@ -161,3 +161,39 @@ def test_config_option_works_before_and_after_the_command(ws: Path, tmp_path: Pa
 def test_config_option_after_a_nested_command(ws: Path, tmp_path: Path) -> None:
     out = th(tmp_path, "receipts", "tail", "-n", "1", "--config", str(ws / "tollhouse.toml"))
     assert out.returncode == 0, out.stderr
+
+
+def test_each_command_parser_alone_is_the_one_in_the_full_tree() -> None:
+    import argparse
+
+    from tollhouse.cli import COMMAND_MODULES, COMMANDS, build_parser
+
+    def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return dict(action.choices)
+
+    full = commands(build_parser())
+    assert set(full) == set(COMMANDS)  # every command is mapped to its module, and nothing else
+    assert set(COMMANDS.values()) == set(COMMAND_MODULES)
+    for module in COMMAND_MODULES:
+        alone = commands(build_parser([module]))
+        assert set(alone) == {name for name, mod in COMMANDS.items() if mod == module}
+        for name, parser in alone.items():
+            assert parser.format_help() == full[name].format_help(), name
+
+
+@pytest.mark.parametrize(
+    ("argv", "word"),
+    [
+        (["serve"], "serve"),
+        (["--config", "x.toml", "serve", "--http"], "serve"),
+        (["--config=x.toml", "call", "files_read", "{}"], "call"),
+        (["--help"], None),
+        (["serv"], None),  # a typo gets the full tree, so the error lists every command
+        ([], None),
+    ],
+)
+def test_the_command_word_is_found_past_global_options(argv: list[str], word: str | None) -> None:
+    from tollhouse.cli import _command_word
+
+    assert _command_word(argv) == word

@@ -27,6 +27,26 @@ COMMAND_MODULES: list[str] = [
     "tollhouse.cli.auth_cmd",
 ]
 
+COMMANDS: dict[str, str] = {
+    "init": "tollhouse.cli.init_cmd",
+    "call": "tollhouse.cli.call_cmd",
+    "tools": "tollhouse.cli.tools_cmd",
+    "serve": "tollhouse.cli.serve_cmd",
+    "demo": "tollhouse.cli.demo_cmd",
+    "install": "tollhouse.cli.install_cmd",
+    "doctor": "tollhouse.cli.doctor_cmd",
+    "policy": "tollhouse.cli.policy_cmd",
+    "grant": "tollhouse.cli.grant_cmd",
+    "grants": "tollhouse.cli.grant_cmd",
+    "receipts": "tollhouse.cli.receipts_cmd",
+    "export": "tollhouse.cli.export_cmd",
+    "memory": "tollhouse.cli.memory_cmd",
+    "cases": "tollhouse.cli.cases_cmd",
+    "auth": "tollhouse.cli.auth_cmd",
+}
+"""Which module registers each command (a test keeps this in step with what ``register`` adds):
+running one command loads and builds only its own module's parser."""
+
 EPILOG = """\
 exit codes (tollhouse call and friends):
   0 ok · 1 tool error · 2 usage or config error · 3 denied by policy ·
@@ -37,7 +57,7 @@ Start with `tollhouse init`, then `tollhouse call TOOL 'JSON'`. Docs: docs/ in t
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tollhouse",
         description="Policy-gated tools for coding agents: every call passes one gate and leaves "
@@ -52,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tollhouse.toml to use (default: $TOLLHOUSE_CONFIG, else search upward from here)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(sub)
     # `tollhouse call --config X` as well as `tollhouse --config X call`; SUPPRESS keeps a value given
     # before the command from being reset by the subcommand's default.
@@ -75,8 +95,27 @@ def walk(
                 yield from walk(sub, (*path, name))
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command named on the line (skipping ``--config FILE`` before it), if it is one we know."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif word.startswith("--config="):
+            continue
+        elif word.startswith("-"):
+            return None  # --help, --version, or a mistake: the full parser answers those
+        else:
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_word(argv)
+    # One command's parser is all `tollhouse serve` needs: the other thirteen modules (and what they
+    # import) would cost its start-up about 15 ms. Help, errors and unknown words get the full tree.
+    parser = build_parser([COMMANDS[command]] if command else COMMAND_MODULES)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
