@@ -278,3 +278,30 @@ async def test_tool_metadata_is_honest():
         assert tool.output_model is not None
     assert REGISTRY.get("files_delete").destructive and not REGISTRY.get("files_read").destructive
     assert REGISTRY.get("files_move").path_fields == ("source", "destination")
+
+
+@pytest.mark.parametrize(
+    ("lines", "limit", "cap"),
+    [
+        ([], 10, 100),
+        (["a\n"], 1, 2),
+        (["a\n", "b\n", "c"], 3, 5),
+        (["é\n", "ü\n"], 2, 6),  # four UTF-8 bytes: the cap counts bytes, not characters
+        (["é\n", "ü\n"], 2, 5),  # one byte short: the slow path cuts
+        (["x\n"] * 5, 4, 100),  # more lines than the limit
+    ],
+)
+def test_the_whole_file_window_agrees_with_line_by_line(lines: list[str], limit: int, cap: int) -> None:
+    from tollhouse.tools.files import textio
+
+    got = textio.window(lines, 1, limit, cap)
+    if not lines:
+        assert (got.content, got.start_line, got.end_line, got.next_offset, got.total_lines) == (
+            "", None, None, None, 0,
+        )  # fmt: skip
+        return
+    # The same window computed line by line, as every other offset is.
+    want = textio.window(["pad\n", *lines], 2, limit, cap)
+    shifted = [None if v is None else v - 1 for v in (want.start_line, want.end_line, want.next_offset)]
+    assert (got.content, got.truncated, got.total_lines) == (want.content, want.truncated, len(lines))
+    assert [got.start_line, got.end_line, got.next_offset] == shifted

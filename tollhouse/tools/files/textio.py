@@ -123,6 +123,10 @@ def window(lines: list[str], offset: int, limit: int, cap: int) -> Window:
     total = len(lines)
     if offset > max(total, 1):
         raise ToolError(f"offset {offset} is past the end of the file ({total} lines)")
+    if offset == 1 and total <= limit:  # the whole file, the common read: one join, one size check
+        whole = "".join(lines)
+        if len(whole.encode("utf-8")) <= cap:
+            return Window(whole, 1 if lines else None, total or None, False, None, total)
     out: list[str] = []
     used = 0
     index = offset - 1
