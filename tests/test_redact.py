@@ -94,3 +94,22 @@ def test_anchors_never_change_what_is_redacted() -> None:
     slow._detectors = [dataclasses.replace(d, anchors=()) for d in redact.DETECTORS]
     for text in samples + [("padding " * 600) + t for t in samples]:  # both scan strategies
         assert fast.redact_text(text) == slow.redact_text(text) != text
+
+
+def test_values_under_secret_looking_keys_are_redacted_whatever_the_key_length() -> None:
+    from tollhouse.gate.redact import Redactor, _sensitive_short_key
+
+    r = Redactor()
+    long_key = "x" * 100
+    out = r.redact(
+        {"password": "hunter22", "Token": "abc", long_key: "visible", "nested": [{"api_key": "k"}]}
+    )
+    assert out == {
+        "password": "[REDACTED:by-key]",
+        "Token": "[REDACTED:by-key]",
+        long_key: "visible",
+        "nested": [{"api_key": "[REDACTED:by-key]"}],
+    }
+    before = _sensitive_short_key.cache_info().currsize
+    r.redact({("k" * 65) + str(i): "v" for i in range(50)})  # long client keys are not remembered
+    assert _sensitive_short_key.cache_info().currsize == before

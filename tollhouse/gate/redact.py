@@ -93,9 +93,16 @@ SENSITIVE_KEYS = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=4096)
 def _sensitive_key(key: str) -> bool:
-    """The same few field names recur in every call's arguments, results and details."""
+    """The same few field names recur in every call's arguments, results and details. Only short
+    keys are remembered: a client's keys are its own, and long ones must not fill the cache."""
+    if len(key) > 64:
+        return SENSITIVE_KEYS.match(key) is not None
+    return _sensitive_short_key(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sensitive_short_key(key: str) -> bool:
     return SENSITIVE_KEYS.match(key) is not None
 
 
