@@ -15,7 +15,6 @@ device and fd 1 writes to stderr, so a child process or a stray ``print`` cannot
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -37,6 +36,8 @@ def message_limit(max_argument_bytes: int) -> int:
 def loop_servable() -> bool:
     """True under asyncio when fds 0 and 1 are pipes or sockets it can watch, and stdout is not the
     same file as stderr (making the wire non-blocking would then make stderr non-blocking too)."""
+    if os.name != "posix":  # asyncio watches pipes this way on POSIX only
+        return False
     try:
         asyncio.get_running_loop()
         st_in, st_out = os.fstat(0), os.fstat(1)
@@ -138,6 +139,8 @@ class LineWriter:
 
 def _claim(fd: int) -> int:
     """Move the wire on ``fd`` to a private descriptor and point ``fd`` at a harmless stand-in."""
+    import fcntl  # POSIX only, like this whole path (loop_servable says so first)
+
     private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     stand_in = os.open(os.devnull, os.O_RDONLY) if fd == 0 else os.dup(2)
     try:
