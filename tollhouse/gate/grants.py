@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tollhouse.globs import compile_name_glob
-from tollhouse.state.db import StateDB
+from tollhouse.state.db import StateDB, from_row
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -47,18 +47,7 @@ class Grant:
 
     @classmethod
     def from_row(cls, row: Any) -> Grant:
-        return cls(
-            id=row["id"],
-            tool=row["tool"],
-            args_match=json.loads(row["args_match"]),
-            args_digest=row["args_digest"],
-            created_at=row["created_at"],
-            expires_at=row["expires_at"],
-            uses_left=row["uses_left"],
-            revoked_at=row["revoked_at"],
-            created_by=row["created_by"],
-            note=row["note"],
-        )
+        return from_row(cls, row, args_match=json.loads)
 
     def active(self, now: float) -> bool:
         return (

@@ -19,7 +19,7 @@ import anyio
 
 from tollhouse.state import receipts_view
 from tollhouse.state.changes import add_listener, case_changed
-from tollhouse.state.db import StateDB
+from tollhouse.state.db import StateDB, from_row, words
 from tollhouse.state.memory import FactInputError, normalize_tags
 
 __all__ = ["add_listener"]  # re-exported: listeners hear case changes
@@ -74,16 +74,7 @@ class Case:
 
     @classmethod
     def from_row(cls, row: Any) -> Case:
-        return cls(
-            id=row["id"],
-            title=row["title"],
-            goal=row["goal"],
-            status=row["status"],
-            tags=row["tags"].split() if row["tags"] else [],
-            created_by=row["created_by"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return from_row(cls, row, tags=words)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,20 +98,13 @@ class Handoff:
 
     @classmethod
     def from_row(cls, row: Any) -> Handoff:
-        return cls(
-            id=row["id"],
-            case_id=row["case_id"],
-            kind=row["kind"],
-            summary=row["summary"],
-            done=json.loads(row["done"]),
-            next_steps=json.loads(row["next_steps"]),
-            blockers=json.loads(row["blockers"]),
-            receipts=json.loads(row["receipts"]),
-            last_receipt_seq=row["last_receipt_seq"],
-            status_after=row["status_after"],
-            author=row["author"],
-            session=row["session"],
-            created_at=row["created_at"],
+        return from_row(
+            cls,
+            row,
+            done=json.loads,
+            next_steps=json.loads,
+            blockers=json.loads,
+            receipts=json.loads,
         )
 
     def to_json(self) -> dict[str, Any]:

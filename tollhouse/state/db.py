@@ -7,15 +7,35 @@ re-reads the version inside it, so several server processes starting together mi
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiosqlite
 import anyio
 
+T = TypeVar("T")
 Migration = Callable[[sqlite3.Connection], None]
+
+
+def from_row(cls: type[T], row: Any, **decode: Callable[[Any], Any]) -> T:
+    """A dataclass from a database row: every field read by its name, through ``decode[name]``
+    where the column holds an encoded value (JSON text, space-separated words)."""
+    return cls(**{name: decode[name](row[name]) if name in decode else row[name] for name in _names(cls)})
+
+
+@functools.cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def words(text: str | None) -> list[str]:
+    """A space-separated column (tags) as a list; NULL or empty is no words."""
+    return text.split() if text else []
 
 
 class StateError(Exception):

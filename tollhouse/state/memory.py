@@ -17,7 +17,7 @@ from typing import Any
 import aiosqlite
 
 from tollhouse.state.changes import case_changed
-from tollhouse.state.db import StateDB
+from tollhouse.state.db import StateDB, from_row, words
 
 STATUSES = ("proposed", "accepted", "rejected", "superseded")
 
@@ -55,23 +55,7 @@ class Fact:
 
     @classmethod
     def from_row(cls, row: Any) -> Fact:
-        return cls(
-            id=row["id"],
-            subject=row["subject"],
-            predicate=row["predicate"],
-            object=row["object"],
-            text=row["text"],
-            tags=row["tags"].split() if row["tags"] else [],
-            source=row["source"],
-            author=row["author"],
-            status=row["status"],
-            supersedes=row["supersedes"],
-            superseded_by=row["superseded_by"],
-            reviewed_by=row["reviewed_by"],
-            review_note=row["review_note"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return from_row(cls, row, tags=words)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
