@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,20 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def receipt_rows(state_dir: Path, call_id: str | None = None) -> list[dict[str, Any]]:
+    """Every stored receipt row (of one call, if given) in chain order, as plain dicts, read-only."""
+    db = Path(state_dir) / "receipts.db"
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        if call_id is None:
+            return [dict(r) for r in conn.execute("SELECT * FROM receipts ORDER BY seq")]
+        found = conn.execute("SELECT * FROM receipts WHERE call_id = ? ORDER BY seq", (call_id,))
+        return [dict(r) for r in found]
+    finally:
+        conn.close()
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

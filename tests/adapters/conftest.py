@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-import sqlite3
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import receipt_rows
 
 CONFIG = """
 [tools]
@@ -41,10 +42,4 @@ async def gate(config):
 
 
 def receipts(config, call_id: str | None = None) -> list[dict]:
-    conn = sqlite3.connect(config.state_dir / "receipts.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        rows = [dict(r) for r in conn.execute("SELECT * FROM receipts ORDER BY seq")]
-    finally:
-        conn.close()
-    return [r for r in rows if call_id is None or r.get("call_id") == call_id]
+    return receipt_rows(config.state_dir, call_id)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import receipt_rows
 from tollhouse.config import parse_config
 from tollhouse.gate.gate import Gate
 from tollhouse.gate.types import Call
@@ -49,14 +49,7 @@ def setup(tmp_path: Path):
 
 
 def outcome_row(config, call_id: str) -> dict:
-    conn = sqlite3.connect(config.state_dir / "receipts.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        rows = [
-            dict(r) for r in conn.execute("SELECT * FROM receipts WHERE call_id = ? ORDER BY seq", (call_id,))
-        ]
-    finally:
-        conn.close()
+    rows = receipt_rows(config.state_dir, call_id)
     assert rows, "every call leaves a receipt"
     return rows[-1]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sqlite3
 from pathlib import Path
 
 import anyio
 import pytest
 
+from tests.conftest import receipt_rows
 from tests.gate.conftest import make_config
 from tests.gate.fixture_tools import CANARY
 from tollhouse.config import Limits
@@ -23,12 +23,7 @@ pytestmark = pytest.mark.anyio
 
 
 def rows(config) -> list[dict]:
-    conn = sqlite3.connect(config.state_dir / "receipts.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM receipts ORDER BY seq")]
-    finally:
-        conn.close()
+    return receipt_rows(config.state_dir)
 
 
 def of_call(config, call_id: str) -> list[dict]:

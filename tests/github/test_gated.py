@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
+from tests.conftest import receipt_rows, write_config
 from tests.github.conftest import CANARY, TOKEN_ENV
 from tests.github.fake_github import FakeGitHub
 from tollhouse.config import load_config
@@ -65,12 +64,7 @@ async def approve(request: ApprovalRequest) -> ApprovalAnswer:
 
 
 def receipts(config) -> list[dict]:
-    conn = sqlite3.connect(config.state_dir / "receipts.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM receipts ORDER BY seq")]
-    finally:
-        conn.close()
+    return receipt_rows(config.state_dir)
 
 
 async def test_allowed_read_names_the_profile_and_the_untrusted_label(

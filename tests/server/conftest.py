@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, subprocess_env, tollhouse_cmd, write_config
+from tests.conftest import REPO, receipt_rows, subprocess_env, tollhouse_cmd, write_config
 
 SECRET = "sk-live-4f9b2c7d8e1a0b3c5d6e7f8091a2b3c4"
 
@@ -85,13 +84,7 @@ def stdio_params(root: Path) -> Any:
 
 
 def receipts(root: Path) -> list[dict[str, Any]]:
-    db = root / ".tollhouse" / "receipts.db"
-    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        rows = [dict(r) for r in conn.execute("SELECT * FROM receipts ORDER BY seq")]
-    finally:
-        conn.close()
+    rows = receipt_rows(root / ".tollhouse")
     for row in rows:
         for key in ("details", "arguments", "rules"):
             if isinstance(row.get(key), str):

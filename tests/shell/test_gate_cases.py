@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shlex
-import sqlite3
 import textwrap
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.conftest import receipt_rows
 from tests.shell.cases import CASES, RULES, Case
 from tests.shell.conftest import alive
 from tests.shell.suite import build_world
@@ -56,12 +56,7 @@ def gate_config(ws: Path, extra: str = ""):
 
 
 def receipts(config) -> list[dict]:
-    conn = sqlite3.connect(config.state_dir / "receipts.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM receipts ORDER BY seq")]
-    finally:
-        conn.close()
+    return receipt_rows(config.state_dir)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
