@@ -57,6 +57,18 @@ tools = ["demo_wait", "demo_noop"]
 effect = "allow"
 """
 
+# A hand-written initialize request, for tests that speak raw JSON-RPC to the server.
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"},
+    },
+}
+
 
 def make_workspace(root: Path, extra: str = "") -> Path:
     root.mkdir(parents=True, exist_ok=True)

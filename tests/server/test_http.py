@@ -15,18 +15,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import subprocess_env, tollhouse_cmd
-from tests.server.conftest import HttpServer, outcomes, receipts, start_http, stop
+from tests.server.conftest import INIT, HttpServer, outcomes, receipts, start_http, stop
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "1"},
-    },
-}
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import subprocess_env, tollhouse_cmd
-from tests.server.conftest import make_workspace
+from tests.server.conftest import INIT, make_workspace
 from tollhouse.server.clients import CLIENTS
 
 
@@ -64,20 +64,10 @@ def test_installed_entry_really_starts_the_server_from_anywhere(tmp_path: Path) 
     entry = json.loads(target.read_text())["mcpServers"]["tollhouse"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    init = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     env = {"PATH": "/usr/bin:/bin", **entry.get("env", {})}  # what a desktop client gives it: nearly nothing
     proc = subprocess.run(
         [entry["command"], *entry["args"]],
-        input=json.dumps(init) + "\n",
+        input=json.dumps(INIT) + "\n",
         cwd=elsewhere,
         env=env,
         capture_output=True,

@@ -11,18 +11,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import subprocess_env, tollhouse_cmd
-from tests.server.conftest import HttpServer, outcomes, receipts, wait_for
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "1"},
-    },
-}
+from tests.server.conftest import INIT, HttpServer, outcomes, receipts, wait_for
 
 
 class RawStdio:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import subprocess_env, tollhouse_cmd
-from tests.server.test_robustness import INIT, RawStdio
+from tests.server.conftest import INIT
+from tests.server.test_robustness import RawStdio
 from tollhouse.server import stdio_loop
 from tollhouse.server.stdio_loop import LineReader, Oversized
 
