@@ -9,24 +9,8 @@ from collections.abc import Iterator, Sequence
 
 from tollhouse import __version__
 
-# Command modules, in the order `tollhouse --help` lists them. A module joins by adding a line here.
-COMMAND_MODULES: list[str] = [
-    "tollhouse.cli.init_cmd",
-    "tollhouse.cli.call_cmd",
-    "tollhouse.cli.tools_cmd",
-    "tollhouse.cli.serve_cmd",
-    "tollhouse.cli.demo_cmd",
-    "tollhouse.cli.install_cmd",
-    "tollhouse.cli.doctor_cmd",
-    "tollhouse.cli.policy_cmd",
-    "tollhouse.cli.grant_cmd",
-    "tollhouse.cli.receipts_cmd",
-    "tollhouse.cli.export_cmd",
-    "tollhouse.cli.memory_cmd",
-    "tollhouse.cli.cases_cmd",
-    "tollhouse.cli.auth_cmd",
-]
-
+# Each command and the module that registers it, in the order `tollhouse --help` lists them. A
+# module joins by adding its commands here.
 COMMANDS: dict[str, str] = {
     "init": "tollhouse.cli.init_cmd",
     "call": "tollhouse.cli.call_cmd",
@@ -46,6 +30,7 @@ COMMANDS: dict[str, str] = {
 }
 """Which module registers each command (a test keeps this in step with what ``register`` adds):
 running one command loads and builds only its own module's parser."""
+COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 
 EPILOG = """\
 exit codes (tollhouse call and friends):
