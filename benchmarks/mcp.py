@@ -52,13 +52,11 @@ BARE_LOOP = BARE.replace(
     """if __name__ == "__main__":
     mcp.run()""",
     """async def main():
-    from mcp.server.stdio import stdio_server
-    from tollhouse.server.stdio_loop import MIN_MESSAGE_BYTES, loop_stdio
+    from tollhouse.server.stdio_loop import stdio_streams
 
     server = mcp._lowlevel_server
-    async with loop_stdio(MIN_MESSAGE_BYTES) as (lines, out):
-        async with stdio_server(lines, out) as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+    async with stdio_streams() as (read, write, _):
+        await server.run(read, write, server.create_initialization_options())
 
 
 if __name__ == "__main__":

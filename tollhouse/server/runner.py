@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from tollhouse.config import Config
@@ -52,11 +50,13 @@ async def _close_cases(face: Any, gate: Any) -> None:
 async def serve_stdio(config: Config) -> None:
     from tollhouse.gate import Gate
     from tollhouse.server.face import McpFace
+    from tollhouse.server.stdio_loop import message_limit, stdio_streams
 
     gate = await Gate.open(config)
     async with gate:
         face = McpFace(gate, "mcp-stdio")
-        async with _stdio(config) as (wire_in, write_stream, oversized):
+        limit = message_limit(config.limits.max_argument_bytes)
+        async with stdio_streams(limit) as (wire_in, write_stream, oversized):
             # The SDK drops a line it cannot parse without a word; answer it with the protocol's
             # error instead, so a broken client learns what happened, and carry on.
             screened = ScreenedStream(wire_in, write_stream, oversized)
@@ -64,23 +64,6 @@ async def serve_stdio(config: Config) -> None:
                 await face.server.run(screened, write_stream, face.server.create_initialization_options())
             finally:
                 await _close_cases(face, gate)
-
-
-@asynccontextmanager
-async def _stdio(config: Config) -> AsyncIterator[tuple[Any, Any, Any]]:
-    """The SDK's stdio transport, over event-loop pipes where the client gave us pipes."""
-    from mcp.server.stdio import stdio_server
-
-    from tollhouse.server import stdio_loop
-
-    if stdio_loop.loop_servable():
-        limit = stdio_loop.message_limit(config.limits.max_argument_bytes)
-        async with stdio_loop.loop_stdio(limit) as (lines, out):
-            async with stdio_server(lines, out) as (wire_in, write_stream):  # type: ignore[arg-type]
-                yield wire_in, write_stream, lines.oversized
-    else:
-        async with stdio_server() as (wire_in, write_stream):
-            yield wire_in, write_stream, None
 
 
 class ScreenedStream:

@@ -189,3 +189,19 @@ async def loop_stdio(limit: int) -> AsyncIterator[tuple[LineReader, LineWriter]]
         await asyncio.sleep(0)  # let the transports' close callbacks run before the fds go back
         _release(1, fd_out)
         _release(0, fd_in)
+
+
+@asynccontextmanager
+async def stdio_streams(limit: int = MIN_MESSAGE_BYTES) -> AsyncIterator[tuple[Any, Any, Oversized | None]]:
+    """The SDK's stdio transport for ``Server.run``: over event-loop pipes where the client gave us
+    pipes, else the SDK's own threads. Also yields the oversized-line flag (None on the SDK's path,
+    which has no limit)."""
+    from mcp.server.stdio import stdio_server
+
+    if loop_servable():
+        async with loop_stdio(limit) as (lines, out):
+            async with stdio_server(lines, out) as (read, write):  # type: ignore[arg-type]
+                yield read, write, lines.oversized
+    else:
+        async with stdio_server() as (read, write):
+            yield read, write, None
