@@ -165,3 +165,23 @@ async def test_no_thread_to_watch_the_child_stops_it_and_says_so(
         await run(["sleep", "30"], tmp_path)
     assert open_fds() == before
     assert len(spawned) == 1 and not alive(spawned[0])
+
+
+async def test_running_out_of_descriptors_is_a_clear_error_and_leaks_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await run(["true"], tmp_path)
+    before = open_fds()
+    real_pipe = os.pipe
+    made: list[int] = []
+
+    def second_fails() -> tuple[int, int]:
+        made.append(1)
+        if len(made) == 2:
+            raise OSError(24, "Too many open files")
+        return real_pipe()
+
+    monkeypatch.setattr(os, "pipe", second_fails)
+    with pytest.raises(ToolError, match="'true' could not be started: Too many open files"):
+        await run(["true"], tmp_path)
+    assert len(made) == 2 and open_fds() == before

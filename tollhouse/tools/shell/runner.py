@@ -181,6 +181,8 @@ class _Child:
             threading.Thread(target=self._wait_in_thread, name="tollhouse-child-wait", daemon=True).start()
 
     def _pidfd_ready(self, pidfd: int) -> None:
+        # Reaped by its pid here. (asyncio's deprecated Safe/FastChildWatcher, which reap every child
+        # of the process, would take its status first; neither is a default on any Python we support.)
         if self.proc.poll() is None:
             return
         self.loop.remove_reader(pidfd)
@@ -250,20 +252,18 @@ def _spawn(
 ) -> tuple[subprocess.Popen[bytes], int, int, int | None]:
     """Start the child in a session of its own on fresh pipes; returns it with the parent's ends
     (stdout, stderr, stdin or None). The child's ends are closed here whatever happens."""
-    parent: list[int] = []
-    child: list[int] = []
+    parent: list[int] = []  # ours, closed only if the spawn fails
+    child: list[int] = []  # the child's copies, closed here once it has them (or failed to start)
     try:
         out_r, out_w = os.pipe()
         parent.append(out_r), child.append(out_w)
         err_r, err_w = os.pipe()
         parent.append(err_r), child.append(err_w)
-        in_w = None
-        stdin_from: int = subprocess.DEVNULL
-        if stdin is not None:
-            stdin_from, in_w = os.pipe()
-            child.append(stdin_from), parent.append(in_w)
+        in_r, in_w = os.pipe() if stdin is not None else (subprocess.DEVNULL, None)
+        if in_w is not None:
+            parent.append(in_w), child.append(in_r)
         proc = subprocess.Popen(
-            argv, stdin=stdin_from, stdout=out_w, stderr=err_w, cwd=cwd, env=env, start_new_session=True
+            argv, stdin=in_r, stdout=out_w, stderr=err_w, cwd=cwd, env=env, start_new_session=True
         )
     except BaseException:
         for fd in parent:
