@@ -111,7 +111,7 @@ async def test_a_pidfd_run_starts_no_thread(tmp_path: Path) -> None:
         tg.start_soon(watch)
         await run(["sleep", "0.2"], tmp_path)
         tg.cancel_scope.cancel()
-    assert seen and max(seen) == baseline
+    assert seen and max(seen) <= baseline  # a thread of an earlier test may end meanwhile; none may start
 
 
 async def test_a_failing_progress_sink_ends_the_run_and_its_group(exit_watch: str, tmp_path: Path) -> None:
