@@ -358,3 +358,24 @@ async def test_an_excerpt_is_redacted_before_it_is_cut(config) -> None:
     outcome = of_call(config, out.call_id)[-1]
     assert "ghp_" not in outcome["excerpt"] and "ghp_" not in outcome["message"]
     assert "[REDACTED:github-token]" in outcome["message"]
+
+
+async def test_closing_runs_every_closer_even_after_one_fails(config, caplog) -> None:
+    ran: list[str] = []
+
+    async def good() -> None:
+        ran.append("good")
+
+    async def bad() -> None:
+        ran.append("bad")
+        raise OSError("the pool's socket is already gone")
+
+    gate = await Gate.open(config)
+    gate.services.on_close(good)
+    gate.services.on_close(bad)
+    await gate.close()
+    assert ran == ["bad", "good"]  # last registered runs first; the failure stopped nothing
+    assert "closing a shared tool resource failed" in caplog.text
+    out = await gate.call(Call("fx_note", {"path": "notes/n.md", "content": "x"}))
+    assert out.status == "error" and "nothing was run" in out.message  # the store closed as well
+    assert not (config.root / "notes/n.md").exists()

@@ -39,6 +39,8 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: Any
+    peer: int = 0
+    """The client's port: requests on one kept-alive connection share it."""
 
 
 def user(login: str) -> dict[str, Any]:
@@ -61,6 +63,7 @@ class FakeGitHub:
         self.requests: list[Request] = []
         self.next_link_override: str | None = None
         self.rate_remaining = 4999
+        self.open_connections = 0
         self._ids = 1000
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -335,6 +338,23 @@ class FakeGitHub:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeGitHub/1.0"
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API: a client may reuse its connection
+    # Headers and body leave in separate writes; with Nagle on, the body of a kept-alive response
+    # would wait ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        self._count(+1)
+
+    def finish(self) -> None:
+        self._count(-1)
+        super().finish()
+
+    def _count(self, step: int) -> None:
+        fake: FakeGitHub = self.server.fake  # type: ignore[attr-defined]
+        with fake._lock:
+            fake.open_connections += step
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read logs for canaries
         pass
@@ -353,6 +373,7 @@ class _Handler(BaseHTTPRequestHandler):
             parse_qs(parts.query),
             {k.lower(): v for k, v in self.headers.items()},
             body,
+            self.client_address[1],
         )
         fake: FakeGitHub = self.server.fake  # type: ignore[attr-defined]
         try:

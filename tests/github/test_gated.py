@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.conftest import receipt_rows, write_config
 from tests.github.conftest import CANARY, TOKEN_ENV
-from tests.github.fake_github import FakeGitHub
+from tests.github.fake_github import FakeGitHub, Fault
 from tollhouse.config import load_config
 from tollhouse.gate.gate import Gate
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call
@@ -191,3 +193,53 @@ async def test_canary_never_reaches_the_receipt_database(
     captured = capfd.readouterr()
     assert "HTTP Request: GET" in caplog.text  # the logs really were captured
     assert CANARY not in caplog.text + captured.out + captured.err
+
+
+async def wait_closed(fake: FakeGitHub, within: float = 3.0) -> None:
+    deadline = time.monotonic() + within
+    while fake.open_connections and time.monotonic() < deadline:
+        await anyio.sleep(0.01)
+    assert fake.open_connections == 0, "a connection to GitHub outlived the gate"
+
+
+async def test_calls_share_one_connection_and_the_gate_closes_it(workspace: Path, fake: FakeGitHub) -> None:
+    config = gated_config(workspace, fake)
+    async with await Gate.open(config) as gate:
+        outs = [await gate.call(Call("github_get_repo", {"repo": "acme/widget"})) for _ in range(3)]
+        write = await gate.call(
+            Call("github_comment", {"repo": "acme/widget", "number": 1, "body": "hi"}, approver=approve)
+        )
+        assert [o.status for o in [*outs, write]] == ["ok"] * 4, [o.message for o in outs]
+        assert len({r.peer for r in fake.requests}) == 1  # one TCP connection for all four calls
+        assert fake.open_connections == 1
+    await wait_closed(fake)
+
+
+async def test_each_call_keeps_its_own_cookies_and_token(workspace: Path, fake: FakeGitHub) -> None:
+    repo = {"full_name": "acme/widget", "private": False, "description": "", "default_branch": "main"}
+    cookie = {"Set-Cookie": "gh_sess=s3cr3t; Path=/"}
+    fake.faults.append(Fault("GET", "^/repos/acme/widget$", 200, cookie, repo))
+    config = gated_config(workspace, fake)
+    async with await Gate.open(config) as gate:
+        await gate.call(Call("github_get_repo", {"repo": "acme/widget"}))
+        second = await gate.call(Call("github_get_repo", {"repo": "acme/widget"}))
+    assert second.status == "ok", second.message
+    first_req, second_req = fake.requests[0], fake.requests[-1]
+    assert first_req.peer == second_req.peer  # the connection was shared ...
+    assert "cookie" not in second_req.headers  # ... the first call's cookie jar was not
+    assert second_req.headers["authorization"] == f"Bearer {CANARY}"
+
+
+async def test_a_proxy_in_the_environment_is_honoured_so_calls_do_not_pool(
+    workspace: Path, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx applies HTTPS_PROXY and friends only to a client that builds its own transport; a shared
+    # pool would silently bypass the user's proxy. NO_PROXY lets the loopback fake be reached directly.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    config = gated_config(workspace, fake)
+    async with await Gate.open(config) as gate:
+        outs = [await gate.call(Call("github_get_repo", {"repo": "acme/widget"})) for _ in range(2)]
+    assert [o.status for o in outs] == ["ok", "ok"]
+    assert len({r.peer for r in fake.requests}) == 2
+    await wait_closed(fake)

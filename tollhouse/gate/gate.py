@@ -11,6 +11,7 @@ import getpass
 import logging
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -53,6 +54,21 @@ class Services:
         self.receipts = receipts
         self.state = state
         self.credentials: Any = None
+        self.shared: dict[str, Any] = {}
+        """Resources tools keep across calls (a connection pool), by name; see ``on_close``."""
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` when the gate closes (last registered, first run)."""
+        self._closers.append(closer)
+
+    async def aclose(self) -> None:
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                await closer()
+            except Exception:  # one failing closer must not keep the others (or the receipts) open
+                log.exception("closing a shared tool resource failed")
 
 
 def _validation_message(tool: str, exc: ValidationError) -> str:
@@ -103,6 +119,7 @@ class Gate:
 
     async def close(self) -> None:
         try:
+            await self.services.aclose()
             await self.services.state.close()
         finally:
             await self.services.receipts.close()

@@ -12,6 +12,7 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -21,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from urllib.request import getproxies
 
 import anyio
 import httpx
@@ -52,6 +54,51 @@ def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context for every client: building one loads the CA bundle (~20 ms), which
     each tool call would otherwise pay. Sharing it shares trust roots only, no connection or header."""
     return httpx.create_ssl_context()
+
+
+POOL_KEY = "github.pool"
+
+
+class _Borrowed(httpx.AsyncBaseTransport):
+    """One call's use of the shared pool: closing the call's client must not close the pool."""
+
+    def __init__(self, pool: httpx.AsyncBaseTransport) -> None:
+        self._pool = pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def shared_transport(services: Any) -> httpx.AsyncBaseTransport | None:
+    """This gate's GitHub connection pool, for one call: a call reuses the connection an earlier call
+    left open (httpx keeps it 5 s), instead of a new TCP and TLS handshake with the API each time.
+
+    Only the connections are shared. Each call still gets its own client: its own token header,
+    cookie jar and redirect rule. Connections belong to the event loop that opened them, so a gate
+    used from another loop gets a pool of its own. None (a connection per call, as before) when the
+    services cannot close a pool, or when the environment names a proxy: httpx honours
+    ``HTTPS_PROXY`` and the like only for a client that builds its own transport."""
+    shared = getattr(services, "shared", None)
+    on_close = getattr(services, "on_close", None)
+    if not isinstance(shared, dict) or on_close is None:
+        return None
+    if any(getproxies().get(scheme) for scheme in ("http", "https", "all")):
+        return None
+    loop = asyncio.get_running_loop()
+    held = shared.get(POOL_KEY)
+    if held is None or held[0] is not loop:
+        pool = httpx.AsyncHTTPTransport(verify=_tls_context())
+        shared[POOL_KEY] = held = (loop, pool)
+        on_close(functools.partial(_close_pool, loop, pool))
+    return _Borrowed(held[1])
+
+
+async def _close_pool(loop: asyncio.AbstractEventLoop, pool: httpx.AsyncHTTPTransport) -> None:
+    if asyncio.get_running_loop() is loop:  # another loop's connections went with that loop
+        await pool.aclose()
 
 
 def _when(epoch: float) -> str:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from pydantic import AfterValidator, Field
 
 from tollhouse.tools.base import Effect, Facets, Tool, ToolContext, ToolError
-from tollhouse.tools.github.client import GitHubClient, GitHubError
+from tollhouse.tools.github.client import GitHubClient, GitHubError, shared_transport
 from tollhouse.tools.github.pinning import PINS
 from tollhouse.tools.github.sanitize import Stripped, clean_prose, invisible_re, mark_invisible
 from tollhouse.tools.github.settings import DEFAULT_PROFILE, GitHubSettings, load_settings
@@ -110,7 +110,11 @@ async def github(
             resolver.invalidate(settings.credential)
 
     async with GitHubClient(
-        settings, token, profile_id=settings.credential, on_unauthorized=forget
+        settings,
+        token,
+        profile_id=settings.credential,
+        on_unauthorized=forget,
+        transport=shared_transport(ctx.services),
     ) as client:
         yield client, settings
     ctx.record(github_requests=client.requests_made)
