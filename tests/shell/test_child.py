@@ -185,3 +185,20 @@ async def test_running_out_of_descriptors_is_a_clear_error_and_leaks_none(
     with pytest.raises(ToolError, match="'true' could not be started: Too many open files"):
         await run(["true"], tmp_path)
     assert len(made) == 2 and open_fds() == before
+
+
+async def test_concurrent_runs_each_get_their_own_status_and_output(exit_watch: str, tmp_path: Path) -> None:
+    await run(["true"], tmp_path)
+    before = open_fds()
+    results: dict[int, runner.RunResult] = {}
+
+    async def one(i: int) -> None:
+        results[i] = await run(["sh", "-c", f"sleep 0.{i % 3}; echo {i}; exit {i % 5}"], tmp_path)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(24):
+            tg.start_soon(one, i)
+    assert {i: (r.exit_code, bytes(r.stdout.head)) for i, r in results.items()} == {
+        i: (i % 5, f"{i}\n".encode()) for i in range(24)
+    }
+    assert open_fds() == before
