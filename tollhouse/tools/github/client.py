@@ -79,15 +79,18 @@ def shared_transport(services: Any) -> httpx.AsyncBaseTransport | None:
     Only the connections are shared. Each call still gets its own client: its own token header,
     cookie jar and redirect rule. Connections belong to the event loop that opened them, so a gate
     used from another loop gets a pool of its own. None (a connection per call, as before) when the
-    services cannot close a pool, or when the environment names a proxy: httpx honours
-    ``HTTPS_PROXY`` and the like only for a client that builds its own transport."""
+    services cannot close a pool, outside asyncio, or when the environment names a proxy: httpx
+    honours ``HTTPS_PROXY`` and the like only for a client that builds its own transport."""
     shared = getattr(services, "shared", None)
     on_close = getattr(services, "on_close", None)
     if not isinstance(shared, dict) or on_close is None:
         return None
     if any(getproxies().get(scheme) for scheme in ("http", "https", "all")):
         return None
-    loop = asyncio.get_running_loop()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not asyncio (anyio on trio): no loop to tie a pool to
+        return None
     held = shared.get(POOL_KEY)
     if held is None or held[0] is not loop:
         pool = httpx.AsyncHTTPTransport(verify=_tls_context())
