@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ssl
 import time
+import types
 
 import pytest
 
 from tests.github.conftest import CANARY
 from tests.github.fake_github import FakeGitHub
-from tollhouse.tools.github.client import GitHubClient, GitHubError
+from tollhouse.tools.github.client import GitHubClient, GitHubError, shared_transport
 from tollhouse.tools.github.settings import GitHubSettings, check_api_url
 
 pytestmark = pytest.mark.anyio
@@ -286,3 +287,10 @@ def test_shared_tls_context_still_verifies_certificates_and_hostnames() -> None:
     for client in (a, b):
         pool = client._http._transport._pool  # the context each connection would be wrapped with
         assert pool._ssl_context is ctx
+
+
+def test_no_pool_without_a_running_asyncio_loop() -> None:
+    closers: list[object] = []
+    services = types.SimpleNamespace(shared={}, on_close=closers.append)
+    assert shared_transport(services) is None  # called outside asyncio: nothing to tie a pool to
+    assert services.shared == {} and closers == []
