@@ -202,3 +202,27 @@ async def test_concurrent_runs_each_get_their_own_status_and_output(exit_watch: 
         i: (i % 5, f"{i}\n".encode()) for i in range(24)
     }
     assert open_fds() == before
+
+
+async def test_output_held_open_by_a_process_that_left_the_group_ends_the_wait(
+    exit_watch: str, tmp_path: Path
+) -> None:
+    # setsid takes the background job out of the command's process group, so the kill at exit misses
+    # it; it keeps the output pipe open. The call must not wait for it (until the timeout, and then
+    # claim everything was killed): it returns after a short grace and says the output was held.
+    script = "setsid sleep 30 & echo $! > escaped; sleep 0.2; echo hi"
+    started = time.monotonic()
+    try:
+        done = await run(["sh", "-c", script], tmp_path, timeout_s=20)
+        took = time.monotonic() - started
+        assert (done.exit_code, bytes(done.stdout.head), done.timed_out, done.held_open) == (
+            0,
+            b"hi\n",
+            False,
+            True,
+        )
+        assert runner.DRAIN_GRACE_S <= took < 3.0
+    finally:
+        os.kill(int((tmp_path / "escaped").read_text()), 9)
+    plain = await run(["sh", "-c", "sleep 30 & echo hi"], tmp_path)
+    assert not plain.held_open  # a grandchild still in the group is killed, and the pipes close

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -172,3 +173,15 @@ async def test_bad_shell_settings_are_clear_errors(ws: Path) -> None:
     run = Runner(make_config(ws, '[shell]\nsandbox = "docker"\n'))
     with pytest.raises(ToolError, match=r'shell\.sandbox must be "none" or "bwrap"'):
         await run(argv=["true"])
+
+
+async def test_a_process_escaping_the_group_is_reported_not_waited_for(run: Runner, ws: Path) -> None:
+    try:
+        out = await run(argv=["sh", "-c", "setsid sleep 30 & echo $! > escaped; sleep 0.2; echo done"])
+        assert out.exit_code == 0 and out.stdout == "done\n" and not out.timed_out
+        assert "left its process group (setsid)" in out.note and 'sandbox = "bwrap"' in out.note
+        assert run.facts["output_held_open"] is True
+    finally:
+        os.kill(int((ws / "escaped").read_text()), 9)
+    quiet = await run(argv=["true"])
+    assert quiet.note is None and run.facts["output_held_open"] is False

@@ -29,6 +29,7 @@ LineSink = Callable[[int, str], Awaitable[None]]
 """Called with (bytes so far, a recent output line); rate-limited by the caller's interval."""
 
 TERM_GRACE_S = 1.0
+DRAIN_GRACE_S = 0.5
 MAX_LINE_CHARS = 500
 READ_SIZE = 256 * 1024
 USE_PIDFD = hasattr(os, "pidfd_open")
@@ -42,6 +43,10 @@ class RunResult:
     duration_ms: int
     stdout: HeadTail
     stderr: HeadTail
+    held_open: bool = False
+    """The command had exited and its group was killed, yet something still held its output pipes
+    open: a process that left the group (setsid). It may still be running; what it wrote later was
+    not read."""
 
     @property
     def exit_code(self) -> int | None:
@@ -219,21 +224,30 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
-async def _finished(child: _Child, pgid: int) -> None:
-    """Forward lines while the child runs; return once it has exited and its output is all read."""
-    killed = False
+async def _finished(child: _Child, pgid: int) -> bool:
+    """Forward lines while the child runs; return once it has exited and its output is all read.
+    False when the output was still held open ``DRAIN_GRACE_S`` after the child's group was killed."""
+    killed_at: float | None = None
     while True:
         child.wake.clear()
         if await child.lines.send():
             continue
-        if child.exited and not killed:
+        if child.exited and killed_at is None:
             # The child is gone; anything still in its group (a backgrounded grandchild) would keep
             # the pipes open and outlive the call.
             _killpg(pgid, signal.SIGKILL)
-            killed = True
+            killed_at = time.monotonic()
         if child.exited and child.drained:
-            return
-        await child.wake.wait()
+            return True
+        if killed_at is None:
+            await child.wake.wait()
+            continue
+        # What is left in the pipes arrives at once; only a writer outside the group keeps them open.
+        left = killed_at + DRAIN_GRACE_S - time.monotonic()
+        if left <= 0:
+            return False
+        with anyio.move_on_after(left):
+            await child.wake.wait()
 
 
 async def _end(child: _Child, pgid: int) -> None:
@@ -311,10 +325,10 @@ async def run_process(
                 os.close(fd)
         raise ToolError(f"program {label!r} was stopped at once: it could not be watched ({exc})") from exc
     pgid = proc.pid  # session leader: its pid is the group id
-    timed_out = False
+    timed_out = held_open = False
     try:
         with anyio.move_on_after(timeout_s) as scope:
-            await _finished(child, pgid)
+            held_open = not await _finished(child, pgid)
         timed_out = scope.cancelled_caught
     finally:
         with anyio.CancelScope(shield=True):
@@ -325,4 +339,5 @@ async def run_process(
         duration_ms=int((time.monotonic() - started) * 1000),
         stdout=out,
         stderr=err,
+        held_open=held_open,
     )

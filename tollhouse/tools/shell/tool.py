@@ -232,6 +232,7 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
         stderr_bytes=result.stderr.total,
         stdout_sha256=result.stdout.sha256,
         stderr_sha256=result.stderr.sha256,
+        output_held_open=result.held_open,
     )
     stdout, stderr = result.stdout.text(), result.stderr.text()
     notes = [
@@ -241,6 +242,12 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
     ]
     if result.timed_out:
         notes.append(f"timed out after {timeout:g} s; the command and everything it started were killed")
+    if result.held_open:
+        notes.append(
+            "the command exited, but a process it started left its process group (setsid) and still "
+            "held the output open; that process may still be running, and its later output was not "
+            'read. [shell] sandbox = "bwrap" contains such processes'
+        )
     return ShellRunResult(
         exit_code=result.exit_code,
         signal=result.signal,
