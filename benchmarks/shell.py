@@ -26,7 +26,7 @@ from tollhouse.gate import Call, Gate
 N = 600
 WARMUP = 20
 STREAM_MB = 50
-STREAM_RUNS = 5
+STREAM_RUNS = 9
 
 CONFIG = """
 [tools]
@@ -59,6 +59,18 @@ async def timed(fn, runs: int, warmup: int) -> list[float]:
     return samples
 
 
+async def rotated(fns: list, runs: int, warmup: int) -> list[list[float]]:
+    """Call the cases in turn, rotating which goes first, so drift in the machine's speed lands on all
+    alike; one list of timings per case."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for i in range(runs + warmup):
+        for k in [(i + j) % len(fns) for j in range(len(fns))]:
+            took = await timed(fns[k], 1, 0)
+            if i >= warmup:
+                samples[k] += took
+    return samples
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -79,19 +91,15 @@ async def main() -> None:
             async def tool_true() -> None:
                 await direct(argv=["true"])
 
-            # Rotate the three call by call so drift in the machine's speed lands on all alike.
-            bare_s: list[float] = []
-            direct_s: list[float] = []
-            gate_s: list[float] = []
-            cases = [(bare_s, lambda: bare(["true"])), (direct_s, tool_true), (gate_s, gated_true)]
-            for i in range(N + WARMUP):
-                for samples, fn in cases[i % 3 :] + cases[: i % 3]:
-                    took = await timed(fn, 1, 0)
-                    if i >= WARMUP:
-                        samples += took
-            bare_stream = await timed(lambda: bare(stream), STREAM_RUNS, 1)
-            direct_stream = await timed(lambda: direct(argv=stream), STREAM_RUNS, 1)
-            gate_stream = await timed(gated_stream, STREAM_RUNS, 1)
+            async def tool_stream() -> None:
+                await direct(argv=stream)
+
+            bare_s, direct_s, gate_s = await rotated(
+                [lambda: bare(["true"]), tool_true, gated_true], N, WARMUP
+            )
+            bare_stream, direct_stream, gate_stream = await rotated(
+                [lambda: bare(stream), tool_stream, gated_stream], STREAM_RUNS, 1
+            )
 
     b, g = statistics.median(bare_s), statistics.median(gate_s)
     d = statistics.median(direct_s)
