@@ -62,7 +62,16 @@ _SECTION_KEYS: dict[str, set[str]] = {
         "workspace_programs",
         "progress_interval_s",
     },
-    "http": {"listen", "auth", "token_file", "principal", "tokens", "allowed_hosts", "allowed_origins"},
+    "http": {
+        "listen",
+        "auth",
+        "token_file",
+        "principal",
+        "tokens",
+        "allowed_hosts",
+        "allowed_origins",
+        "max_event_bytes",
+    },
 }
 
 

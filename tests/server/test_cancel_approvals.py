@@ -72,7 +72,7 @@ families = ["shell"]
 [[rules]]
 id = "sleep"
 tools = ["shell_run"]
-argv = ["sleep *"]
+argv = ["sleep *", "seq *"]
 effect = "allow"
 """
 
@@ -127,3 +127,41 @@ async def test_cancelled_shell_command_leaves_no_process(workspace: Path, transp
             await anyio.sleep(0.05)
         assert sleepers(marker) == [], "the cancelled command is still running"
         assert not (await client.call_tool("shell_run", {"argv": ["sleep", "0"]})).is_error  # still usable
+
+
+@pytest.mark.parametrize(("transport", "mode"), [("stdio", "auto"), ("stdio", "legacy"), ("http", "auto")])
+async def test_shell_output_lines_arrive_as_progress_while_it_runs(
+    workspace: Path, transport: str, mode: str
+) -> None:
+    write_config(workspace, SHELL_CONFIG)
+    seen: list[tuple[float, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, message))
+
+    async with connect(transport, workspace, mode) as client:
+        args = {"argv": ["seq", "1", "300000"]}
+        r = await client.call_tool("shell_run", args, progress_callback=on_progress)
+    assert not r.is_error, text(r)
+    assert seen, "no output line reached the client as progress"
+    # Each message is one whole line of the output, and the byte counts only grow.
+    assert all(m is not None and m.isdigit() and 1 <= int(m) <= 300000 for _, m in seen), seen[:5]
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] <= len(
+        "".join(f"{i}\n" for i in range(1, 300001))
+    )
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_a_large_result_fits_the_python_clients_event_limit(workspace: Path, transport: str) -> None:
+    # 300,000 lines is about 2 MB: the kept 512 KiB of stdout, written as structuredContent and again
+    # as text, passes the Python client's 1 MiB limit on one server-sent event unless the text copy
+    # is cut. Over stdio there is no such limit and nothing is cut.
+    write_config(workspace, SHELL_CONFIG)
+    async with connect(transport, workspace, "auto") as client:
+        r = await client.call_tool("shell_run", {"argv": ["seq", "1", "300000"]})
+    assert not r.is_error, text(r)
+    stdout = r.structured_content["stdout"]
+    assert stdout.startswith("1\n2\n3\n") and stdout.endswith("299999\n300000\n")
+    assert r.structured_content["stdout_truncated"] and len(stdout) > 500_000
+    cut = text(r).endswith("structuredContent holds all of it ...]")
+    assert cut == (transport == "http")

@@ -197,6 +197,8 @@ def test_loose_token_file_permissions_refuse_to_start(ws: Path) -> None:
         ('[http]\ntokens = [{principal = "a"}]\n', None, "needs principal and sha256"),
         ('[http]\ntokens = [{principal = "a", sha256 = "abc"}]\n', None, "64 hex digits"),
         ('[http]\nauth = "none"\nallowed_hosts = ["x:1"]\n', "10.0.0.1:80", "only allowed on a loopback"),
+        ("[http]\nmax_event_bytes = 1000\n", None, "max_event_bytes must be 0 (no limit) or an integer"),
+        ('[http]\nmax_event_bytes = "1MB"\n', None, "of at least 65536, not '1MB'"),
         ("", "127.0.0.1", "expected HOST:PORT"),
         ("", "127.0.0.1:70000", "port must be a number"),
     ],
@@ -221,5 +223,8 @@ def test_http_settings_defaults_and_ipv6(tmp_path: Path) -> None:
     default = load_http_settings(config, None)
     assert (default.host, default.port, default.auth, default.loopback) == ("127.0.0.1", 8765, "token", True)
     assert default.token_file == config.state_dir / "http-token"
+    assert default.max_event_bytes == 1024 * 1024  # the Python MCP client's limit on one SSE event
+    unlimited = load_http_settings(parse_config("[http]\nmax_event_bytes = 0\n", tmp_path / "t.toml"), None)
+    assert unlimited.max_event_bytes == 0
     v6 = load_http_settings(config, "[::1]:0")
     assert v6.host == "::1" and v6.loopback and v6.url == "http://[::1]:0/mcp"

@@ -24,7 +24,7 @@ from tollhouse.gate.types import Call
 from tollhouse.server.approvals import ElicitationApprover
 from tollhouse.server.case_resources import install_case_notifications
 from tollhouse.server.resources import ResourceCatalogue, ResourceNotFound, ResourceRequest
-from tollhouse.server.results import outcome_to_result, spec_to_tool
+from tollhouse.server.results import fit_event, outcome_to_result, spec_to_tool
 from tollhouse.server.roots import ClientRoots
 from tollhouse.tools.base import ToolError
 
@@ -64,9 +64,12 @@ class McpFace:
         *,
         resources: ResourceCatalogue | None = None,
         operator_of: Any = None,
+        max_event_bytes: int | None = None,
     ) -> None:
         self.gate = gate
         self.channel = channel
+        self.max_event_bytes = max_event_bytes
+        """HTTP: the most JSON one tools/call result may take (see ``fit_event``); None for stdio."""
         self.resources = resources if resources is not None else ResourceCatalogue.load()
         self.operator_of = operator_of
         """Callable returning the operator for the current request (HTTP: the token's principal)."""
@@ -177,7 +180,8 @@ class McpFace:
         await self.case_notifier.call_finished(call.case, call.session)
         if approver.pending is not None and outcome.status in ("needs_approval", "denied"):
             return approver.input_required()
-        return outcome_to_result(outcome, self._has_output.get(params.name, False))
+        result = outcome_to_result(outcome, self._has_output.get(params.name, False))
+        return fit_event(result, self.max_event_bytes)
 
     async def _roots_changed(
         self, ctx: ServerRequestContext[Any, Any], params: types.NotificationParams | None

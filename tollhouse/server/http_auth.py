@@ -25,6 +25,8 @@ from tollhouse.config import Config, ConfigError
 
 DEFAULT_PORT = 8765
 TOKEN_FILE = "http-token"  # noqa: S105 - a file name, not a secret
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024  # the Python MCP client's default limit on one server-sent event
+MIN_EVENT_BYTES = 64 * 1024
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -45,6 +47,8 @@ class HttpSettings:
     tokens: list[TokenEntry] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    """The most JSON one tools/call result may take (0: no limit); see ``results.fit_event``."""
 
     @property
     def loopback(self) -> bool:
@@ -97,6 +101,13 @@ def load_http_settings(config: Config, listen: str | None) -> HttpSettings:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ConfigError(f"http.tokens[{i}].sha256 must be 64 hex digits", file=config.path)
         tokens.append(TokenEntry(principal=str(entry["principal"]), sha256=digest))
+    max_event = section.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES)
+    if type(max_event) is not int or not (max_event == 0 or max_event >= MIN_EVENT_BYTES):
+        raise ConfigError(
+            f"http.max_event_bytes must be 0 (no limit) or an integer of at least {MIN_EVENT_BYTES}, not "
+            f"{max_event!r}",
+            file=config.path,
+        )
     token_file = section.get("token_file")
     settings = HttpSettings(
         host=host,
@@ -107,6 +118,7 @@ def load_http_settings(config: Config, listen: str | None) -> HttpSettings:
         tokens=tokens,
         allowed_hosts=[str(h) for h in section.get("allowed_hosts", [])],
         allowed_origins=[str(o) for o in section.get("allowed_origins", [])],
+        max_event_bytes=max_event,
     )
     if not settings.loopback and not settings.allowed_hosts:
         raise ConfigError(

@@ -122,3 +122,57 @@ def outcome_to_result(outcome: Any, has_output_schema: bool) -> types.CallToolRe
 
 def error_result(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+
+
+EVENT_MARGIN = 1024
+"""Bytes kept free for what wraps a result in its event: the JSON-RPC envelope and the SSE framing."""
+_CUT = "\n[... tollhouse: the text copy is cut to fit one HTTP event; structuredContent holds all of it ...]"
+
+
+def _json_len(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+def _cut_to(text: str, room: int, marker: str) -> str | None:
+    """The longest head of ``text`` that, with ``marker``, is at most ``room`` bytes as a JSON string."""
+    room -= _json_len(marker) - 2
+    if room < 256:
+        return None
+    head = text[:room]
+    while (size := _json_len(head)) > room:  # escapes and multi-byte characters take more than one byte
+        head = head[: max(0, len(head) * room // size - 16)]
+    return head + marker
+
+
+def fit_event(result: types.CallToolResult, budget: int | None) -> types.CallToolResult:
+    """Keep a tools/call response within ``budget`` bytes of JSON, so it fits one server-sent event.
+
+    The Python SDK's HTTP client refuses an event over 1 MiB by default ("Server-sent event exceeded the
+    1048576 byte limit"), and a result travels twice: as ``structuredContent`` and as the text copy the
+    spec asks for beside it. So the text copy is cut first, saying where the rest is. A text-only
+    result is cut the same way. A result whose structured content alone is too big becomes an error
+    that says the call ran and where its receipts are.
+    """
+    if not budget or not result.content or not isinstance(result.content[0], types.TextContent):
+        return result
+    text = result.content[0].text
+    if len(text) < budget // 8:  # the text is the larger half; a short one cannot reach the budget
+        return result
+    size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode("utf-8"))
+    if size + EVENT_MARGIN <= budget:
+        return result
+    rest = size - _json_len(text)
+    structured = result.structured_content is not None
+    marker = _CUT if structured else "\n[... tollhouse: cut to fit one HTTP event ...]"
+    cut = _cut_to(text, budget - EVENT_MARGIN - rest, marker)
+    if cut is not None:
+        return result.model_copy(update={"content": [types.TextContent(type="text", text=cut)]})
+    receipts = ", ".join(f"#{n}" for n in (result.meta or {}).get("tollhouse/receipts", [])) or "none"
+    message = (
+        f"Error: the call ran (receipts {receipts}), but its result is {size} bytes of JSON, more than one "
+        f"HTTP event may carry ([http] max_event_bytes = {budget}, the Python MCP client's default limit). "
+        "Ask for less output, or raise max_event_bytes if your client accepts larger events."
+    )
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=message)], is_error=True, _meta=result.meta
+    )

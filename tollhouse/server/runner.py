@@ -171,7 +171,9 @@ async def serve_http(config: Config, settings: HttpSettings) -> None:
 
     gate = await Gate.open(config)
     async with gate:
-        face = McpFace(gate, "mcp-http", operator_of=current_principal)
+        face = McpFace(
+            gate, "mcp-http", operator_of=current_principal, max_event_bytes=settings.max_event_bytes or None
+        )
         app = face.server.streamable_http_app(
             streamable_http_path="/mcp",
             transport_security=_transport_security(settings, port),
