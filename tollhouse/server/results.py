@@ -156,7 +156,9 @@ def fit_event(result: types.CallToolResult, budget: int | None) -> types.CallToo
     if not budget or not result.content or not isinstance(result.content[0], types.TextContent):
         return result
     text = result.content[0].text
-    if len(text) < budget // 8:  # the text is the larger half; a short one cannot reach the budget
+    # The text copy holds the structured JSON, so the response is at most ~8 bytes per text character
+    # (4 for the widest UTF-8, and again as much for the structured copy): below this, it fits.
+    if len(text) < budget // 16:
         return result
     size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode("utf-8"))
     if size + EVENT_MARGIN <= budget:
