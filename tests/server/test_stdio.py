@@ -200,3 +200,19 @@ async def test_resources_are_served_and_receipted(ws: Path, mode: str) -> None:
     assert ("tollhouse://policy", "ok") in uris and ("tollhouse://receipts/999999", "not_found") in uris
     assert ("file:///etc/passwd", "not_found") in uris
     assert all(e["channel"] == "mcp-stdio" for e in events)
+
+
+@pytest.mark.anyio
+async def test_the_recent_list_cuts_long_strings_and_points_to_the_whole_receipt(ws: Path) -> None:
+    long = "A" * 3000  # under this workspace's limits.max_argument_bytes (4096)
+    async with Client(stdio_params(ws), mode="auto") as client:
+        asked = await client.call_tool("demo_note_write", {"path": "notes/long.txt", "text": long})
+        assert asked.is_error  # no approver: needs approval, receipted with its arguments
+        recent = json.loads((await client.read_resource("tollhouse://receipts/recent")).contents[0].text)
+        entry = next(e for e in recent["receipts"] if e["tool"] == "demo_note_write")
+        seq = entry["seq"]
+        cut = "A" * 1000 + f"… [3000 characters; whole: tollhouse://receipts/{seq}]"
+        assert entry["arguments"] == {"path": "notes/long.txt", "text": cut}
+        assert "are cut here" in recent["note"]
+        whole = json.loads((await client.read_resource(f"tollhouse://receipts/{seq}")).contents[0].text)
+        assert whole["arguments"]["text"] == long

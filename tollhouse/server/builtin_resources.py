@@ -17,6 +17,10 @@ from tollhouse.server.resources import ResourceNotFound, ResourceRequest, Resour
 from tollhouse.tools.base import ToolError
 
 RECENT_LIMIT = 50
+BRIEF_CHARS = 1000
+"""In the recent list, longer strings inside arguments and details are cut: fifty receipts of large
+file writes would otherwise make a listing of many megabytes, too big for a model's context and for
+one HTTP event. ``tollhouse://receipts/{seq}`` still returns the whole entry."""
 _ID = re.compile(r"^(?:[0-9]{1,18}|[0-9a-f]{32})$")
 
 
@@ -35,7 +39,27 @@ async def read_recent(req: ResourceRequest) -> Any:
         rows = await anyio.to_thread.run_sync(lambda: read_receipts(_db_path(req.gate), limit=RECENT_LIMIT))
     except ReceiptStoreError as exc:
         raise ToolError(str(exc)) from exc
-    return {"receipts": rows, "limit": RECENT_LIMIT}
+    for row in rows:
+        for field in ("arguments", "details"):
+            row[field] = _brief(row.get(field), row.get("seq"))
+    return {
+        "receipts": rows,
+        "limit": RECENT_LIMIT,
+        "note": f"strings over {BRIEF_CHARS} characters in arguments and details are cut here; "
+        "tollhouse://receipts/{seq} has the whole entry",
+    }
+
+
+def _brief(value: Any, seq: Any) -> Any:
+    if isinstance(value, str):
+        if len(value) <= BRIEF_CHARS:
+            return value
+        return value[:BRIEF_CHARS] + f"… [{len(value)} characters; whole: tollhouse://receipts/{seq}]"
+    if isinstance(value, dict):
+        return {k: _brief(v, seq) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_brief(v, seq) for v in value]
+    return value
 
 
 async def read_one(req: ResourceRequest) -> Any:
