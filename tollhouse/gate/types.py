@@ -85,6 +85,9 @@ class Call:
     progress: ProgressCallback | None = None
     client_roots: tuple[str, ...] | None = None
     """Roots the client announced (absolute paths); they may only narrow the operator's roots."""
+    result_budget: int | None = None
+    """The most JSON the face can deliver for this call's result (HTTP: one server-sent event), or
+    None for no limit beyond ``limits.max_result_bytes``; tools that size their output keep within it."""
     call_id: str = field(default_factory=new_call_id)
     credentials_used: list[str] = field(default_factory=list)
 

@@ -174,6 +174,7 @@ class McpFace:
             operator=self._operator(),
             approver=approver,
             progress=progress,
+            result_budget=self.max_event_bytes,
         )
         # The gate checks limits.max_argument_bytes, validates, and receipts every refusal.
         outcome = await self.gate.call(call)

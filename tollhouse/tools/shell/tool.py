@@ -160,12 +160,14 @@ def _program(parsed: Parsed, cwd: Path, env_path: str, ctx: ToolContext, setting
 
 
 def _stream_cap(settings: ShellSettings, ctx: ToolContext) -> int:
-    """The per-stream cap, kept low enough that both streams fit the gate's result limit even when
-    every kept byte becomes a 3-byte U+FFFD."""
+    """The per-stream cap, kept low enough that both streams fit the gate's result limit, and what the
+    face can deliver in one result (HTTP: one event), even when every kept byte becomes a 3-byte
+    U+FFFD."""
     limits = getattr(getattr(ctx.services, "config", None), "limits", None)
-    result_limit = getattr(limits, "max_result_bytes", None)
-    if isinstance(result_limit, int) and result_limit > 0:
-        return max(1024, min(settings.output_cap_bytes, result_limit // 8))
+    bounds = [getattr(limits, "max_result_bytes", None), getattr(ctx.call, "result_budget", None)]
+    usable = [b for b in bounds if isinstance(b, int) and b > 0]
+    if usable:
+        return max(1024, min(settings.output_cap_bytes, min(usable) // 8))
     return settings.output_cap_bytes
 
 
