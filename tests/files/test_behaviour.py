@@ -9,7 +9,9 @@ import stat
 
 import pytest
 
+from tests.files.conftest import REGISTRY
 from tollhouse.tools.base import ToolError
+from tollhouse.tools.files.read import MAX_BASE64_BYTES
 
 pytestmark = pytest.mark.anyio
 
@@ -305,3 +307,18 @@ def test_the_whole_file_window_agrees_with_line_by_line(lines: list[str], limit:
     shifted = [None if v is None else v - 1 for v in (want.start_line, want.end_line, want.next_offset)]
     assert (got.content, got.truncated, got.total_lines) == (want.content, want.truncated, len(lines))
     assert [got.start_line, got.end_line, got.next_offset] == shifted
+
+
+async def test_base64_reads_fit_what_the_face_can_deliver(env):
+    # Over HTTP one result is one server-sent event (1 MiB by default); base64 cannot be paged, so a
+    # file whose encoding would not fit is refused before it is read, saying why.
+    tool = REGISTRY.get("files_read")
+    (env.root / "mid.bin").write_bytes(b"\1" * (900 * 1024))
+    args = tool.input_model.model_validate({"path": "mid.bin", "as_base64": True})
+    ctx = env.ctx("files_read", {"path": "mid.bin", "as_base64": True})
+    ctx.call.result_budget = 1024 * 1024
+    with pytest.raises(ToolError, match=r"limited to 783360 bytes on this connection \(one HTTP event"):
+        await tool.run(args, ctx)
+    ctx.call.result_budget = None  # stdio: only the tool's own limit
+    out = await tool.run(args, ctx)
+    assert len(base64.b64decode(out.base64)) == 900 * 1024 < MAX_BASE64_BYTES

@@ -122,6 +122,16 @@ def _decode_suffix(data: bytes) -> str:
     raise ToolError("the end of this file is not valid UTF-8 text; read it with as_base64=true")
 
 
+def _base64_limit(ctx: ToolContext) -> tuple[int, str]:
+    """Base64 cannot be cut or paged, so a file must fit, encoded, in what the face can deliver."""
+    budget = getattr(ctx.call, "result_budget", None)
+    if isinstance(budget, int) and budget > 0:
+        fits = (budget - 4096) * 3 // 4  # 4 characters per 3 bytes, and room for the rest of the result
+        if fits < MAX_BASE64_BYTES:
+            return max(0, fits), " on this connection (one HTTP event: [http] max_event_bytes)"
+    return MAX_BASE64_BYTES, ""
+
+
 def read_file(ctx: ToolContext, args: ReadInput, cap: int = MAX_READ_BYTES) -> ReadOutput:
     target = confine.resolve(ctx, args.path)
     rel = target.rel
@@ -129,11 +139,10 @@ def read_file(ctx: ToolContext, args: ReadInput, cap: int = MAX_READ_BYTES) -> R
         size = st.st_size
         head = os.pread(fd, textio.SNIFF_BYTES, 0)
         if args.as_base64:
-            if size > MAX_BASE64_BYTES:
-                raise ToolError(
-                    f"{rel!r} is {size} bytes; base64 reads are limited to {MAX_BASE64_BYTES} bytes"
-                )
-            data = confine.read_all(fd, MAX_BASE64_BYTES)
+            limit, why = _base64_limit(ctx)
+            if size > limit:
+                raise ToolError(f"{rel!r} is {size} bytes; base64 reads are limited to {limit} bytes{why}")
+            data = confine.read_all(fd, limit)
             return ReadOutput(
                 path=rel,
                 size=len(data),
