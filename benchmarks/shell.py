@@ -3,6 +3,11 @@
 Target: shell_run of `true` through the gate (policy, durable receipts, env, process group, capture)
 <= 1.5x a bare `asyncio.create_subprocess_exec("true")` + `communicate()` in the same run. Throughput:
 a 50 MB stdout stream through the capped head+tail capture vs a bare asyncio read of the same stream.
+
+Read the rows together: the tool spawns on its own pipes and sees the exit through a pidfd, about
+200 us cheaper than asyncio's subprocess API (which starts a thread per child), so "tool alone" sits
+near 1.0x the baseline even with its own work (PATH lookup, environment, output handling). What the
+gate adds (policy, intent and outcome receipts, redaction) is the "gate's own share" row.
 """
 
 from __future__ import annotations
