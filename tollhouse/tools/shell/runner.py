@@ -5,7 +5,8 @@ run ends (normal exit, timeout, anyio cancellation, a failing progress sink when
 the ``finally`` block signals the whole group (SIGTERM, a short grace, then SIGKILL) and reaps the
 child under a shielded scope. A grandchild left behind by a child that exited normally is killed too:
 nothing started by a call outlives it. (A process that calls ``setsid`` itself leaves the group; the
-bwrap sandbox's PID namespace catches those as well.)
+bwrap sandbox's PID namespace catches those as well. Without it, the call stops reading the output such
+a process holds open ``DRAIN_GRACE_S`` after the child exits, and says so: ``held_open``.)
 """
 
 from __future__ import annotations
