@@ -4,13 +4,16 @@ a secret, and a helper that runs a tool the way the gate would (validated input,
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import textwrap
 import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tollhouse.config import parse_config
 from tollhouse.gate.types import Call
 from tollhouse.tools import build_registry
 from tollhouse.tools.base import ToolContext
@@ -74,3 +77,35 @@ class Env:
 @pytest.fixture
 def env(tmp_path: Path) -> Env:
     return Env(tmp_path)
+
+
+# The file tools through the real gate (test_gate.py, test_gate_attacks.py): one rule allows them all.
+TOOLS = [
+    "files_read", "files_read_many", "files_stat", "files_list", "files_find", "files_search",
+    "files_write", "files_edit", "files_mkdir", "files_move", "files_delete",
+]  # fmt: skip
+
+CONFIG = f"""
+[tools]
+families = ["files"]
+
+[workspace]
+immutable = [".git/**", "vendor/locked/**"]
+
+[[rules]]
+id = "files-all"
+tools = {json.dumps(TOOLS)}
+effect = "allow"
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("TOP-SECRET\n")
+    path = root / "tollhouse.toml"
+    path.write_text(textwrap.dedent(CONFIG))
+    return parse_config(path.read_text(), path), root, outside

@@ -5,47 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import textwrap
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import receipt_rows
-from tollhouse.config import parse_config
+from tests.files.conftest import TOOLS
 from tollhouse.gate.gate import Gate
 from tollhouse.gate.types import Call
 
 pytestmark = pytest.mark.anyio
-
-TOOLS = [
-    "files_read", "files_read_many", "files_stat", "files_list", "files_find", "files_search",
-    "files_write", "files_edit", "files_mkdir", "files_move", "files_delete",
-]  # fmt: skip
-
-CONFIG = f"""
-[tools]
-families = ["files"]
-
-[workspace]
-immutable = [".git/**", "vendor/locked/**"]
-
-[[rules]]
-id = "files-all"
-tools = {json.dumps(TOOLS)}
-effect = "allow"
-"""
-
-
-@pytest.fixture
-def setup(tmp_path: Path):
-    root = tmp_path / "ws"
-    root.mkdir()
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "secret.txt").write_text("TOP-SECRET\n")
-    path = root / "tollhouse.toml"
-    path.write_text(textwrap.dedent(CONFIG))
-    return parse_config(path.read_text(), path), root, outside
 
 
 def outcome_row(config, call_id: str) -> dict:

@@ -12,35 +12,18 @@ import os
 import sqlite3
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 from tests.files.conftest import tree_state
-from tests.files.test_gate import TOOLS, outcome_row
+from tests.files.test_gate import outcome_row
 from tests.files.test_race import _swapper
-from tollhouse.config import parse_config
 from tollhouse.gate.gate import Gate
 from tollhouse.gate.types import Call
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
 SECRET = "TOP-SECRET\n"
-
-
-@pytest.fixture
-def setup(tmp_path: Path):
-    root = tmp_path / "ws"
-    root.mkdir()
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "secret.txt").write_text(SECRET)
-    path = root / "tollhouse.toml"
-    path.write_text(
-        '[tools]\nfamilies = ["files"]\n\n[workspace]\nimmutable = [".git/**"]\n\n'
-        f'[[rules]]\nid = "files-all"\ntools = {json.dumps(TOOLS)}\neffect = "allow"\n'
-    )
-    return parse_config(path.read_text(), path), root, outside
 
 
 def receipt_count(config) -> int:
