@@ -97,13 +97,9 @@ def create_issue(fake: FakeGitHub, repo: str, body: dict[str, Any]) -> Reply:
         return fake.error(
             422, "Validation Failed", [{"resource": "Issue", "code": "missing_field", "field": "title"}]
         )
-    bad = [a for a in body.get("assignees", []) if a not in fake.users]
-    if bad:
-        return fake.error(
-            422,
-            "Validation Failed",
-            [{"resource": "Issue", "code": "invalid", "field": "assignees", "value": bad[0]}],
-        )
+    refused = _unknown_assignee(fake, body)
+    if refused is not None:
+        return refused
     issue = fake.add_issue(
         repo, body["title"], body.get("body") or "", author="octocat", labels=body.get("labels")
     )
@@ -111,14 +107,18 @@ def create_issue(fake: FakeGitHub, repo: str, body: dict[str, Any]) -> Reply:
     return fake.json(201, issue)
 
 
-def update_issue(fake: FakeGitHub, issue: dict[str, Any], body: dict[str, Any]) -> Reply:
+def _unknown_assignee(fake: FakeGitHub, body: dict[str, Any]) -> Reply | None:
     bad = [a for a in body.get("assignees", []) if a not in fake.users]
-    if bad:
-        return fake.error(
-            422,
-            "Validation Failed",
-            [{"resource": "Issue", "code": "invalid", "field": "assignees", "value": bad[0]}],
-        )
+    if not bad:
+        return None
+    problem = {"resource": "Issue", "code": "invalid", "field": "assignees", "value": bad[0]}
+    return fake.error(422, "Validation Failed", [problem])
+
+
+def update_issue(fake: FakeGitHub, issue: dict[str, Any], body: dict[str, Any]) -> Reply:
+    refused = _unknown_assignee(fake, body)
+    if refused is not None:
+        return refused
     for key in ("title", "body", "state", "state_reason"):
         if key in body:
             issue[key] = body[key]
