@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,15 +256,8 @@ class CompiledRule:
             return False, f"{v.tool.name} has no paths facet in this call"
         subjects = v.deny_rels if self.deny else v.rels
         hits = {p: next((g for g in globs if _path_glob(g).fullmatch(p)), None) for p in subjects}
-        if self.deny:
-            for p, g in hits.items():
-                if g is not None:
-                    return True, f"path {p} matches {g}"
-            return False, f"no path ({', '.join(subjects)}) matches {', '.join(globs)}"
-        for p, g in hits.items():
-            if g is None:
-                return False, f"path {p} matches none of {', '.join(globs)}"
-        return True, "; ".join(f"path {p} matches {g}" for p, g in hits.items())
+        no_match = f"no path ({', '.join(subjects)}) matches {', '.join(globs)}"
+        return self._judge(hits, globs, lambda p: f"path {p}", no_match)
 
     def _why_argv(self, v: CallView, key: str) -> tuple[bool, str]:
         if not v.argv:
@@ -288,15 +282,22 @@ class CompiledRule:
             return False, f"{v.tool.name} has no {facet} facet in this call"
         flags = re.IGNORECASE if key in CASELESS else 0
         hit = {x: next((g for g in globs if re.fullmatch(_name_pat(g), x, flags)), None) for x in values}
+        no_match = f"no {facet} value matches {', '.join(globs)}"
+        return self._judge(hit, globs, lambda x: f"{facet} {x!r}", no_match)
+
+    def _judge(
+        self, hits: dict[str, str | None], globs: list[str], label: Callable[[str], str], no_match: str
+    ) -> tuple[bool, str]:
+        """A deny rule matches when any value matches a glob; an allow rule only when every value does."""
         if self.deny:
-            for x, g in hit.items():
+            for x, g in hits.items():
                 if g is not None:
-                    return True, f"{facet} {x!r} matches {g}"
-            return False, f"no {facet} value matches {', '.join(globs)}"
-        for x, g in hit.items():
+                    return True, f"{label(x)} matches {g}"
+            return False, no_match
+        for x, g in hits.items():
             if g is None:
-                return False, f"{facet} {x!r} matches none of {', '.join(globs)}"
-        return True, "; ".join(f"{facet} {x!r} matches {g}" for x, g in hit.items())
+                return False, f"{label(x)} matches none of {', '.join(globs)}"
+        return True, "; ".join(f"{label(x)} matches {g}" for x, g in hits.items())
 
     def _why_args(self, v: CallView, key: str) -> tuple[bool, str]:
         said = []
