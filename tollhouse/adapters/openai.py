@@ -96,14 +96,19 @@ async def dispatch_chat(response: Any, gate: Any, *, strict: bool = True, **call
     ``call_fields`` go to ``Call`` (client, session, case, approver).
     """
     calls = chat_calls(response)
-    lowerings = Lowerings(gate, "openai-strict" if strict else "openai")
-    outcomes = await run_calls(
-        gate, calls, channel=CHANNEL, target=lowerings.target, lowerings=lowerings, **call_fields
-    )
+    outcomes = await _run(gate, calls, strict, call_fields)
     return [
         {"role": "tool", "tool_call_id": call.call_id, "content": result_text(outcome)}
         for call, outcome in zip(calls, outcomes, strict=True)
     ]
+
+
+async def _run(gate: Any, calls: list[PendingCall], strict: bool, call_fields: dict[str, Any]) -> list[Any]:
+    """The calls through the gate, their arguments read back the way ``strict`` schemas wrote them."""
+    lowerings = Lowerings(gate, "openai-strict" if strict else "openai")
+    return await run_calls(
+        gate, calls, channel=CHANNEL, target=lowerings.target, lowerings=lowerings, **call_fields
+    )
 
 
 def responses_calls(response: Any) -> list[PendingCall]:
@@ -126,10 +131,7 @@ async def dispatch_responses(
 ) -> list[dict]:
     """Run every ``function_call`` item through the gate; return ``function_call_output`` items."""
     calls = responses_calls(response)
-    lowerings = Lowerings(gate, "openai-strict" if strict else "openai")
-    outcomes = await run_calls(
-        gate, calls, channel=CHANNEL, target=lowerings.target, lowerings=lowerings, **call_fields
-    )
+    outcomes = await _run(gate, calls, strict, call_fields)
     return [
         {"type": "function_call_output", "call_id": call.call_id, "output": result_text(outcome)}
         for call, outcome in zip(calls, outcomes, strict=True)
