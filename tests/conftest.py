@@ -47,9 +47,27 @@ def tollhouse_cmd(*args: str) -> list[str]:
 
 
 def write_config(root: Path, body: str) -> Path:
+    """Write a tollhouse.toml and trust it, as the operator would with `tollhouse policy trust`."""
     path = root / "tollhouse.toml"
     path.write_text(textwrap.dedent(body), encoding="utf-8")
+    trust_config(path)
     return path
+
+
+def trust_config(path: Path) -> None:
+    """Record ``path``'s current text as trusted in this test's operator home (TOLLHOUSE_HOME)."""
+    from tollhouse.trust import record_trust
+
+    record_trust(Path(path), Path(path).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _operator_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own operator home, so trust records and keys never leak between tests
+    (or into the real one); subprocesses inherit it through the environment."""
+    home = tmp_path_factory.mktemp("operator-home")
+    monkeypatch.setenv("TOLLHOUSE_HOME", str(home))
+    return home
 
 
 @pytest.fixture

@@ -1,0 +1,43 @@
+"""The operator's own folders: outside every workspace, so no tool an agent calls can reach them.
+
+``TOLLHOUSE_HOME`` names the folder; without it, ``$XDG_CONFIG_HOME/tollhouse`` (``~/.config/tollhouse``).
+It holds the policies a person trusted (``trust/``) and, per workspace, what the gate keeps secret
+from agents (``workspaces/<name>-<hash>/``: the receipt-signing key, a generated HTTP token, witnesses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+ENV_HOME = "TOLLHOUSE_HOME"
+
+
+def operator_home() -> Path:
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(os.path.realpath(Path(env).expanduser()))
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(os.path.realpath(base)) / "tollhouse"
+
+
+def workspace_id(root: Path) -> str:
+    """A stable, readable folder name for a workspace root: its last name and a hash of its real path."""
+    real = os.path.realpath(root)
+    digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:16]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(real))[:40].lstrip(".") or "root"
+    return f"{name}-{digest}"
+
+
+def workspace_dir(root: Path) -> Path:
+    """The operator's private folder for one workspace (not created here)."""
+    return operator_home() / "workspaces" / workspace_id(root)
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by the operator alone; an existing folder is tightened."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
