@@ -50,12 +50,28 @@ def _long_match(word: str, names: frozenset[str]) -> bool:
     return False
 
 
+_LETTERS: dict[int, tuple[Spec, frozenset[str]]] = {}
+
+
+def _letters(spec: Spec) -> frozenset[str]:
+    """Every exec-capable short letter: the declared ones and each one-letter option in ``opts``, since
+    getopt and git's parse-options take a short option's value attached (``-o/any/path``) and inside a
+    cluster (``-vo/any/path``). Specs are table constants, so the cache (by identity) stays small."""
+    cached = _LETTERS.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        one_letter = {o[1] for o in spec.opts if len(o) == 2 and o[0] == "-" and o != "--"}
+        found = frozenset(spec.letters) | one_letter
+        cached = _LETTERS[id(spec)] = (spec, found)
+    return cached[1]
+
+
 def _option_guarded(word: str, spec: Spec) -> bool:
     if _long_match(word, spec.opts):
         return True
     if not word.startswith("--") and len(word) > 1:
         # A short cluster (-ec), or a short option with its value attached (-oProxyCommand=x).
-        return any(letter in spec.letters for letter in word[1:])
+        letters = _letters(spec)
+        return any(letter in letters for letter in word[1:])
     return False
 
 
@@ -104,7 +120,7 @@ def _scan(argv: list[str], start: int, end: int, spec: Spec, out: set[int], dept
     while i < end:
         word = argv[i]
         if not options_done and word == "--":
-            options_done = True
+            options_done = spec.dashdash
             i += 1
             continue
         if not options_done and word.startswith(("-", "+")) and word not in ("-", "+"):

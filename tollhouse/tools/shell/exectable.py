@@ -44,6 +44,9 @@ class Spec:
     """Options whose following tokens, up to ``;`` or ``+``, are an inner command (find -exec)."""
     subs: Mapping[str, Spec] = field(default_factory=dict)
     """Subcommand specs, chosen by the first operand (git rebase, uv run)."""
+    dashdash: bool = True
+    """``--`` ends the options. Not so for find: there it only ends the global options (-H, -L, -D...),
+    and every later ``-exec``/``-delete`` is still an action."""
 
 
 def _s(*names: str) -> frozenset[str]:
@@ -57,7 +60,46 @@ SHELL = Spec(opts=_s("-c", "--rcfile", "--init-file", "--command"), letters="c",
 GIT_SUB_CONFIG = Spec(self_=True, rest=True)
 
 _GIT_DIFFLIKE = Spec(opts=_s("--output", "--ext-diff", "--textconv"))
+# git's own options before the subcommand (git.c handle_options), all of them, hidden ones included.
+# git accepts no abbreviation here and takes the value of every value option as the next word or after
+# `=`. The list is strict: any other option before the subcommand guards every later word, so a new
+# option git gains can never make the analyser take its value for the subcommand. A test checks this list
+# against `git --help`.
+GIT_GLOBAL_FLAGS = _s(
+    "-v",
+    "--version",
+    "-h",
+    "--help",
+    "--html-path",
+    "--man-path",
+    "--info-path",
+    "-p",
+    "--paginate",
+    "-P",
+    "--no-pager",
+    "--no-replace-objects",
+    "--literal-pathspecs",
+    "--glob-pathspecs",
+    "--noglob-pathspecs",
+    "--icase-pathspecs",
+    "--no-optional-locks",
+)
+GIT_GLOBAL_VALUES = _s(
+    "-c",
+    "-C",
+    "--git-dir",
+    "--work-tree",
+    "--namespace",
+    "--config-env",
+    "--super-prefix",
+    "--list-cmds",
+    "--shallow-file",
+    "--attr-source",
+)
 GIT = Spec(
+    # -c/--config-env set any config key (aliases, pagers, hooks); -C, --git-dir, --work-tree and --bare
+    # choose which repository (and so which config) git reads; --exec-path chooses the programs git runs;
+    # --shallow-file names a file git may rewrite.
     opts=_s(
         "-c",
         "--config-env",
@@ -65,12 +107,14 @@ GIT = Spec(
         "-C",
         "--git-dir",
         "--work-tree",
+        "--bare",
+        "--shallow-file",
+        "--attr-source",
         "--upload-pack",
         "--receive-pack",
     ),
-    values=_s(
-        "-c", "-C", "--git-dir", "--work-tree", "--namespace", "--config-env", "--super-prefix", "--list-cmds"
-    ),
+    values=GIT_GLOBAL_VALUES,
+    flags=GIT_GLOBAL_FLAGS | _s("--exec-path", "--bare"),
     subs={
         "clone": Spec(
             opts=_s("-c", "--config", "-u", "--upload-pack", "--template"),
@@ -80,7 +124,7 @@ GIT = Spec(
         "fetch": Spec(opts=_s("--upload-pack")),
         "pull": Spec(opts=_s("--upload-pack")),
         "ls-remote": Spec(opts=_s("--upload-pack", "-u", "--exec")),
-        "archive": Spec(opts=_s("--exec", "--remote", "--output", "-o")),
+        "archive": Spec(opts=_s("--exec", "--remote", "--output", "-o"), values=_s("--format", "--prefix")),
         "push": Spec(opts=_s("--receive-pack", "--exec")),
         "send-pack": Spec(opts=_s("--receive-pack", "--exec")),
         "fetch-pack": Spec(opts=_s("--upload-pack", "--exec")),
@@ -109,6 +153,7 @@ GIT = Spec(
 )
 
 FIND = Spec(
+    dashdash=False,
     opts=_s("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"),
     inner_opts=_s("-exec", "-execdir", "-ok", "-okdir"),
 )
