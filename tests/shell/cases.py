@@ -191,6 +191,37 @@ CASES: list[Case] = [
         argv=["find", ".", "-name", "a", "-o", "-exec", "sh", "-c", T, ";"],
     ),
     c("find-ok-name", "allow", argv=["find", ".", "-name", "nothing-here"]),
+    # find's `--` ends only its global options: the expression after it still acts.
+    c("find-dashdash-exec", "deny", guarded=True, argv=["find", "--", ".", "-exec", "sh", "-c", T, ";"]),
+    c("find-dashdash-delete", "deny", guarded=True, argv=["find", "-L", "--", ".", "-delete"]),
+    c("find-dashdash-fprint", "deny", guarded=True, argv=["find", "--", ".", "-fprint", M]),
+    c("find-dashdash-okdir", "deny", guarded=True, argv=["find", "-H", "--", ".", "-okdir", "touch", M, "+"]),
+    # git's global value options, attached short values, abbreviations.
+    c(
+        "git-shallow-file-alias",
+        "deny",
+        guarded=True,
+        argv=["git", "--shallow-file", "x", "log", "-c", f"alias.zz=!{T}", "zz"],
+    ),
+    c(
+        "git-shallow-file-config",
+        "deny",
+        guarded=True,
+        argv=["git", "--shallow-file", "x", "config", "a.b", T],
+    ),
+    c("git-config-env-home", "deny", guarded=True, argv=["git", "--config-env=core.pager=HOME", "log"]),
+    c("git-bare", "deny", guarded=True, argv=["git", "--bare", "log"]),
+    c("git-unknown-global", "deny", guarded=True, argv=["git", "--frobnicate", "x", "log"]),
+    c("git-archive-attached-o", "deny", guarded=True, argv=["git", "archive", "-o{OUT}/a.tar", "HEAD"]),
+    c("git-format-patch-attached-o", "deny", guarded=True, argv=["git", "format-patch", "-o{OUT}", "-1"]),
+    c(
+        "git-format-patch-abbrev",
+        "deny",
+        guarded=True,
+        argv=["git", "format-patch", "--output-d={OUT}", "-1"],
+    ),
+    c("git-diff-output-abbrev", "deny", guarded=True, argv=["git", "diff", "--outp={OUT}/d"]),
+    c("git-log-ext-diff", "deny", guarded=True, argv=["git", "log", "-p", "--ext-diff"]),
     c(
         "tar-checkpoint",
         "deny",
@@ -227,7 +258,7 @@ CASES: list[Case] = [
     c(
         "env-git-config",
         "tool_deny",
-        rule="shell.allow_env",
+        rule="shell.git_env",
         argv=["git", "status"],
         env={"GIT_CONFIG_PARAMETERS": f"'core.pager'='{T}'"},
     ),

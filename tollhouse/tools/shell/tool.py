@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from tollhouse.tools.base import Effect, PolicyDenied, Tool, ToolContext, ToolError
+from tollhouse.tools.shell import gitpin
 from tollhouse.tools.shell.execcap import stdin_is_code
 from tollhouse.tools.shell.parse import Parsed, child_path, facets_for, parse_command
 from tollhouse.tools.shell.runner import run_process
@@ -108,7 +110,9 @@ def _settings(ctx: ToolContext) -> ShellSettings:
     return settings
 
 
-def _environment(settings: ShellSettings, extra: dict[str, str]) -> dict[str, str]:
+def _environment(
+    settings: ShellSettings, extra: dict[str, str], roots: tuple[Path, ...] = ()
+) -> dict[str, str]:
     env = {
         "PATH": child_path(),
         "HOME": os.environ.get("HOME", "/"),
@@ -119,6 +123,7 @@ def _environment(settings: ShellSettings, extra: dict[str, str]) -> dict[str, st
         if name in os.environ:
             env[name] = os.environ[name]
     for name, value in extra.items():
+        gitpin.check_env_name(name)
         if name == "PATH":
             raise ToolError(
                 "`env` may not set PATH: programs are looked up on the server's PATH, as policy saw"
@@ -130,7 +135,17 @@ def _environment(settings: ShellSettings, extra: dict[str, str]) -> dict[str, st
                 "[shell] allow_env",
             )
         env[name] = value
+    env.update(gitpin.pinned_env(roots))  # last, so nothing above can loosen it
     return env
+
+
+def _runs_git(parsed: Parsed) -> bool:
+    """Whether the command may start git: as the program, under a wrapper (`timeout 60 git status`),
+    or in a shell line a rule named. Judged widely: the check it triggers only refuses inside a nested
+    repository."""
+    if parsed.mode == "shell":
+        return re.search(r"(^|[^\w.-])git([^\w.-]|$)", parsed.command or "") is not None
+    return any(os.path.basename(token) == "git" for token in parsed.argv)
 
 
 def _program(parsed: Parsed, cwd: Path, env_path: str, ctx: ToolContext, settings: ShellSettings) -> str:
@@ -180,7 +195,13 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
         raise ToolError(f"cwd: {exc}; give a folder inside the workspace") from exc
     if not where.abs.is_dir():
         raise ToolError(f"cwd {args.cwd!r} is not a folder")
-    env = _environment(settings, args.env)
+    # Judged against the operator's roots, not a root a client announced: git's search for a repository
+    # walks up past a client root, so the check must too.
+    home = ctx.workspace.containing_root(where.abs) or where.root
+    gitpin.check_cwd(where.abs, home)
+    if _runs_git(parsed):
+        gitpin.check_git_repository(where.abs, home)
+    env = _environment(settings, args.env, ctx.workspace.roots)
     timeout = min(args.timeout_s or settings.default_timeout_s, settings.max_timeout_s)
 
     argv = list(parsed.argv)
