@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,33 @@ async def test_client_root_does_not_hide_a_nested_repository(repo: Path, tmp_pat
         await SHELL_RUN.run(ShellRunInput.model_validate(arguments), ctx)
     assert info.value.rule == "shell.nested_repo"
     assert not marker.exists()
+
+
+RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+
+
+@pytest.mark.skipif(not Path(RUFF).exists(), reason="ruff is not installed")
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("ruff.toml", 'cache-dir = "{OUT}"\n'),
+        (".ruff.toml", 'cache-dir = "{OUT}"\n'),
+        ("pyproject.toml", '[tool.ruff]\ncache-dir = "{OUT}"\n'),
+        ("sub/ruff.toml", 'cache-dir = "{OUT}"\n'),
+    ],
+)
+async def test_ruff_cache_dir_in_a_workspace_config_cannot_write_outside(
+    ws: Path, tmp_path: Path, name: str, body: str
+) -> None:
+    outside = tmp_path / "outside-cache"
+    (ws / name).parent.mkdir(exist_ok=True)
+    (ws / name).write_text(body.replace("{OUT}", str(outside)))
+    (ws / "sub").mkdir(exist_ok=True)
+    (ws / "sub" / "a.py").write_text("x = 1\n")
+    subprocess.run([RUFF, "check", "."], cwd=ws / "sub", capture_output=True, check=False)
+    assert outside.is_dir()  # plain ruff obeys the workspace's cache-dir
+    shutil.rmtree(outside)
+    run = Runner(make_config(ws))
+    out = await run(argv=[RUFF, "check", "."], cwd="sub")
+    assert out.exit_code == 0, out.stderr
+    assert not outside.exists() and (ws / ".ruff_cache").is_dir()

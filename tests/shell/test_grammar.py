@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -269,3 +270,70 @@ def test_find_really_runs_exec_after_double_dash(tmp_path: Path) -> None:
     subprocess.run(argv, check=True, timeout=30)
     assert marker.exists()  # so the guard below is needed, not decorative
     assert 5 in guarded_indices(argv)
+
+
+RUFF_EXE = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+# ruff's options whose value is a file or folder it writes, or a config it reads.
+_RUFF_RISKY = re.compile(r"<(\w+_)?(FILE|DIR)>|<CONFIG\w*>")
+
+
+@pytest.mark.skipif(not Path(RUFF_EXE).exists(), reason="ruff is not installed")
+@pytest.mark.parametrize("sub", [[], ["check"], ["format"]], ids=["ruff", "check", "format"])
+def test_every_ruff_option_that_writes_or_configures_is_guarded(sub: list[str]) -> None:
+    text = subprocess.run([RUFF_EXE, *sub, "--help"], capture_output=True, text=True, check=True).stdout
+    risky = re.findall(r"^\s+(?:(-\w), )?(--[\w-]+)(?:[ =\[](<[^>]+>))?", text, re.M)
+    names = [(short, name) for short, name, value in risky if value and _RUFF_RISKY.search(value)]
+    assert ("", "--config") in names or ("-o", "--output-file") in names, text
+    for short, name in names:
+        forms = [name, f"{name}=v"] + ([short, f"{short}v", f"-n{short[1]}"] if short else [])
+        for form in forms:
+            argv = ["ruff", *sub, form, "x"]
+            assert len(sub) + 1 in guarded_indices(argv), f"{argv} is not guarded"
+            argv = ["python", "-m", "ruff", *sub, form]
+            assert len(sub) + 3 in guarded_indices(argv), f"{argv} is not guarded"
+
+
+# pytest options that read a file or folder and cannot write or load code through it.
+PYTEST_READS = {"--ignore", "--ignore-glob", "--deselect", "--doctest-glob", "--rootdir-ignore"}
+_PYTEST_RISKY = re.compile(
+    r"^(path|dir|FILE|ROOTDIR|name|OVERRIDE_INI|LOG_FILE|DEBUG_FILE_NAME|modulename:classname|mode)$"
+)
+
+
+def test_every_pytest_option_that_writes_or_loads_is_guarded() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, check=False, timeout=60
+    )
+    found: list[tuple[str, str]] = []
+    for line in done.stdout.splitlines():
+        m = re.match(r"^\s{2}(-\w(?: \S+)?, )?(--?[\w-]+)(?:\[?[= ]([^\s\]]+))?", line)
+        if not m:
+            continue
+        short = (m.group(1) or "").split(" ")[0].rstrip(",")
+        if m.group(3) and _PYTEST_RISKY.match(m.group(3)) and m.group(2) not in PYTEST_READS:
+            found.append((short, m.group(2)))
+    names = {name for _, name in found}
+    assert {"--basetemp", "--junit-xml", "--override-ini", "--rootdir"} <= names, names
+    assert "-p" in names  # `-p name`: a plugin module to import
+    for short, name in found:
+        forms = [name] if name == "-p" else [name, f"{name}=v"]
+        forms += [short, f"{short}v", f"-q{short[1]}"] if short else []
+        for form in forms:
+            assert 1 in guarded_indices(["pytest", form, "x"]), f"pytest {form} is not guarded"
+            assert 3 in guarded_indices(["python", "-m", "pytest", form]), f"python -m pytest {form}"
+
+
+def test_pytest_takes_no_abbreviation_but_takes_clusters(tmp_path: Path) -> None:
+    """The reason the table matches clusters (`-qo cache_dir=...`) and need not match abbreviations."""
+    (tmp_path / "test_a.py").write_text("def test_a():\n    pass\n")
+    outside = tmp_path / "elsewhere"
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
+    short = subprocess.run(
+        [*argv, f"--basete={outside}"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert short.returncode == 4 and "unrecognized arguments: --basete" in short.stderr
+    cluster = subprocess.run(
+        [*argv, "-qo", f"cache_dir={outside}"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert cluster.returncode == 0 and outside.is_dir()  # the cluster really wrote outside
+    assert 1 in guarded_indices(["pytest", "-qo", f"cache_dir={outside}"])

@@ -149,8 +149,8 @@ async def test_canary_secret_never_reaches_the_child(ws: Path, monkeypatch: pyte
     out = await run(argv=["env"], env={"FOO": "bar"})
     names = sorted(line.split("=", 1)[0] for line in out.stdout.splitlines())
     assert "canary-7d1e0f" not in out.stdout and "canary-7d1e0f" not in repr(run.facts)
-    # Plus git's pinned discovery and config (gitpin.py), and nothing else.
-    pins = ["GIT_CEILING_DIRECTORIES", "GIT_CONFIG_COUNT"]
+    # Plus the pinned config of git and ruff (pins.py), and nothing else.
+    pins = ["GIT_CEILING_DIRECTORIES", "GIT_CONFIG_COUNT", "RUFF_CACHE_DIR"]
     pins += [f"GIT_CONFIG_{kind}_{i}" for i in range(3) for kind in ("KEY", "VALUE")]
     assert names == sorted(["FOO", "HOME", "LANG", "PASSED_BY_NAME", "PATH", "TERM", *pins])
 

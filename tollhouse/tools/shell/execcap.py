@@ -129,6 +129,19 @@ def _scan(argv: list[str], start: int, end: int, spec: Spec, out: set[int], dept
             else:
                 if word.startswith("+") or _option_guarded(word, spec):
                     out.add(i)
+                if spec.module_opt and word.startswith(spec.module_opt):
+                    # `python -m pytest ...`: the module is a program; the rest is its argv.
+                    at = i if len(word) > len(spec.module_opt) else i + 1
+                    module = word[len(spec.module_opt) :] if at == i else (argv[at] if at < end else "")
+                    inner = spec_for(module) if module else None
+                    if inner is not None:
+                        if depth >= _MAX_DEPTH:
+                            out.update(range(i, end))
+                        elif inner.self_ or inner.rest:
+                            out.update(range(at, end))
+                        else:
+                            _scan(argv, at, end, inner, out, depth + 1)
+                    return
                 if word in spec.inner_opts:
                     stop = next((j for j in range(i + 1, end) if argv[j] in (";", "+")), end)
                     if i + 1 < stop:

@@ -44,6 +44,9 @@ class Spec:
     """Options whose following tokens, up to ``;`` or ``+``, are an inner command (find -exec)."""
     subs: Mapping[str, Spec] = field(default_factory=dict)
     """Subcommand specs, chosen by the first operand (git rebase, uv run)."""
+    module_opt: str = ""
+    """An option naming a module run as a program (``python -m pytest``): the rest of argv is analysed
+    with that program's own spec."""
     dashdash: bool = True
     """``--`` ends the options. Not so for find: there it only ends the global options (-H, -L, -D...),
     and every later ``-exec``/``-delete`` is still an action."""
@@ -283,7 +286,32 @@ FLOCK = Spec(
 )
 BUSYBOX = Spec(self_=True, wrapper=True, flags=_s())
 
-INTERP_PY = Spec(opts=_s("-c"), letters="c", values=_s("-W", "-X", "-m"))
+INTERP_PY = Spec(opts=_s("-c"), letters="c", values=_s("-W", "-X", "-m"), module_opt="-m")
+
+# Programs that read the workspace's configuration and take options that write anywhere or load code.
+# Tests read `pytest --help` and `ruff <cmd> --help`: every option that names a file or folder to write,
+# a config to read, or a plugin or class to import is here. Neither accepts abbreviated long options
+# (argparse with allow_abbrev=False; clap), which tests also check by running them.
+PYTEST = Spec(
+    opts=_s(
+        "-p",
+        "-c",
+        "--config-file",
+        "--rootdir",
+        "--basetemp",
+        "--junitxml",
+        "--junit-xml",
+        "--debug",
+        "--log-file",
+        "-o",
+        "--override-ini",
+        "--confcutdir",
+        "--pastebin",
+        "--pdbcls",
+    ),
+    values=_s("-k", "-m", "-r", "-W"),
+)
+RUFF = Spec(opts=_s("-o", "--output-file", "--cache-dir", "--config"))
 PERL = Spec(opts=_s("-e", "-E", "-M", "-m", "-x"), letters="eEMmx", values=_s("-I"))
 RUBY = Spec(opts=_s("-e", "-r", "--require"), letters="er", values=_s("-I"))
 NODE = Spec(
@@ -400,6 +428,9 @@ PROGRAMS: dict[str, Spec] = {
     "npm": Spec(subs={"exec": GUARD_ALL, "x": GUARD_ALL}),
     "pnpm": Spec(subs={"exec": GUARD_ALL, "dlx": GUARD_ALL}),
     "yarn": Spec(subs={"exec": GUARD_ALL, "dlx": GUARD_ALL}),
+    "pytest": PYTEST,
+    "py.test": PYTEST,
+    "ruff": RUFF,
     "python": INTERP_PY,
     "pypy": INTERP_PY,
     "perl": PERL,

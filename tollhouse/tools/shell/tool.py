@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from tollhouse.tools.base import Effect, PolicyDenied, Tool, ToolContext, ToolError
-from tollhouse.tools.shell import gitpin
+from tollhouse.tools.shell import gitpin, pins
 from tollhouse.tools.shell.execcap import stdin_is_code
 from tollhouse.tools.shell.parse import Parsed, child_path, facets_for, parse_command
 from tollhouse.tools.shell.runner import run_process
@@ -110,9 +110,7 @@ def _settings(ctx: ToolContext) -> ShellSettings:
     return settings
 
 
-def _environment(
-    settings: ShellSettings, extra: dict[str, str], roots: tuple[Path, ...] = ()
-) -> dict[str, str]:
+def _environment(settings: ShellSettings, extra: dict[str, str], pinned: dict[str, str]) -> dict[str, str]:
     env = {
         "PATH": child_path(),
         "HOME": os.environ.get("HOME", "/"),
@@ -135,7 +133,7 @@ def _environment(
                 "[shell] allow_env",
             )
         env[name] = value
-    env.update(gitpin.pinned_env(roots))  # last, so nothing above can loosen it
+    env.update(pinned)  # last, so nothing above can loosen it
     return env
 
 
@@ -201,7 +199,7 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
     gitpin.check_cwd(where.abs, home)
     if _runs_git(parsed):
         gitpin.check_git_repository(where.abs, home)
-    env = _environment(settings, args.env, ctx.workspace.roots)
+    env = _environment(settings, args.env, pins.pinned_env(ctx.workspace.roots, home))
     timeout = min(args.timeout_s or settings.default_timeout_s, settings.max_timeout_s)
 
     argv = list(parsed.argv)
