@@ -121,6 +121,7 @@ def wrap(
     cwd: Path,
     writable: tuple[Path, ...],
     readonly: tuple[Path, ...] = (),
+    masked: tuple[Path, ...] = (),
     home: str | None = None,
     path: str = "",
 ) -> list[str]:
@@ -143,9 +144,12 @@ def wrap(
             out += ["--ro-bind", str(top), str(top)]
     for root in writable:
         out += ["--bind", str(root), str(root)]
-    for path in readonly:  # state folder, config file: re-bound read-only on top of the writable root
-        if path.exists():
+    for path in readonly:  # config file, every .git: re-bound read-only on top of the writable root
+        if os.path.lexists(path):
             out += ["--ro-bind", str(path), str(path)]
+    for path in masked:  # state, the operator's keys and trust records: not even readable
+        if path.is_dir() and not any(r.is_relative_to(path) for r in writable):
+            out += ["--tmpfs", str(path)]
     out += [
         *ISOLATION,
         "--chdir",
@@ -154,3 +158,28 @@ def wrap(
         *argv,
     ]
     return out
+
+
+def repository_paths(roots: tuple[Path, ...]) -> list[Path]:
+    """Each root's ``.git`` and, when ``.git`` is a file (a worktree or submodule checkout), the folders
+    it points at: what the sandbox keeps read-only so no command can plant a hook or config there.
+    (Nested repositories are not searched for: git is refused in them, see gitpin.)"""
+    found: list[Path] = []
+    for root in roots:
+        dot = root / ".git"
+        if not os.path.lexists(dot):
+            continue
+        found.append(dot)
+        if dot.is_file():
+            try:
+                first = dot.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+            except (OSError, IndexError):
+                continue
+            if first.startswith("gitdir:"):
+                gitdir = Path(os.path.realpath(root / first[len("gitdir:") :].strip()))
+                found.append(gitdir)
+                common = gitdir / "commondir"
+                if common.is_file():
+                    text = common.read_text(encoding="utf-8", errors="replace").strip()
+                    found.append(Path(os.path.realpath(gitdir / text)))
+    return [p for p in dict.fromkeys(found) if os.path.lexists(p)]

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from tollhouse.opdirs import operator_home
 from tollhouse.tools.base import Effect, PolicyDenied, Tool, ToolContext, ToolError
 from tollhouse.tools.shell import gitpin, pins
 from tollhouse.tools.shell.execcap import stdin_is_code
 from tollhouse.tools.shell.parse import Parsed, child_path, facets_for, parse_command
 from tollhouse.tools.shell.runner import run_process
-from tollhouse.tools.shell.sandbox import require_sandbox, wrap
+from tollhouse.tools.shell.sandbox import repository_paths, require_sandbox, wrap
 from tollhouse.tools.shell.settings import ShellSettings
 from tollhouse.workspace import PathError
 
@@ -214,13 +215,18 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
     sandboxed = settings.sandbox == "bwrap"
     if sandboxed:
         status = require_sandbox()
-        readonly = tuple(p for p in (ctx.workspace.state_dir, ctx.workspace.config_file) if p is not None)
+        config_file = ctx.workspace.config_file
+        readonly = (
+            *([config_file] if config_file is not None else []),
+            *repository_paths(ctx.workspace.roots),
+        )
         argv = wrap(
             status,
             argv,
             cwd=where.abs,
             writable=tuple(ctx.roots),
-            readonly=readonly,
+            readonly=tuple(readonly),
+            masked=(ctx.workspace.state_dir, operator_home()),
             home=env["HOME"],
             path=env["PATH"],
         )
