@@ -74,19 +74,32 @@ effect = "ask"
 [[rules]]
 id = "run-checks"
 # Exact forms only: `pytest --basetemp=DIR`, `ruff check --output-file F`, `git diff --output=F` and
-# `git log --output=F` would write outside the workspace, so options are not wildcarded. Note that
-# pytest runs code from the workspace (tests, conftest.py), which edit-source lets an agent write:
-# set effect = "ask" here if agents must not run code unattended.
-description = "Tests, linters and read-only git, in forms that cannot write elsewhere."
+# `git log --output=F` would write outside the workspace, so options are not wildcarded. git runs with
+# hooks and fsmonitor off and only in this workspace's own repository; ruff's cache stays in the root.
+description = "Linters and read-only git, in forms that cannot write elsewhere."
 tools = ["shell_run"]
 argv = CHECKS
 effect = "allow"
 examples = [
-  { tool = "shell_run", args = { argv = ["pytest", "-q"] }, expect = "allow" },
+  { tool = "shell_run", args = { argv = ["git", "status"] }, expect = "allow" },
   { tool = "shell_run", args = { argv = ["git", "diff", "--output=/tmp/x"] }, expect = "deny" },
   { tool = "shell_run", args = { argv = ["ruff", "check", "--output-file", "/tmp/x"] }, expect = "deny" },
   { tool = "shell_run", args = { command = "pytest -q | tee out.txt" }, expect = "deny" },
 ]
+
+[[rules]]
+id = "run-tests"
+# pytest runs code from the workspace (tests, conftest.py), which edit-source lets an agent write: code
+# the agent controls. TESTS_NOTE
+description = "The test suite: workspace code, so TESTS_WHAT."
+tools = ["shell_run"]
+argv = TESTS
+effect = TESTS_EFFECT
+examples = [
+  { tool = "shell_run", args = { argv = ["pytest", "-q"] }, expect = TESTS_EFFECT },
+  { tool = "shell_run", args = { argv = ["pytest", "--basetemp=/etc"] }, expect = "deny" },
+]
+
 # To let agents ask for more commands, add a rule naming them, e.g.
 # [[rules]]
 # id = "build-asks"
@@ -120,9 +133,18 @@ effect = "allow"
 
 [[rules]]
 id = "run-checks"
-description = "Tests, linters and read-only git, in forms that cannot write elsewhere; nothing else runs."
+description = "Linters and read-only git, in forms that cannot write elsewhere."
 tools = ["shell_run"]
 argv = CHECKS
+effect = "allow"
+
+[[rules]]
+id = "run-tests"
+# pytest runs workspace code (tests, conftest.py) that edit-source lets an agent write. No one is there
+# to ask, so it is allowed: CI_NOTE
+description = "The test suite (workspace code)."
+tools = ["shell_run"]
+argv = TESTS
 effect = "allow"
 examples = [
   { tool = "shell_run", args = { argv = ["pytest", "-q"] }, expect = "allow" },
@@ -140,14 +162,48 @@ tools = ["memory_write"]
 effect = "deny"
 """
 
-# Every form an agent may run without asking. No option is wildcarded: several of these programs have
-# options that write to any path (see the run-checks comment in the rendered file).
+# Every form an agent may run. No option is wildcarded: several of these programs have options that
+# write to any path (see the run-checks comment in the rendered file). CHECKS run no workspace code (git
+# and ruff have their config pinned, docs/tools/shell.md); TESTS do.
 CHECKS = (
-    '["pytest", "pytest -q", "pytest -x", "pytest -q -x", "python -m pytest", "python -m pytest -q",\n'
-    '        "ruff check", "ruff check .", "ruff format --check", "ruff format --check .",\n'
+    '["ruff check", "ruff check .", "ruff format --check", "ruff format --check .",\n'
     '        "git status", "git status --short", "git diff", "git diff --stat", "git diff --cached",\n'
     '        "git log --oneline"]'
 )
+TESTS = '["pytest", "pytest -q", "pytest -x", "pytest -q -x", "python -m pytest", "python -m pytest -q"]'
+
+# (run-tests comment, description, effect, ci comment) with and without a working sandbox.
+TESTS_SANDBOXED = (
+    "Here it runs in the sandbox (see [shell]).",
+    "sandboxed",
+    '"allow"',
+    "here in the sandbox (see [shell]).",
+)
+TESTS_UNSANDBOXED = (
+    'Without a sandbox here, a person approves each run; set\n# effect = "allow" only together with '
+    '[shell] sandbox = "bwrap".',
+    "asked for",
+    '"ask"',
+    "UNSANDBOXED here (see the WARNING in [shell]);\n# `tollhouse policy check` and `doctor` warn "
+    "about this rule.",
+)
+
+SANDBOX_ON = """
+[shell]
+# bubblewrap works on this machine, so every command runs in its sandbox: the system, tollhouse.toml and
+# every root's .git read-only, tollhouse state and the operator's keys hidden, no network
+# (docs/tools/shell.md#sandbox). That is what makes running the agent's tests unattended honest.
+sandbox = "bwrap"
+"""
+
+SANDBOX_OFF = """
+[shell]
+# WARNING: bubblewrap does not work on this machine (`tollhouse doctor` says why), so commands run
+# unsandboxed, as you. A command that runs workspace code (pytest runs conftest.py) can do anything you
+# can: read your keys, rewrite .git and this policy, reach the network. Once bwrap works, set
+# sandbox = "bwrap".
+sandbox = "none"
+"""
 
 PROFILES = {
     "dev": "A developer's machine: reads and edits of source allowed, other changes ask.",
@@ -156,13 +212,36 @@ PROFILES = {
 }
 
 
-def render(profile: str) -> str:
+def render(profile: str, *, sandbox: bool | None = None) -> str:
+    """The policy text for ``profile``. ``sandbox``: whether bubblewrap works here (probed when None).
+    With it, commands run sandboxed and the tests run unattended; without it, the dev profile asks
+    before running the tests and every profile says loudly what that means."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if sandbox is None:
+        from tollhouse.tools.shell.sandbox import sandbox_status
+
+        sandbox = sandbox_status().available
     head = f"# profile: {profile}: {PROFILES[profile]}\n"
-    body = HEADER + READ + MEMORY_READ + GITHUB_READ
+    body = HEADER
+    if profile in ("dev", "ci"):
+        body += SANDBOX_ON if sandbox else SANDBOX_OFF
+    body += READ + MEMORY_READ + GITHUB_READ
     if profile == "dev":
         body += DEV
     elif profile == "ci":
         body += CI
-    return head + body.replace("argv = CHECKS", "argv = " + CHECKS)
+    if sandbox:
+        note, what, effect, ci_note = TESTS_SANDBOXED
+    else:
+        note, what, effect, ci_note = TESTS_UNSANDBOXED
+    for key, value in (
+        ("TESTS_NOTE", note),
+        ("TESTS_WHAT", what),
+        ("TESTS_EFFECT", effect),
+        ("CI_NOTE", ci_note),
+        ("argv = CHECKS", "argv = " + CHECKS),
+        ("argv = TESTS", "argv = " + TESTS),
+    ):
+        body = body.replace(key, value)
+    return head + body

@@ -199,6 +199,12 @@ def check_sandbox(config: object) -> Check:
             "shell_run refuses every command until this is fixed; it never runs unsandboxed",
         )  # fmt: skip
     usable = "bwrap works here" if status.available else f"bwrap unusable here: {status.detail}"
+    from tollhouse.tools.shell.sandbox import unsandboxed_code_warnings
+
+    loud = unsandboxed_code_warnings(config.section("shell"), config.rules)  # type: ignore[attr-defined]
+    if loud:  # an allowed command runs workspace code with the user's full powers: say so
+        return Check("shell sandbox", "WARN", f'off ([shell] sandbox = "none"); {usable}; '
+                     + "; ".join(message for _, message in loud))  # fmt: skip
     return Check("shell sandbox", "INFO", f'off ([shell] sandbox = "none"); {usable}')
 
 

@@ -146,5 +146,15 @@ def lint(policy: Policy, registry: Registry) -> list[Finding]:
                         f"deny every call of its tools, and deny wins",
                     )
                 )
+    findings += _unsandboxed_code(policy)
     findings.sort(key=lambda f: (f.line or 0, f.level != "error"))
     return findings
+
+
+def _unsandboxed_code(policy: Policy) -> list[Finding]:
+    """Loud warnings for rules that let shell_run run workspace code unsandboxed (tools/shell/sandbox.py)."""
+    from tollhouse.tools.shell.sandbox import unsandboxed_code_warnings
+
+    index = {rule.id: i for i, rule in enumerate(policy.rules)}
+    found = unsandboxed_code_warnings(policy.config.section("shell"), policy.rules)
+    return [Finding("warning", r, key_line(policy.config, index[r], None, r), msg) for r, msg in found]

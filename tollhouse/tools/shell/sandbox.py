@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tollhouse.tools.base import ToolError
 
@@ -183,3 +185,70 @@ def repository_paths(roots: tuple[Path, ...]) -> list[Path]:
                     text = common.read_text(encoding="utf-8", errors="replace").strip()
                     found.append(Path(os.path.realpath(gitdir / text)))
     return [p for p in dict.fromkeys(found) if os.path.lexists(p)]
+
+
+# Programs whose normal job is to run code from the workspace: the tests, the Makefile, package
+# scripts, the script named. An agent that may edit files may write that code.
+WORKSPACE_CODE = frozenset(
+    {
+        "pytest", "py.test", "python", "python3", "pypy", "pypy3", "tox", "nox", "make", "gmake", "just",
+        "rake", "npm", "pnpm", "yarn", "npx", "node", "bun", "deno", "cargo", "go", "mvn", "gradle",
+        "sh", "bash", "dash", "zsh", "ruby", "perl", "php", "uv", "poetry", "hatch", "pdm", "pipenv",
+    }
+)  # fmt: skip
+
+
+def _field(rule: Any, name: str) -> Any:
+    return rule.get(name) if isinstance(rule, dict) else getattr(rule, name, None)
+
+
+def _runs_workspace_code(pattern: str) -> bool:
+    program = pattern.split()[0] if pattern.split() else ""
+    base = os.path.basename(program)
+    bare = base.rstrip("0123456789.") or base
+    return (
+        "/" in program or any(c in program for c in "*?[") or base in WORKSPACE_CODE or bare in WORKSPACE_CODE
+    )
+
+
+def unsandboxed_code_warnings(shell: Mapping[str, Any], rules: Sequence[Any]) -> list[tuple[str, str]]:
+    """(rule id, warning) for each rule that lets ``shell_run`` run workspace code without asking while
+    the sandbox is off. ``policy check`` and ``doctor`` print these: such a command can do anything
+    the user running tollhouse can."""
+    if shell.get("sandbox", "none") == "bwrap":
+        return []
+    from tollhouse.globs import compile_name_glob
+
+    out: list[tuple[str, str]] = []
+    for rule in rules:
+        if _field(rule, "effect") != "allow":
+            continue
+        tools = _field(rule, "tools") or []
+        if not any(compile_name_glob(str(glob)).fullmatch("shell_run") for glob in tools):
+            continue
+        argv = [str(p) for p in (_field(rule, "argv") or [])]
+        commands = _field(rule, "commands")
+        code = [p for p in argv if _runs_workspace_code(p)]
+        if commands:
+            code.append("shell command lines")
+        if not argv and not commands:
+            code.append("any command")
+        if not code:
+            continue
+        usable = sandbox_status()
+        how = (
+            'set [shell] sandbox = "bwrap" (it works here)'
+            if usable.available
+            else f'bubblewrap cannot run here ({usable.detail}), so set effect = "ask"'
+        )
+        shown = ", ".join(repr(c) for c in dict.fromkeys(code))
+        out.append(
+            (
+                str(_field(rule, "id")),
+                f"rule {_field(rule, 'id')} allows shell_run to run workspace code without the sandbox "
+                f"({shown}): an agent that can write a test, a conftest.py or a Makefile can then do "
+                "anything the user running tollhouse can (read the operator's keys, rewrite .git and "
+                f"tollhouse state, reach the network). To contain it, {how}",
+            )
+        )
+    return out
