@@ -218,3 +218,36 @@ def _one_rule(pattern: str) -> str:
         '[tools]\nfamilies = ["shell"]\n\n[[rules]]\nid = "wide"\ntools = ["shell_run"]\n'
         f'argv = {rule}\neffect = "allow"\n'
     )
+
+
+@pytest.mark.parametrize("cwd", ["deploy", "deploy/sub", "./deploy/../deploy", "linkdeploy"])
+async def test_cwd_is_a_path_that_deny_rules_judge(ws: Path, cwd: str) -> None:
+    """`cwd` is a path like any other: a deny rule naming shell_run and the folder refuses the call,
+    however the folder is spelled (through `..` or a symlink)."""
+    (ws / "deploy" / "sub").mkdir(parents=True)
+    (ws / "linkdeploy").symlink_to(ws / "deploy")
+    extra = '[[rules]]\nid = "no-deploy"\ntools = ["shell_run"]\npaths = ["deploy", "deploy/**"]\n'
+    extra += 'effect = "deny"\n'
+    config = gate_config(ws, extra)
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("shell_run", {"argv": ["ls"], "cwd": cwd}, channel="cli"))
+        ok = await gate.call(Call("shell_run", {"argv": ["ls"]}, channel="cli"))
+    assert out.status == "denied" and list(out.decision.rules) == ["no-deploy"], (out.status, out.message)
+    assert ok.ok
+
+
+async def test_git_in_a_nested_repository_is_refused_through_the_gate(ws: Path, tmp_path: Path) -> None:
+    """The review's attack, end to end: a repository built by hand under src/ whose config runs a
+    command on `git status`; the gate's receipt names the refusal and nothing ran."""
+    marker = tmp_path / "MARKER"
+    dot = ws / "src" / ".git"
+    for folder in ("objects", "refs/heads"):
+        (dot / folder).mkdir(parents=True)
+    (dot / "HEAD").write_text("ref: refs/heads/main\n")
+    (dot / "config").write_text(f'[core]\n\tbare = false\n\tfsmonitor = "touch {marker}"\n')
+    config = gate_config(ws)
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("shell_run", {"argv": ["git", "status"], "cwd": "src"}, channel="cli"))
+    assert out.status == "denied" and "shell.nested_repo" in out.decision.rules, (out.status, out.message)
+    assert [r["outcome"] for r in receipts(config) if r["call_id"] == out.call_id][-1] == "denied"
+    assert not marker.exists()
