@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.shell.conftest import Runner, make_config
+from tollhouse.config import parse_config
+from tollhouse.gate.policy import Policy
 from tollhouse.gate.types import Call
-from tollhouse.tools.base import PolicyDenied
+from tollhouse.tools.base import PolicyDenied, Registry
 from tollhouse.tools.shell import SHELL_RUN, ShellRunInput
 
 pytestmark = [pytest.mark.anyio, pytest.mark.skipif(shutil.which("git") is None, reason="needs git")]
@@ -237,3 +239,70 @@ async def test_ruff_cache_dir_in_a_workspace_config_cannot_write_outside(
     out = await run(argv=[RUFF, "check", "."], cwd="sub")
     assert out.exit_code == 0, out.stderr
     assert not outside.exists() and (ws / ".ruff_cache").is_dir()
+
+
+# Config keys that make git run a program, with the command that would trigger each.
+COMMAND_KEYS = [
+    ("core.fsmonitor", ["status"]),
+    ("core.sshCommand", ["fetch", "origin"]),
+    ("core.pager", ["log"]),
+    ("core.editor", ["commit"]),
+    ("diff.external", ["diff"]),
+    ("diff.x.textconv", ["diff"]),
+    ("filter.x.clean", ["status"]),
+    ("filter.x.smudge", ["checkout", "."]),
+    ("filter.x.process", ["status"]),
+    ("alias.st", ["st"]),
+    ("credential.helper", ["fetch", "origin"]),
+    ("core.hooksPath", ["commit"]),
+    ("gpg.program", ["log", "--show-signature"]),
+    ("uploadpack.packObjectsHook", ["fetch", "origin"]),
+    ("sequence.editor", ["rebase", "-i", "HEAD"]),
+    ("include.path", ["status"]),
+    ("includeIf.gitdir:/.path", ["status"]),
+]
+
+
+@pytest.mark.parametrize(("key", "command"), COMMAND_KEYS, ids=[k for k, _ in COMMAND_KEYS])
+def test_config_keys_that_run_commands_never_pass_a_wildcard_rule(
+    key: str, command: list[str], ws: Path
+) -> None:
+    """Through `-c` and `--config-env` (as a flag or with `=`), no rule `git *` covers the form."""
+    text = '[tools]\nfamilies = ["shell"]\n\n[[rules]]\nid = "wide"\ntools = ["shell_run"]\n'
+    text += 'argv = ["git *"]\neffect = "allow"\n'
+    policy = Policy.load(parse_config(text, ws / "tollhouse.toml"), Registry([SHELL_RUN]))
+    for prefix in (["-c", f"{key}=!touch M"], [f"--config-env={key}=EVIL"], ["--config-env", f"{key}=EVIL"]):
+        args = ShellRunInput.model_validate({"argv": ["git", *prefix, *command]})
+        decision = policy.decide(SHELL_RUN, args)
+        assert decision.effect == "deny", (key, prefix, decision)
+
+
+@pytest.mark.parametrize(("key", "command"), COMMAND_KEYS, ids=[k for k, _ in COMMAND_KEYS])
+async def test_config_keys_through_env_are_refused(
+    key: str, command: list[str], repo: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "MARKER"
+    names = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0"]
+    run = Runner(make_config(repo, f"[shell]\nallow_env = {names!r}\n".replace("'", '"')))
+    env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": key, "GIT_CONFIG_VALUE_0": f"!touch {marker}"}
+    with pytest.raises(PolicyDenied) as info:
+        await run(argv=["git", *command], env=env)
+    assert info.value.rule == "shell.git_env" and "GIT_CONFIG_COUNT" in str(info.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(("key", "command"), COMMAND_KEYS, ids=[k for k, _ in COMMAND_KEYS])
+async def test_config_keys_in_a_nested_repository_are_refused(
+    key: str, command: list[str], repo: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "MARKER"
+    section, _, name = key.rpartition(".")
+    head, _, sub = section.partition(".")
+    header = f'[{head} "{sub}"]' if sub else f"[{head}]"
+    _handmade_repo(repo / "src" / ".git", f'{header}\n\t{name} = "!touch {marker}"\n')
+    (repo / "src" / ".gitattributes").write_text("* diff=x filter=x\n")
+    run = Runner(make_config(repo))
+    with pytest.raises(PolicyDenied) as info:
+        await run(argv=["git", *command], cwd="src")
+    assert info.value.rule == "shell.nested_repo"
+    assert not marker.exists()
