@@ -337,3 +337,68 @@ def test_pytest_takes_no_abbreviation_but_takes_clusters(tmp_path: Path) -> None
     )
     assert cluster.returncode == 0 and outside.is_dir()  # the cluster really wrote outside
     assert 1 in guarded_indices(["pytest", "-qo", f"cache_dir={outside}"])
+
+
+_GNU_OPT = re.compile(
+    r"(?<![\w-])(--?[A-Za-z0-9][\w-]*)(\[=?[^\]\s]*\]|=[^\s,]+| <[^>]+>| [A-Z][A-Z_-]*\b| [a-z]+(?=,))?"
+)
+
+
+def _gnu_options(program: str) -> dict[str, str]:
+    """name -> "flag", "value" (the next word, or after =) or "optional" (attached only) from the
+    program's own `--help`. GNU prints a value once, on the long form (`-k, --kill-after=DURATION`)."""
+    text = subprocess.run([program, "--help"], capture_output=True, text=True, check=False, timeout=30).stdout
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not re.match(r"^\s{1,8}-", line):
+            continue
+        head = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+        pairs = [(m.group(1), m.group(2) or "") for m in _GNU_OPT.finditer(head)]
+        kinds = ["flag" if not v else ("optional" if v.startswith("[") else "value") for _, v in pairs]
+        shared = "value" if "value" in kinds else "flag"
+        for (name, _), kind in zip(pairs, kinds, strict=True):
+            found[name] = "optional" if kind == "optional" else shared
+    return found
+
+
+GNU_PROGRAMS = ["timeout", "env", "xargs", "nice", "stdbuf", "nohup", "setsid", "ionice", "taskset", "chroot",
+                "flock", "sed"]  # fmt: skip
+
+
+@pytest.mark.parametrize("program", GNU_PROGRAMS)
+def test_wrapper_and_sed_options_match_their_help(program: str) -> None:
+    """Every option the installed program lists is known to its (strict) spec, and every option that
+    takes the next word as its value is in `values`, so that word is never taken for the command."""
+    if shutil.which(program) is None:
+        pytest.skip(f"{program} is not installed")  # a wrapper that is absent cannot be run either
+    from tollhouse.tools.shell.exectable import PROGRAMS
+
+    spec = PROGRAMS[program]
+    options = _gnu_options(program)
+    assert len(options) >= 3 or program == "nohup", options
+    known = (spec.flags or frozenset()) | spec.values | spec.opts
+    wrong = []
+    for name, kind in options.items():
+        if name in ("--help", "--version", "-h", "-V"):
+            continue
+        if spec.flags is not None and name not in known:
+            wrong.append(f"{name} ({kind}) unknown")
+        elif kind == "value" and name not in spec.values | spec.opts:
+            wrong.append(f"{name} takes a value")
+        elif kind != "value" and name in spec.values:
+            wrong.append(f"{name} takes no next word")
+    assert not wrong, f"{program}: {wrong}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "guarded"),
+    [
+        (["xargs", "--max-lines", "1", "sh", "-c", "x"], [0, 3, 4]),
+        (["ionice", "-p", "1", "sh"], [0, 3]),
+        (["chroot", "--userspec", "u:g", "/", "sh", "-c", "x"], [0, 4, 5]),
+        (["sed", "-l", "5", "e touch x"], [3]),
+        (["sed", "--line-length=5", "e touch x"], [2]),
+    ],
+)
+def test_value_options_do_not_hide_the_command(argv: list[str], guarded: list[int]) -> None:
+    assert guarded_indices(argv) == guarded

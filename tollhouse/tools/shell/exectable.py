@@ -226,6 +226,7 @@ XARGS = Spec(
         "-s",
         "--max-chars",
         "--process-slot-var",
+        "--max-lines",
     ),
     flags=_s(
         "-0",
@@ -241,6 +242,11 @@ XARGS = Spec(
         "-o",
         "--open-tty",
         "--show-limits",
+        "-e",  # -e, -i, -l take an optional value attached only (-eEND): the next word is not theirs
+        "--eof",
+        "-i",
+        "--replace",
+        "-l",
     ),
 )
 STDBUF = Spec(
@@ -255,10 +261,15 @@ TIME = Spec(
     flags=_s("-a", "--append", "-p", "--portability", "-v", "--verbose", "-q", "--quiet"),
 )
 IONICE = Spec(
-    self_=True, wrapper=True, values=_s("-c", "--class", "-n", "--classdata"), flags=_s("-t", "--ignore")
+    self_=True,
+    wrapper=True,
+    values=_s("-c", "--class", "-n", "--classdata", "-p", "--pid", "-P", "--pgid", "-u", "--uid"),
+    flags=_s("-t", "--ignore"),
 )
-TASKSET = Spec(self_=True, wrapper=True, skip=1, flags=_s("-c", "--cpu-list", "-a", "--all-tasks"))
-CHROOT = Spec(self_=True, wrapper=True, skip=1, flags=_s())
+TASKSET = Spec(
+    self_=True, wrapper=True, skip=1, flags=_s("-c", "--cpu-list", "-a", "--all-tasks", "-p", "--pid")
+)
+CHROOT = Spec(self_=True, wrapper=True, skip=1, values=_s("--groups", "--userspec"), flags=_s("--skip-chdir"))
 FLOCK = Spec(
     self_=True,
     wrapper=True,
@@ -326,7 +337,9 @@ AWK = Spec(
     values=_s("-F", "-v", "--field-separator", "--assign"),
     operand=0,
 )
-SED = Spec(opts=_s("-e", "--expression", "-f", "--file"), letters="ef", operand=0)
+SED = Spec(
+    opts=_s("-e", "--expression", "-f", "--file"), letters="ef", values=_s("-l", "--line-length"), operand=0
+)
 MAKE = Spec(
     opts=_s("--eval", "-E", "-f", "--file", "--makefile", "-C", "--directory"),
     letters="EfC",
