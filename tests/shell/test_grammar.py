@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tollhouse.tools.shell.execcap import guarded_indices
-from tollhouse.tools.shell.exectable import FIND, GIT, GIT_GLOBAL_FLAGS, GIT_GLOBAL_VALUES
+from tollhouse.tools.shell.exectable import FIND, GIT, GIT_GLOBAL_FLAGS, GIT_GLOBAL_VALUES, PROGRAMS
 
 GIT_EXE = shutil.which("git")
 FIND_EXE = shutil.which("find")
@@ -371,8 +371,6 @@ def test_wrapper_and_sed_options_match_their_help(program: str) -> None:
     takes the next word as its value is in `values`, so that word is never taken for the command."""
     if shutil.which(program) is None:
         pytest.skip(f"{program} is not installed")  # a wrapper that is absent cannot be run either
-    from tollhouse.tools.shell.exectable import PROGRAMS
-
     spec = PROGRAMS[program]
     options = _gnu_options(program)
     assert len(options) >= 3 or program == "nohup", options
