@@ -306,3 +306,19 @@ async def test_config_keys_in_a_nested_repository_are_refused(
         await run(argv=["git", *command], cwd="src")
     assert info.value.rule == "shell.nested_repo"
     assert not marker.exists()
+
+
+async def test_a_root_that_looks_like_a_bare_repository_is_not_used(ws: Path, tmp_path: Path) -> None:
+    """No .git at all, but HEAD, objects/ and refs/ at the root: plain git takes the root for a bare
+    repository and obeys its config; the pinned safe.bareRepository=explicit stops that."""
+    marker = tmp_path / "MARKER"
+    _handmade_repo(ws, f'[alias]\n\tst = "!touch {marker}"\n')
+    git("st", cwd=ws)
+    assert marker.exists()  # the attack is real under plain git
+    marker.unlink()
+    run = Runner(make_config(ws))
+    out = await run(argv=["git", "st"])
+    assert out.exit_code != 0 and "'st' is not a git command" in out.stderr, out.stderr  # no config read
+    status = await run(argv=["git", "status"])
+    assert status.exit_code == 128 and "safe.bareRepository" in status.stderr, status.stderr
+    assert not marker.exists()
