@@ -14,13 +14,41 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from tollhouse.gate.types import Call
     from tollhouse.workspace import Workspace
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class ToolInput(BaseModel):
+    """The base of every tool's input model: an argument the tool does not know is refused.
+
+    A model that silently drops a misspelt or invented argument lets a call do something other than
+    what its sender (and the person approving it) thought; refusing it also makes every provider
+    schema say ``additionalProperties: false``. The gate refuses unknown names for any model (see
+    ``unknown_arguments``); this base makes the schema say so too.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def argument_names(model: type[BaseModel]) -> list[str]:
+    """The argument names a model accepts (field names and their string aliases)."""
+    names: list[str] = []
+    for name, info in model.model_fields.items():
+        names.append(name)
+        if isinstance(info.alias, str) and info.alias != name:
+            names.append(info.alias)
+    return names
+
+
+def unknown_arguments(model: type[BaseModel], raw: Mapping[str, Any]) -> list[str]:
+    """Keys of ``raw`` that ``model`` has no field for, in the order sent."""
+    known = set(argument_names(model))
+    return [key for key in raw if key not in known]
 
 
 class Effect(StrEnum):

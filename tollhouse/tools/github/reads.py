@@ -8,9 +8,9 @@ import binascii
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
+from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError, ToolInput
 from tollhouse.tools.github import models as m
 from tollhouse.tools.github.common import (
     Page,
@@ -29,7 +29,7 @@ DIFF_CAP_DEFAULT = 20_000
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 
 
-class RepoArgs(BaseModel):
+class RepoArgs(ToolInput):
     repo: RepoName
 
 
@@ -58,7 +58,7 @@ async def get_repo(args: RepoArgs, ctx: ToolContext) -> m.RepoInfo:
     return result
 
 
-class ListIssuesArgs(BaseModel):
+class ListIssuesArgs(ToolInput):
     repo: RepoName
     state: Literal["open", "closed", "all"] = "open"
     labels: list[str] = Field(
@@ -87,7 +87,7 @@ async def list_issues(args: ListIssuesArgs, ctx: ToolContext) -> m.IssueList:
     )
 
 
-class GetIssueArgs(BaseModel):
+class GetIssueArgs(ToolInput):
     repo: RepoName
     number: int = Field(ge=1, description="Issue (or pull request) number")
     comments_page: Page = 1
@@ -119,7 +119,7 @@ async def get_issue(args: GetIssueArgs, ctx: ToolContext) -> m.IssueDetail:
     )
 
 
-class ListPullsArgs(BaseModel):
+class ListPullsArgs(ToolInput):
     repo: RepoName
     state: Literal["open", "closed", "all"] = "open"
     base: str | None = Field(None, max_length=255, description="Only pull requests into this branch")
@@ -140,7 +140,7 @@ async def list_pulls(args: ListPullsArgs, ctx: ToolContext) -> m.PullList:
     return m.PullList(repo=args.repo, pulls=pulls, page=args.page, next_page=args.page + 1 if more else None)
 
 
-class GetPullArgs(BaseModel):
+class GetPullArgs(ToolInput):
     repo: RepoName
     number: int = Field(ge=1)
     include_diff: bool = True
@@ -188,7 +188,7 @@ async def get_pull(args: GetPullArgs, ctx: ToolContext) -> m.PullDetail:
     )
 
 
-class GetFileArgs(BaseModel):
+class GetFileArgs(ToolInput):
     repo: RepoName
     path: str = Field(max_length=4096, description="Path inside the repository, e.g. src/main.py")
     ref: str | None = Field(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from tollhouse.state import memory, memory_query
 from tollhouse.state.db import StateDB
-from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
+from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError, ToolInput
 
 Status = Literal["proposed", "accepted", "rejected", "superseded"]
 
@@ -59,7 +59,7 @@ class FactOut(BaseModel):
     updated_at: float
 
 
-class SearchIn(BaseModel):
+class SearchIn(ToolInput):
     """Search remembered facts (full text, best match first). Accepted facts only unless `status` says
     otherwise. Page with `offset` = the previous answer's `next_offset`."""
 
@@ -81,7 +81,7 @@ class SearchOut(BaseModel):
     next_offset: int | None = Field(description="Pass as offset for the next page; null when no more")
 
 
-class GetIn(BaseModel):
+class GetIn(ToolInput):
     """Read one fact by id, with the facts it superseded or was superseded by (oldest first)."""
 
     id: int = Field(ge=1)
@@ -92,7 +92,7 @@ class GetOut(BaseModel):
     history: list[FactOut]
 
 
-class ProposeIn(BaseModel):
+class ProposeIn(ToolInput):
     """Propose a fact for a person to review (the normal way to remember something). Give an object
     for a claim (`service-x · owner · team-a`) or a text for an observation. To correct a fact, propose
     the new one with `supersedes` = its id."""
