@@ -249,7 +249,9 @@ async def get_file(args: GetFileArgs, ctx: ToolContext) -> m.FileContent:
     else:
         out.content, out.truncated = shaper.code(text, args.max_chars)
     ctx.record(
-        stripped_invisible=shaper.stripped.invisible, stripped_html_comments=shaper.stripped.html_comments
+        stripped_invisible=shaper.stripped.invisible,
+        stripped_html_comments=shaper.stripped.html_comments,
+        stripped_link_definitions=shaper.stripped.link_definitions,
     )
     return out
 
