@@ -312,6 +312,19 @@ class Gate:
             args_text = canonical_json(redacted)
         common: dict[str, Any] = {"arguments_text": args_text, "args_digest": digest}
 
+        if tool.lookup_facets is not None:
+            # What policy must see but only state can tell (the subject of a fact a write would
+            # retire). A lookup that fails leaves nothing decided: the call ends here, nothing ran.
+            try:
+                args._looked_up = await tool.lookup_facets(args, self.services)  # type: ignore[attr-defined]
+            except Exception as exc:
+                log.exception("facet lookup for %s failed", tool.name)
+                return await self._finish(
+                    call, "error", started, receipts,
+                    message=f"could not look up what {tool.name} touches, so nothing was run: "
+                    + (str(exc) if isinstance(exc, ToolError) else type(exc).__name__),
+                    **common,
+                )  # fmt: skip
         roots = self.workspace.effective_roots(call.client_roots)
         try:
             decision = self.policy.decide(tool, args, roots=roots)

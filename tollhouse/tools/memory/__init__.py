@@ -7,20 +7,24 @@
 from __future__ import annotations
 
 import inspect
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tollhouse.state import memory, memory_query
 from tollhouse.state.db import StateDB
-from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError, ToolInput
+from tollhouse.tools.base import Effect, Facets, Tool, ToolContext, ToolError, ToolInput
 
 Status = Literal["proposed", "accepted", "rejected", "superseded"]
 
 
 async def state_of(ctx: ToolContext) -> StateDB:
     """The state database from the gate's services (a StateDB, or a lazy opener of one)."""
-    state = getattr(ctx.services, "state", None)
+    return await state_from(ctx.services)
+
+
+async def state_from(services: Any) -> StateDB:
+    state = getattr(services, "state", None)
     if callable(state) and not isinstance(state, StateDB):
         state = state()
     if inspect.isawaitable(state):
@@ -108,6 +112,30 @@ class ProposeIn(ToolInput):
         description="receipt:N, file:PATH, a URL or case:ID (default: the call's case)",
     )
     supersedes: int | None = Field(None, ge=1, description="Id of the accepted fact this one replaces")
+
+
+# Policy sees the subject of the fact a call would supersede as a further value of `subject`
+# (facet `args.subject`), so `args = {subject = "runbook:*"}` scopes what a write may retire as well
+# as what it writes: a scoped rule cannot be used to retire any accepted fact.
+UNKNOWN_SUBJECT = "(subject of fact #{id}: not looked up)"
+MISSING_SUBJECT = "(no fact #{id})"
+
+
+def superseded_facets(args: Any) -> Facets:
+    """Without the gate's lookup (``policy explain``, say) the superseded subject is unknown: a
+    placeholder no scoped allow rule matches, so the call is judged as out of scope."""
+    if getattr(args, "supersedes", None) is None or getattr(args, "_looked_up", None) is not None:
+        return {}
+    return {"args.subject": [UNKNOWN_SUBJECT.format(id=args.supersedes)]}
+
+
+async def lookup_superseded(args: Any, services: Any) -> Facets:
+    if getattr(args, "supersedes", None) is None:
+        return {}
+    state = await state_from(services)
+    old = await memory.get_fact(state, args.supersedes)
+    subject = old.subject if old is not None else MISSING_SUBJECT.format(id=args.supersedes)
+    return {"args.subject": [subject]}
 
 
 def _out(fact: memory.Fact) -> FactOut:
@@ -211,6 +239,8 @@ TOOLS: list[Tool] = [
         run=_propose,
         effects=frozenset({Effect.WRITE}),
         family="memory",
+        facets_of=superseded_facets,
+        lookup_facets=lookup_superseded,
     ),
     Tool(
         name="memory_write",
@@ -221,5 +251,7 @@ TOOLS: list[Tool] = [
         run=_write,
         effects=frozenset({Effect.WRITE}),
         family="memory",
+        facets_of=superseded_facets,
+        lookup_facets=lookup_superseded,
     ),
 ]
