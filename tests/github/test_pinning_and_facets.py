@@ -74,11 +74,27 @@ async def test_two_private_repos_pin_each_other(harness: Harness, fake: FakeGitH
         await harness.run("github_comment", {"repo": "acme/vault", "number": 1, "body": "x"}, session="s")
 
 
-async def test_pins_are_per_session(harness: Harness) -> None:
+async def test_session_pins_alone_are_per_session(make_harness) -> None:
+    harness = make_harness("pin_ttl_s = 0")  # workspace pins off
     await harness.run("github_get_repo", {"repo": "acme/secret"}, session="a")
     await harness.run("github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="b")
     with pytest.raises(PolicyDenied):
         await harness.run("github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="a")
+
+
+async def test_a_new_session_does_not_reset_the_workspace_pin(harness: Harness, fake: FakeGitHub) -> None:
+    await harness.run("github_get_repo", {"repo": "acme/secret"}, session="a")
+    for session in ("b", "fresh-1", None):
+        with pytest.raises(PolicyDenied) as info:
+            await harness.run(
+                "github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session=session
+            )
+        assert str(info.value).startswith(
+            "repository pinning: a call on this workspace read private repository acme/secret in the "
+            "last 3600 s (github.pin_ttl_s; a new session does not reset it); "
+            "writes to octo/public are denied"
+        )
+    assert fake.count("POST", ".") == 0
 
 
 async def test_calls_without_session_share_one_process_bucket(harness: Harness) -> None:

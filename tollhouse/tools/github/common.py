@@ -128,7 +128,9 @@ async def github(
 
 async def check_write(ctx: ToolContext, settings: GitHubSettings, repo: str) -> None:
     if settings.pin_after_private_read:
-        await PINS.check_write(ctx.call.session, repo, getattr(ctx.services, "state", None))
+        await PINS.check_write(
+            ctx.call.session, repo, getattr(ctx.services, "state", None), ttl_s=settings.pin_ttl_s
+        )
 
 
 async def note_read(
