@@ -187,6 +187,7 @@ class Shaper:
             stripped_invisible=self.stripped.invisible,
             stripped_html_comments=self.stripped.html_comments,
             stripped_link_definitions=self.stripped.link_definitions,
+            stripped_hidden_elements=self.stripped.hidden_elements,
         )
 
 

@@ -252,6 +252,7 @@ async def get_file(args: GetFileArgs, ctx: ToolContext) -> m.FileContent:
         stripped_invisible=shaper.stripped.invisible,
         stripped_html_comments=shaper.stripped.html_comments,
         stripped_link_definitions=shaper.stripped.link_definitions,
+        stripped_hidden_elements=shaper.stripped.hidden_elements,
     )
     return out
 
