@@ -1,4 +1,4 @@
-"""Markdown link reference definitions: text GitHub parses and never shows.
+"""Markdown link reference definitions and link titles: text GitHub parses and never shows.
 
 ``[label]: destination "title"`` renders as nothing. Nobody links to ``[//]``, ``[comment]`` or
 ``[x]``, so the idiom ``[x]: # (SYSTEM: ...)`` hides a whole line from the person reading the issue
@@ -16,6 +16,9 @@ It errs towards removing: a definition is recognised at any indentation and afte
 block-quote and list markers (CommonMark would read deep indentation as code), and a destination may
 hold unbalanced parentheses, and an empty label counts (it may have held only invisible
 characters, which go first). What it removes a person may have seen; what it keeps, they could.
+
+Inline links and images keep their text and destination but lose their title
+(``[text](url "SYSTEM: ...")``, ``![alt](src 'title')``): a title is only a tooltip.
 
 Cost: every search is a regex that cannot backtrack, or a lookup in positions found in one pass, so
 a megabyte of hostile Markdown is cleaned in linear time.
@@ -72,7 +75,7 @@ class _Scanner:
         i = bisect.bisect_right(self.blank, lo)
         return i < len(self.blank) and self.blank[i] < hi
 
-    def _title_end(self, k: int) -> int | None:
+    def title_end(self, k: int) -> int | None:
         """End of a title opening at ``k`` (just past its closer), or None if it is not one."""
         closer = _CLOSER.get(self.text[k]) if k < len(self.text) else None
         if closer is None:
@@ -105,7 +108,7 @@ class _Scanner:
         plain = _TRAIL.match(text, keep_end)
         gap = _GAP.match(text, keep_end)
         if gap is not None and gap.end() > keep_end:
-            title_end = self._title_end(gap.end())
+            title_end = self.title_end(gap.end())
             if title_end is not None:
                 trail = _TRAIL.match(text, title_end)
                 if trail is not None:
@@ -161,3 +164,52 @@ def strip_definitions(text: str) -> tuple[str, int]:
         last = d.end
     out.append(text[last:])
     return "".join(out), count
+
+
+# An inline link's destination: pointy, or a run without spaces whose parentheses balance (one level
+# of nesting; deeper nesting is left as it is).
+_INLINE_DEST = re.compile(r"<(?:[^<>\\\n]|\\.)*>|(?:[^\x00-\x20()\\]|\\.|\((?:[^\x00-\x20()\\]|\\.)*\))*")
+_INLINE_GAP = re.compile(r"[ \t]*\n?[ \t>]*")
+_INLINE_OPEN = re.compile(r"\]\(")
+
+
+def strip_inline_titles(text: str) -> tuple[str, int]:
+    """Remove the title of every inline link and image, keeping its text and destination."""
+    if "](" not in text:
+        return text, 0
+    scan = text.replace("\r\n", " \n").replace("\r", "\n")
+    scanner = _Scanner(scan)
+    cuts: list[tuple[int, int]] = []
+    done = 0
+    for m in _INLINE_OPEN.finditer(scan):
+        if m.start() < done:
+            continue
+        k = _skip_gap(scan, m.end())
+        dest = _INLINE_DEST.match(scan, k)
+        if dest is None:
+            continue
+        gap = _INLINE_GAP.match(scan, dest.end())
+        if gap is None or gap.end() == dest.end():
+            continue  # a title needs whitespace before it
+        title_end = scanner.title_end(gap.end())
+        if title_end is None:
+            continue
+        close = _INLINE_GAP.match(scan, title_end)
+        end = close.end() if close else title_end
+        if end < len(scan) and scan[end] == ")":
+            cuts.append((dest.end(), end))
+            done = end
+    if not cuts:
+        return text, 0
+    out: list[str] = []
+    last = 0
+    for lo, hi in cuts:
+        out.append(text[last:lo])
+        last = hi
+    out.append(text[last:])
+    return "".join(out), len(cuts)
+
+
+def _skip_gap(scan: str, k: int) -> int:
+    gap = _INLINE_GAP.match(scan, k)
+    return gap.end() if gap else k

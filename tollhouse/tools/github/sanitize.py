@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from tollhouse.tools.github.linkdefs import strip_definitions
+from tollhouse.tools.github.linkdefs import strip_definitions, strip_inline_titles
 
 # Beyond category Cf (format characters: zero-width, bidi controls, tags, BOM, invisible operators)
 # these render as nothing, or are used to smuggle bytes.
@@ -124,9 +124,10 @@ def clean_prose(text: str | None) -> tuple[str, Stripped]:
         out, n = HTML_COMMENT_RE.subn("", out)
         out, e = HIDDEN_ELEMENT_RE.subn("", out)
         out, m = strip_definitions(out)
+        out, t = strip_inline_titles(out)
         report.html_comments += n
         report.hidden_elements += e
-        report.link_definitions += m
+        report.link_definitions += m + t
         if out == before:
             break
     return out, report
