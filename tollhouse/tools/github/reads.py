@@ -8,6 +8,7 @@ import binascii
 from typing import Literal
 from urllib.parse import quote
 
+import anyio
 from pydantic import Field, field_validator
 
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError, ToolInput
@@ -244,10 +245,13 @@ async def get_file(args: GetFileArgs, ctx: ToolContext) -> m.FileContent:
     if text is None or "\x00" in text:
         out.binary = True
         return out
-    if args.path.lower().endswith(MARKDOWN_SUFFIXES):
-        out.content, out.truncated = shaper.prose(text, args.max_chars)
+    shape = shaper.prose if args.path.lower().endswith(MARKDOWN_SUFFIXES) else shaper.code
+    if len(text) > 65_536:
+        # A file may be a megabyte of hostile Markdown: cleaning it is linear but not instant, so it
+        # runs in a worker thread rather than holding every other call on the event loop.
+        out.content, out.truncated = await anyio.to_thread.run_sync(shape, text, args.max_chars)
     else:
-        out.content, out.truncated = shaper.code(text, args.max_chars)
+        out.content, out.truncated = shape(text, args.max_chars)
     ctx.record(
         stripped_invisible=shaper.stripped.invisible,
         stripped_html_comments=shaper.stripped.html_comments,
