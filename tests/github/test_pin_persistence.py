@@ -198,7 +198,7 @@ def test_cli_calls_without_a_session_share_the_workspace_pin(workspace: Path, fa
     message = _denied_by_pin(call("github_comment", COMMENT))
     assert message.startswith(
         "repository pinning: a call on this workspace read private repository acme/secret in the last "
-        "3600 s (github.pin_ttl_s; a new session does not reset it); writes to acme/widget are denied"
+        "86400 s (github.pin_ttl_s; a new session does not reset it); writes to acme/widget are denied"
     )
     # A session the model picks, fresh or not, does not reset it, nor does another write tool.
     _denied_by_pin(call("github_comment", COMMENT, "fresh-session-7"))

@@ -7,7 +7,7 @@ import pytest
 from tests.github.conftest import Harness
 from tests.github.fake_github import FakeGitHub
 from tollhouse.globs import compile_name_glob
-from tollhouse.tools.base import PolicyDenied
+from tollhouse.tools.base import PolicyDenied, ToolError
 
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +91,7 @@ async def test_a_new_session_does_not_reset_the_workspace_pin(harness: Harness, 
             )
         assert str(info.value).startswith(
             "repository pinning: a call on this workspace read private repository acme/secret in the "
-            "last 3600 s (github.pin_ttl_s; a new session does not reset it); "
+            "last 86400 s (github.pin_ttl_s; a new session does not reset it); "
             "writes to octo/public are denied"
         )
     assert fake.count("POST", ".") == 0
@@ -181,3 +181,13 @@ def test_catalogue_effects_and_annotations(harness: Harness) -> None:
     for tool in harness.registry:
         assert "network" in tool.effects and tool.credential == "github:default" and tool.output_model
     assert harness.registry.get("github_update_issue").destructive
+
+
+@pytest.mark.parametrize("value", ["-1", "'a day'", "true"])
+async def test_a_bad_pin_ttl_is_a_clear_error_and_nothing_is_sent(
+    make_harness, fake: FakeGitHub, value: str
+) -> None:
+    h = make_harness(f"pin_ttl_s = {value}")
+    with pytest.raises(ToolError, match=r"^config github\.pin_ttl_s must be a number >= 0 \(got "):
+        await h.run("github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="s")
+    assert fake.count("POST", ".") == 0
