@@ -4,11 +4,12 @@ gate, a real state database and the real policy."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
+from tests.conftest import receipt_rows, write_config
 from tollhouse.config import load_config
 from tollhouse.gate import Call, Gate
 from tollhouse.state import memory
@@ -98,6 +99,11 @@ async def test_a_scoped_write_may_retire_a_fact_in_scope(workspace: Path) -> Non
             assert out.status == "ok", out.message
             old = await memory.get_fact(gate.services.state, ids[subject])
             assert old is not None and old.status == "superseded" and old.superseded_by == out.result["id"]
+            (row,) = [
+                r for r in receipt_rows(workspace / ".tollhouse", out.call_id) if r["kind"] == "outcome"
+            ]
+            details = json.loads(row["details"])
+            assert details["superseded_subject"] == subject and details["supersedes"] == ids[subject]
 
 
 async def test_a_deny_rule_on_subject_protects_facts_from_being_retired(workspace: Path) -> None:

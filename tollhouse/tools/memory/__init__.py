@@ -191,6 +191,10 @@ async def _add(args: ProposeIn, ctx: ToolContext, status: str) -> FactOut:
     except memory.FactInputError as exc:
         raise ToolError(str(exc)) from exc
     ctx.record(fact_id=fact.id, fact_status=fact.status)
+    looked_up = args._looked_up or {}
+    if args.supersedes is not None and looked_up.get("args.subject"):
+        # What policy judged, on the receipt: the retired fact's id and subject.
+        ctx.record(supersedes=args.supersedes, superseded_subject=looked_up["args.subject"][0])
     return _out(fact)
 
 
