@@ -191,3 +191,20 @@ async def test_a_bad_pin_ttl_is_a_clear_error_and_nothing_is_sent(
     with pytest.raises(ToolError, match=r"^config github\.pin_ttl_s must be a number >= 0 \(got "):
         await h.run("github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="s")
     assert fake.count("POST", ".") == 0
+
+
+async def test_workspace_pins_belong_to_their_workspace(fake: FakeGitHub, tmp_path) -> None:
+    """One process serving two workspaces: a private read in one pins writes there, not in the other."""
+    from tests.github.conftest import config_text
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = Harness(tmp_path / "a", config_text(fake.url))
+    second = Harness(tmp_path / "b", config_text(fake.url))
+    await first.run("github_get_repo", {"repo": "acme/secret"}, session="a1")
+    out, _ = await second.run(
+        "github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="b1"
+    )
+    assert out.comment_id > 0
+    with pytest.raises(PolicyDenied, match="a call on this workspace read private repository acme/secret"):
+        await first.run("github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="a2")

@@ -126,11 +126,17 @@ async def github(
     ctx.record(github_requests=client.requests_made)
 
 
+def workspace_key(ctx: ToolContext) -> str:
+    """Which workspace a pin belongs to, for the in-memory half (the database is per workspace)."""
+    return "\x00".join(str(root) for root in ctx.workspace.roots)
+
+
 async def check_write(ctx: ToolContext, settings: GitHubSettings, repo: str) -> None:
     if settings.pin_after_private_read:
         await PINS.check_write(
-            ctx.call.session, repo, getattr(ctx.services, "state", None), ttl_s=settings.pin_ttl_s
-        )
+            ctx.call.session, repo, getattr(ctx.services, "state", None), ttl_s=settings.pin_ttl_s,
+            workspace=workspace_key(ctx),
+        )  # fmt: skip
 
 
 async def note_read(
@@ -147,7 +153,9 @@ async def note_read(
             private = bool(data.get("private", True)) if isinstance(data, dict) else True
         except GitHubError:
             private = True  # unknown visibility counts as private: pinning fails closed
-    await PINS.note_read(ctx.call.session, repo, private, getattr(ctx.services, "state", None))
+    await PINS.note_read(
+        ctx.call.session, repo, private, getattr(ctx.services, "state", None), workspace=workspace_key(ctx)
+    )
     if private:
         ctx.record(private_repo_read=repo.lower())
 

@@ -72,8 +72,9 @@ class PinStore:
     def __init__(self, max_sessions: int = MAX_SESSIONS) -> None:
         self._sessions: OrderedDict[str, SessionRepos] = OrderedDict()
         self._max = max_sessions
-        self._workspace: dict[str, float] = {}
-        """Private repository -> time of its last read, for workspace pins (this process)."""
+        self._workspace: dict[tuple[str, str], float] = {}
+        """(workspace, private repository) -> time of its last read: workspace pins in this process
+        (one process may serve several workspaces)."""
         # Faces may run gates in several threads: every read and change of a session's sets holds
         # this lock, so a check never iterates a set that a concurrent read is growing.
         self._lock = threading.Lock()
@@ -92,7 +93,9 @@ class PinStore:
         with self._lock:
             return self._session(key or "").visibility.get(repo.lower())
 
-    async def note_read(self, key: str | None, repo: str, private: bool, state: Any = None) -> None:
+    async def note_read(
+        self, key: str | None, repo: str, private: bool, state: Any = None, workspace: str = ""
+    ) -> None:
         """Record a read; for a private repository the pins are committed before this returns."""
         target = repo.lower()
         now = time.time()
@@ -101,7 +104,7 @@ class PinStore:
             repos.visibility[target] = private
             if private:
                 repos.private_read.add(target)
-                self._workspace[target] = now
+                self._workspace[(workspace, target)] = now
         if private and state is not None:
             rows = [(WORKSPACE, target, now)] + ([(key, target, now)] if key else [])
             async with state.write() as db:
@@ -112,13 +115,16 @@ class PinStore:
                     rows,
                 )
 
-    async def check_write(self, key: str | None, repo: str, state: Any = None, ttl_s: float = 0) -> None:
+    async def check_write(
+        self, key: str | None, repo: str, state: Any = None, ttl_s: float = 0, workspace: str = ""
+    ) -> None:
         """Deny (PolicyDenied) a write to ``repo`` while a pin on another repository holds."""
         target = repo.lower()
         since = time.time() - ttl_s
         with self._lock:
             session = set(self._session(key or "").private_read)
-            workspace = {r for r, t in self._workspace.items() if t >= since} if ttl_s > 0 else set()
+            held = self._workspace.items() if ttl_s > 0 else ()
+            pinned = {r for (w, r), t in held if w == workspace and t >= since}
         if state is not None:
             if key:
                 cursor = await state.conn.execute("SELECT repo FROM github_pins WHERE session = ?", (key,))
@@ -127,12 +133,12 @@ class PinStore:
                 cursor = await state.conn.execute(
                     "SELECT repo FROM github_pins WHERE session = ? AND pinned_at >= ?", (WORKSPACE, since)
                 )
-                workspace.update(row[0] for row in await cursor.fetchall())
+                pinned.update(row[0] for row in await cursor.fetchall())
         session.discard(target)
-        workspace.discard(target)
-        workspace -= session
-        if session or workspace:
-            raise denial(repo, sorted(session), sorted(workspace), ttl_s)
+        pinned.discard(target)
+        pinned -= session
+        if session or pinned:
+            raise denial(repo, sorted(session), sorted(pinned), ttl_s)
 
     def clear(self) -> None:
         with self._lock:
