@@ -153,3 +153,14 @@ def test_cases_list_and_show_escape(ws: Path) -> None:
     assert "goal\\u202e" in res.stdout
     for c in "\x1b\r\x07\u202e":
         assert c not in res.stdout
+
+
+def test_accept_by_id_names_the_fact_it_retired(ws: Path) -> None:
+    (old,) = _insert(ws, ("deploy:prod", "approver", "alice\x1b[8m", "", "accepted", None))
+    (new,) = _insert(ws, ("deploy:prod", "approver", "mallory", "", "proposed", old))
+    res = th(ws, "memory", "accept", str(new))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == (
+        f"#{new} deploy:prod · approver · mallory  (accepted)\n"
+        f"retired: #{old} deploy:prod · approver · alice\\x1b[8m  (superseded)\n"
+    )

@@ -154,7 +154,8 @@ def _decide(accept: bool) -> Callable[[argparse.Namespace], int]:
             )
             _print_fact(fact, verbose=False)
             if fact.supersedes and accept:
-                print(f"#{fact.supersedes} is now superseded")
+                old = await memory.get_fact(state, fact.supersedes)
+                print(f"retired: {fact_line(old)}  (superseded)" if old else f"#{fact.supersedes} superseded")
             return exitcodes.OK
 
         return run_with_state(args, body)
