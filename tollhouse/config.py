@@ -46,6 +46,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
         "api_url",
         "credential",
         "pin_after_private_read",
+        "pin_ttl_s",
         "timeout_s",
         "max_retries",
         "max_wait_s",

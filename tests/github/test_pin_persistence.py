@@ -26,7 +26,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "state"
 COMMENT = {"repo": "acme/widget", "number": 1, "body": "what I found"}
 
 
-def allow_all_config(root: Path, fake: FakeGitHub):
+def allow_all_config(root: Path, fake: FakeGitHub, github: str = ""):
     write_config(
         root,
         f"""
@@ -39,6 +39,7 @@ def allow_all_config(root: Path, fake: FakeGitHub):
         [github]
         api_url = "{fake.url}"
         backoff_s = 0
+        {github}
 
         [[rules]]
         id = "github-all"
@@ -59,13 +60,14 @@ def pins_in_db(config) -> list[tuple[str, str]]:
 
 
 async def test_a_pin_survives_a_restart_for_its_session_only(workspace: Path, fake: FakeGitHub) -> None:
-    config = allow_all_config(workspace, fake)
+    # Session pins alone (workspace pins off): the other session may write.
+    config = allow_all_config(workspace, fake, "pin_ttl_s = 0")
     async with await Gate.open(config) as gate:
         read = await gate.call(
             Call("github_get_file", {"repo": "acme/secret", "path": "keys.txt"}, session="c1")
         )
     assert read.status == "ok"
-    assert pins_in_db(config) == [("c1", "acme/secret")]
+    assert pins_in_db(config) == [("", "acme/secret"), ("c1", "acme/secret")]
     PINS.clear()  # what a restart does to the in-memory half
     async with await Gate.open(config) as gate:
         leak = await gate.call(Call("github_comment", COMMENT, session="c1"))
@@ -86,14 +88,13 @@ async def test_two_servers_on_one_workspace_share_pins(workspace: Path, fake: Fa
     assert fake.count("POST", ".") == 0
 
 
-async def test_calls_without_a_session_are_not_pinned_on_disk(workspace: Path, fake: FakeGitHub) -> None:
+async def test_calls_without_a_session_pin_the_workspace_on_disk(workspace: Path, fake: FakeGitHub) -> None:
     config = allow_all_config(workspace, fake)
     async with await Gate.open(config) as gate:
         await gate.call(Call("github_get_repo", {"repo": "acme/secret"}))
-        # ... but within the process the sessionless bucket still pins
         leak = await gate.call(Call("github_comment", COMMENT))
     assert leak.status == "denied"
-    assert pins_in_db(config) == []
+    assert pins_in_db(config) == [("", "acme/secret")]  # the workspace pin: no session of its own
 
 
 async def test_concurrent_private_reads_and_writes_in_one_session(workspace: Path, fake: FakeGitHub) -> None:
@@ -119,7 +120,12 @@ async def test_concurrent_private_reads_and_writes_in_one_session(workspace: Pat
     assert [o.status for o in writes] == ["denied"] * 10
     assert all(o.status == "ok" for o in outs if o.tool == "github_get_repo")
     assert fake.count("POST", ".") == 0
-    assert pins_in_db(config) == [("r", "acme/secret"), ("r", "acme/vault")]
+    assert pins_in_db(config) == [
+        ("", "acme/secret"),
+        ("", "acme/vault"),
+        ("r", "acme/secret"),
+        ("r", "acme/vault"),
+    ]
 
 
 async def test_a_released_v4_database_keeps_its_pins(workspace: Path, fake: FakeGitHub) -> None:
@@ -153,3 +159,70 @@ def test_pins_hold_across_cli_processes(workspace: Path, fake: FakeGitHub) -> No
     assert json.loads(leak.stdout)["decision"]["rules"] == ["github.pinning"]
     assert fake.count("POST", ".") == 0
     assert CANARY not in read.stdout + read.stderr + leak.stdout + leak.stderr
+
+
+class CLI:
+    """`tollhouse call` as a generated skill runs it: one process per call, no session unless given."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self.env = subprocess_env(**{TOKEN_ENV: CANARY})
+
+    def __call__(self, tool: str, args: dict, *session: str) -> subprocess.CompletedProcess[str]:
+        opts = ["--session", session[0]] if session else []
+        return subprocess.run(
+            tollhouse_cmd("call", "--json", "--no-prompt", *opts, tool, json.dumps(args)),
+            cwd=self.workspace, env=self.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+
+def _denied_by_pin(res: subprocess.CompletedProcess[str]) -> str:
+    assert res.returncode == 3, res.stdout + res.stderr
+    out = json.loads(res.stdout)
+    assert out["status"] == "denied" and out["decision"]["rules"] == ["github.pinning"]
+    return str(out["message"])
+
+
+def test_cli_calls_without_a_session_share_the_workspace_pin(workspace: Path, fake: FakeGitHub) -> None:
+    """The skills face: a private read, then a public write, each its own `tollhouse call`."""
+    config = allow_all_config(workspace, fake)
+    call = CLI(workspace)
+    fake.add_repo("acme/public2")
+    fake.add_issue("acme/public2", "Hello", "hi", author="carol", association="NONE")
+    assert call("github_get_issue", {"repo": "acme/widget", "number": 1}).returncode == 0  # public: no pin
+    ok = call("github_comment", COMMENT)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    posts = fake.count("POST", ".")
+    read = call("github_get_file", {"repo": "acme/secret", "path": "keys.txt"})
+    assert read.returncode == 0, read.stderr
+    message = _denied_by_pin(call("github_comment", COMMENT))
+    assert message.startswith(
+        "repository pinning: a call on this workspace read private repository acme/secret in the last "
+        "86400 s (github.pin_ttl_s; a new session does not reset it); writes to acme/widget are denied"
+    )
+    # A session the model picks, fresh or not, does not reset it, nor does another write tool.
+    _denied_by_pin(call("github_comment", COMMENT, "fresh-session-7"))
+    _denied_by_pin(call("github_create_issue", {"repo": "acme/public2", "title": "t", "body": "b"}, "x"))
+    assert fake.count("POST", ".") == posts  # nothing was sent
+    # Writing back to the private repository itself stays allowed: nothing leaves it.
+    back = call("github_comment", {"repo": "acme/secret", "number": 1, "body": "noted"})
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert pins_in_db(config) == [("", "acme/secret")]
+
+
+def test_cli_workspace_pin_expires_after_the_operators_ttl(workspace: Path, fake: FakeGitHub) -> None:
+    config = allow_all_config(workspace, fake, "pin_ttl_s = 600")
+    call = CLI(workspace)
+    assert call("github_get_repo", {"repo": "acme/secret"}, "s1").returncode == 0
+    assert "in the last 600 s" in _denied_by_pin(call("github_comment", COMMENT, "s2"))
+    # Ten minutes pass (the pins' clock is their stored time): the workspace pin has expired...
+    conn = sqlite3.connect(config.state_dir / "state.db")
+    conn.execute("UPDATE github_pins SET pinned_at = pinned_at - 601")
+    conn.commit()
+    conn.close()
+    ok = call("github_comment", COMMENT, "s2")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # ... but the session that read it stays pinned.
+    assert "this session read private repository acme/secret" in _denied_by_pin(
+        call("github_comment", COMMENT, "s1")
+    )

@@ -7,7 +7,7 @@ import pytest
 from tests.github.conftest import Harness
 from tests.github.fake_github import FakeGitHub
 from tollhouse.globs import compile_name_glob
-from tollhouse.tools.base import PolicyDenied
+from tollhouse.tools.base import PolicyDenied, ToolError
 
 pytestmark = pytest.mark.anyio
 
@@ -74,11 +74,27 @@ async def test_two_private_repos_pin_each_other(harness: Harness, fake: FakeGitH
         await harness.run("github_comment", {"repo": "acme/vault", "number": 1, "body": "x"}, session="s")
 
 
-async def test_pins_are_per_session(harness: Harness) -> None:
+async def test_session_pins_alone_are_per_session(make_harness) -> None:
+    harness = make_harness("pin_ttl_s = 0")  # workspace pins off
     await harness.run("github_get_repo", {"repo": "acme/secret"}, session="a")
     await harness.run("github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="b")
     with pytest.raises(PolicyDenied):
         await harness.run("github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="a")
+
+
+async def test_a_new_session_does_not_reset_the_workspace_pin(harness: Harness, fake: FakeGitHub) -> None:
+    await harness.run("github_get_repo", {"repo": "acme/secret"}, session="a")
+    for session in ("b", "fresh-1", None):
+        with pytest.raises(PolicyDenied) as info:
+            await harness.run(
+                "github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session=session
+            )
+        assert str(info.value).startswith(
+            "repository pinning: a call on this workspace read private repository acme/secret in the "
+            "last 86400 s (github.pin_ttl_s; a new session does not reset it); "
+            "writes to octo/public are denied"
+        )
+    assert fake.count("POST", ".") == 0
 
 
 async def test_calls_without_session_share_one_process_bucket(harness: Harness) -> None:
@@ -165,3 +181,30 @@ def test_catalogue_effects_and_annotations(harness: Harness) -> None:
     for tool in harness.registry:
         assert "network" in tool.effects and tool.credential == "github:default" and tool.output_model
     assert harness.registry.get("github_update_issue").destructive
+
+
+@pytest.mark.parametrize("value", ["-1", "'a day'", "true"])
+async def test_a_bad_pin_ttl_is_a_clear_error_and_nothing_is_sent(
+    make_harness, fake: FakeGitHub, value: str
+) -> None:
+    h = make_harness(f"pin_ttl_s = {value}")
+    with pytest.raises(ToolError, match=r"^config github\.pin_ttl_s must be a number >= 0 \(got "):
+        await h.run("github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="s")
+    assert fake.count("POST", ".") == 0
+
+
+async def test_workspace_pins_belong_to_their_workspace(fake: FakeGitHub, tmp_path) -> None:
+    """One process serving two workspaces: a private read in one pins writes there, not in the other."""
+    from tests.github.conftest import config_text
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = Harness(tmp_path / "a", config_text(fake.url))
+    second = Harness(tmp_path / "b", config_text(fake.url))
+    await first.run("github_get_repo", {"repo": "acme/secret"}, session="a1")
+    out, _ = await second.run(
+        "github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="b1"
+    )
+    assert out.comment_id > 0
+    with pytest.raises(PolicyDenied, match="a call on this workspace read private repository acme/secret"):
+        await first.run("github_comment", {"repo": "octo/public", "number": 1, "body": "x"}, session="a2")

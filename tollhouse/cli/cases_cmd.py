@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from tollhouse import display as show
 from tollhouse.cli import exitcodes
 from tollhouse.cli.memory_cmd import operator_name, run_with_state
 from tollhouse.state import casefile, cases
@@ -32,7 +33,7 @@ def _list(args: argparse.Namespace) -> int:
         if not rows:
             print("no cases")
         for c in rows:
-            print(f"{c.id:<30} {c.status:<8} {c.title}")
+            print(f"{show.line(c.id):<30} {c.status:<8} {show.line(c.title)}")
         return exitcodes.OK
 
     return run_with_state(args, body)
@@ -41,7 +42,8 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     async def body(state: StateDB, config: Any) -> int:
         cf = await casefile.assemble(state, args.id, config.state_dir / "receipts.db")
-        print(json.dumps(cf.to_json(), indent=2) if args.json else cf.markdown())
+        # JSON escapes controls itself; the Markdown holds what agents wrote, shown escaped.
+        print(json.dumps(cf.to_json(), indent=2) if args.json else show.block(cf.markdown()))
         return exitcodes.OK
 
     return run_with_state(args, body)
@@ -57,7 +59,7 @@ def _open(args: argparse.Namespace) -> int:
             tags=args.tag or [],
             author=operator_name(config),
         )
-        print(f"{'opened' if created else 'exists:'} {case.id}  (case://{case.id})")
+        print(f"{'opened' if created else 'exists:'} {show.line(case.id)}  (case://{show.line(case.id)})")
         return exitcodes.OK
 
     return run_with_state(args, body)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from tollhouse import display as show
 from tollhouse.cli import exitcodes
 from tollhouse.config import ConfigError, load_config
 from tollhouse.state import memory, memory_io, memory_query
@@ -59,14 +60,39 @@ def run_with_state(args: argparse.Namespace, body: Callable[[StateDB, Any], Awai
         return exitcodes.TOOL_ERROR
 
 
+def fact_line(fact: memory.Fact) -> str:
+    """``#id subject · predicate · object  [tags]`` with everything the agent wrote escaped."""
+    body = fact.object or fact.text
+    tags = f"  [{' '.join(show.line(t) for t in fact.tags)}]" if fact.tags else ""
+    return f"#{fact.id} {show.line(fact.subject)} · {show.line(fact.predicate)} · {show.line(body)}{tags}"
+
+
 def _print_fact(fact: memory.Fact, *, verbose: bool = True) -> None:
-    print(f"{fact.line()}  ({fact.status})")
+    print(f"{fact_line(fact)}  ({fact.status})")
     if verbose:
         if fact.object and fact.text:
-            print(f"    text: {fact.text}")
-        print(f"    by {fact.author}; source {fact.source or '-'}")
-        if fact.supersedes:
-            print(f"    replaces #{fact.supersedes}")
+            print(f"    text: {show.line(fact.text)}")
+        print(f"    by {show.line(fact.author)}; source {show.line(fact.source or '-')}")
+
+
+async def _print_replaced(state: StateDB, fact: memory.Fact) -> None:
+    """What accepting would retire, in full: the reviewer judges the change, not just an id."""
+    if not fact.supersedes:
+        return
+    old = await memory.get_fact(state, fact.supersedes)
+    if old is None:
+        print(f"    replaces #{fact.supersedes}, which does not exist (accepting will fail)")
+        return
+    print(f"    replaces #{old.id} ({old.status}), which says:")
+    said = show.line(old.object or old.text)
+    print(f"      {show.line(old.subject)} · {show.line(old.predicate)} · {said}")
+    if old.object and old.text:
+        print(f"      text: {show.line(old.text)}")
+    if old.tags:
+        print(f"      tags: {' '.join(show.line(t) for t in old.tags)}")
+    print(f"      by {show.line(old.author)}; source {show.line(old.source or '-')}")
+    if old.subject != fact.subject:
+        print(f"    note: the subject changes from {show.line(old.subject)} to {show.line(fact.subject)}")
 
 
 async def _conflicts(state: StateDB, fact: memory.Fact) -> list[memory.Fact]:
@@ -90,8 +116,9 @@ def _review(args: argparse.Namespace) -> int:
                 continue  # reviewed by someone else meanwhile
             print()
             _print_fact(fact)
+            await _print_replaced(state, fact)
             for other in await _conflicts(state, fact):
-                print(f"    differs from accepted #{other.id}: {other.object!r}")
+                print(f"    differs from accepted #{other.id}: {show.line(other.object)}")
             while True:
                 print("[a]ccept  [r]eject  [s]kip  [q]uit (add ': note' after a or r) > ", end="", flush=True)
                 line = sys.stdin.readline()
@@ -127,7 +154,8 @@ def _decide(accept: bool) -> Callable[[argparse.Namespace], int]:
             )
             _print_fact(fact, verbose=False)
             if fact.supersedes and accept:
-                print(f"#{fact.supersedes} is now superseded")
+                old = await memory.get_fact(state, fact.supersedes)
+                print(f"retired: {fact_line(old)}  (superseded)" if old else f"#{fact.supersedes} superseded")
             return exitcodes.OK
 
         return run_with_state(args, body)
@@ -144,9 +172,9 @@ def _contradictions(args: argparse.Namespace) -> int:
         if not found:
             print("no contradictions among accepted facts")
         for c in found:
-            print(f"{c.subject} · {c.predicate}:")
+            print(f"{show.line(c.subject)} · {show.line(c.predicate)}:")
             for f in c.facts:
-                print(f"    #{f.id} {f.object!r} (by {f.author})")
+                print(f"    #{f.id} {show.line(f.object)} (by {show.line(f.author)})")
         if found:
             print("Resolve one by proposing a replacement with supersedes, then accepting it.")
         return exitcodes.OK

@@ -31,7 +31,15 @@ from tollhouse.receipts import ReceiptStore, ReceiptStoreError
 from tollhouse.receipts.process import current_identity as process_identity
 from tollhouse.state.db import StateDB
 from tollhouse.tools import build_registry
-from tollhouse.tools.base import PolicyDenied, Registry, Tool, ToolContext, ToolError
+from tollhouse.tools.base import (
+    PolicyDenied,
+    Registry,
+    Tool,
+    ToolContext,
+    ToolError,
+    argument_names,
+    unknown_arguments,
+)
 
 log = logging.getLogger("tollhouse.gate")
 
@@ -78,6 +86,16 @@ def _validation_message(tool: str, exc: ValidationError) -> str:
         problems.append(f"{where}: {err.get('msg', 'invalid')}")
     more = "" if exc.error_count() <= 10 else f" (and {exc.error_count() - 10} more)"
     return f"invalid arguments for {tool}: " + "; ".join(problems) + more
+
+
+def _unknown_message(tool: Tool, unknown: list[str]) -> str:
+    # repr() shows a hostile key's control characters escaped; long keys are cut.
+    names = ", ".join(repr(n[:64]) for n in unknown[:10])
+    if len(unknown) > 10:
+        names += f" (and {len(unknown) - 10} more)"
+    valid = ", ".join(sorted(argument_names(tool.input_model))) or "none (send {})"
+    noun = "argument" if len(unknown) == 1 else "arguments"
+    return f"invalid arguments for {tool.name}: unknown {noun} {names}; valid arguments: {valid}"
 
 
 class Gate:
@@ -269,6 +287,13 @@ class Gate:
                 f"limit of {limit} (limits.max_argument_bytes)",
                 args_digest=sha256_hex(encoded),
             )  # fmt: skip
+        unknown = unknown_arguments(tool.input_model, raw_args)
+        if unknown:  # refused for every tool, whatever its model's own config says
+            return await self._finish(
+                call, "error", started, receipts,
+                message=_unknown_message(tool, unknown), arguments=raw_args,
+                args_digest=sha256_hex(encoded),
+            )  # fmt: skip
         try:
             args = tool.input_model.model_validate(raw_args)
         except ValidationError as exc:
@@ -287,6 +312,19 @@ class Gate:
             args_text = canonical_json(redacted)
         common: dict[str, Any] = {"arguments_text": args_text, "args_digest": digest}
 
+        if tool.lookup_facets is not None:
+            # What policy must see but only state can tell (the subject of a fact a write would
+            # retire). A lookup that fails leaves nothing decided: the call ends here, nothing ran.
+            try:
+                args._looked_up = await tool.lookup_facets(args, self.services)  # type: ignore[attr-defined]
+            except Exception as exc:
+                log.exception("facet lookup for %s failed", tool.name)
+                return await self._finish(
+                    call, "error", started, receipts,
+                    message=f"could not look up what {tool.name} touches, so nothing was run: "
+                    + (str(exc) if isinstance(exc, ToolError) else type(exc).__name__),
+                    **common,
+                )  # fmt: skip
         roots = self.workspace.effective_roots(call.client_roots)
         try:
             decision = self.policy.decide(tool, args, roots=roots)

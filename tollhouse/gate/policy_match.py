@@ -14,7 +14,6 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -51,6 +50,8 @@ class CallView:
     argv_marked: str | None = None
     commands: list[str] = field(default_factory=list)
     names: dict[str, list[str]] = field(default_factory=dict)
+    arg_more: dict[str, list[str]] = field(default_factory=dict)
+    """Further values of an argument (facet ``args.NAME``) that an ``args`` constraint must also fit."""
     builtin: tuple[str, str] | None = None
     """(rule id, why) when a built-in denies."""
 
@@ -113,7 +114,18 @@ def build_view(tool: Tool, args: BaseModel, workspace: Workspace, roots: tuple[P
     view.commands = list(facets.get("command") or [])
     for key in CASELESS:
         view.names[key] = [v.rstrip(".") if key == "domains" else v for v in facets.get(key) or []]
+    for key, values in facets.items():
+        if key.startswith("args."):
+            view.arg_more[key[5:]] = [str(v) for v in values]
     return view
+
+
+def arg_values(v: CallView, name: str) -> list[str] | None:
+    """The argument's value and every further value of it the call touches; None when unset."""
+    value = getattr(v.args, name, None)
+    if value is None:
+        return None
+    return [str(value), *v.arg_more.get(name, ())]
 
 
 # ---------------------------------------------------------------------------- argv patterns
@@ -229,8 +241,13 @@ class CompiledRule:
             elif not all(rx.fullmatch(x) for x in values):
                 return False
         for name, rx in self.args_rx.items():
-            value = getattr(v.args, name, None)
-            if value is None or rx.fullmatch(str(value)) is None:
+            values = arg_values(v, name)
+            if values is None:
+                return False
+            if deny:
+                if not any(rx.fullmatch(x) for x in values):
+                    return False
+            elif not all(rx.fullmatch(x) for x in values):
                 return False
         return True
 
@@ -302,13 +319,21 @@ class CompiledRule:
     def _why_args(self, v: CallView, key: str) -> tuple[bool, str]:
         said = []
         for name, globs in self.rule.arg_globs().items():
-            value: Any = getattr(v.args, name, None)
-            if value is None:
+            values = arg_values(v, name)
+            if values is None:
                 return False, f"argument {name} is not set in this call"
-            g = next((g for g in globs if compile_name_glob(g).fullmatch(str(value))), None)
-            if g is None:
-                return False, f"argument {name}={str(value)!r} matches none of {', '.join(globs)}"
-            said.append(f"argument {name}={str(value)!r} matches {g}")
+            first, more = values[0], values[1:]
+            hits = {x: next((g for g in globs if compile_name_glob(g).fullmatch(x)), None) for x in values}
+            if len(hits) == 1 or not more:
+                g = hits[first]
+                if g is None:
+                    return False, f"argument {name}={first!r} matches none of {', '.join(globs)}"
+                said.append(f"argument {name}={first!r} matches {g}")
+                continue
+            ok, why = self._judge(hits, globs, lambda x, n=name: f"argument {n} value {x!r}", "")
+            if not ok:
+                return False, why or f"no value of argument {name} matches {', '.join(globs)}"
+            said.append(why)
         return True, "; ".join(said)
 
 

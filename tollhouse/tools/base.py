@@ -14,13 +14,44 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 if TYPE_CHECKING:
     from tollhouse.gate.types import Call
     from tollhouse.workspace import Workspace
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class ToolInput(BaseModel):
+    """The base of every tool's input model: an argument the tool does not know is refused.
+
+    A model that silently drops a misspelt or invented argument lets a call do something other than
+    what its sender (and the person approving it) thought; refusing it also makes every provider
+    schema say ``additionalProperties: false``. The gate refuses unknown names for any model (see
+    ``unknown_arguments``); this base makes the schema say so too.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    _looked_up: Facets | None = PrivateAttr(default=None)
+    """Facets the gate looked up for this call (``Tool.lookup_facets``), before deciding."""
+
+
+def argument_names(model: type[BaseModel]) -> list[str]:
+    """The argument names a model accepts (field names and their string aliases)."""
+    names: list[str] = []
+    for name, info in model.model_fields.items():
+        names.append(name)
+        if isinstance(info.alias, str) and info.alias != name:
+            names.append(info.alias)
+    return names
+
+
+def unknown_arguments(model: type[BaseModel], raw: Mapping[str, Any]) -> list[str]:
+    """Keys of ``raw`` that ``model`` has no field for, in the order sent."""
+    known = set(argument_names(model))
+    return [key for key in raw if key not in known]
 
 
 class Effect(StrEnum):
@@ -52,7 +83,9 @@ Facets = dict[str, list[str]]
 
 ``paths`` are the raw path arguments (policy resolves them inside the workspace roots); ``argv`` is the
 token list of one command; ``repos`` are ``owner/name`` strings. A family may add its own facet names;
-a rule key of the same name constrains them.
+a rule key of the same name constrains them. ``args.NAME`` holds further values of argument ``NAME``
+that the call touches (the subject of a fact a memory write would supersede): a rule's ``args``
+constraint on ``NAME`` must hold for each of them too (for a deny rule: for any of them).
 """
 
 
@@ -74,6 +107,9 @@ class Tool:
     """Argument names holding workspace paths (a string or a list of strings)."""
     facets_of: Callable[[BaseModel], Facets] | None = None
     """Custom facet extraction; when set it replaces the default built from ``path_fields``."""
+    lookup_facets: Callable[[Any, Any], Awaitable[Facets]] | None = None
+    """Facets only state can tell, looked up by the gate before it decides: ``(args, services) ->
+    facets``, merged into ``facets(args)``. The input model must derive from ``ToolInput``."""
     timeout_s: float | None = None
     """Default wall-clock limit; the gate's configured limit applies when this is None."""
     idempotent: bool = False
@@ -84,6 +120,8 @@ class Tool:
             raise ValueError(f"tool name {self.name!r} must match {NAME_RE.pattern}")
         if not self.effects:
             raise ValueError(f"tool {self.name} must declare at least one effect")
+        if self.lookup_facets is not None and not issubclass(self.input_model, ToolInput):
+            raise ValueError(f"tool {self.name} looks up facets, so its input model must be a ToolInput")
         # Descriptions are often docstrings: every face and provider export gets them dedented.
         object.__setattr__(self, "description", inspect.cleandoc(self.description))
 
@@ -92,6 +130,15 @@ class Tool:
         return self.effects <= {Effect.READ}
 
     def facets(self, args: BaseModel) -> Facets:
+        facets = self._own_facets(args)
+        looked_up = getattr(args, "_looked_up", None)
+        if looked_up:
+            facets = {**facets}
+            for key, values in looked_up.items():
+                facets[key] = [*facets.get(key, []), *values]
+        return facets
+
+    def _own_facets(self, args: BaseModel) -> Facets:
         if self.facets_of is not None:
             return self.facets_of(args)
         paths: list[str] = []

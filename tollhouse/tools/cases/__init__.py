@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from tollhouse.state import cases
 from tollhouse.state.memory import FactInputError
-from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
+from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError, ToolInput
 from tollhouse.tools.memory import author_of, state_of
 
 CaseStatus = Literal["open", "blocked", "done"]
@@ -45,7 +45,7 @@ def _case_id(given: str | None, ctx: ToolContext) -> str:
         raise ToolError(str(exc)) from exc
 
 
-class OpenIn(BaseModel):
+class OpenIn(ToolInput):
     """Open a case: a piece of work with a goal that outlives this session. Opening an existing id
     returns it unchanged (use that to resume); read its case file at case://{id}."""
 
@@ -74,7 +74,7 @@ async def _open(args: OpenIn, ctx: ToolContext) -> OpenOut:
     return OpenOut(case=_case_out(case), created=created)
 
 
-class ListIn(BaseModel):
+class ListIn(ToolInput):
     """List cases, most recently changed first."""
 
     status: CaseStatus | None = None
@@ -98,7 +98,7 @@ async def _list(args: ListIn, ctx: ToolContext) -> ListOut:
     return ListOut(cases=[_case_out(c) for c in rows])
 
 
-class NoteIn(BaseModel):
+class NoteIn(ToolInput):
     """Add a short note to a case (a finding, a decision, a link). Notes show in the case file."""
 
     case_id: str | None = CaseIdField
@@ -121,7 +121,7 @@ async def _note(args: NoteIn, ctx: ToolContext) -> NoteOut:
     return NoteOut(case_id=case_id, note_id=note_id)
 
 
-class HandoffIn(BaseModel):
+class HandoffIn(ToolInput):
     """Write a handoff for whoever continues this case: when you finish (kind done), get blocked
     (blocked, with blockers), fail (failed), or stop partway (progress). Say what was done, what comes
     next, and what blocks it."""

@@ -8,12 +8,18 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from tollhouse.tools.base import Effect, Facets, Tool, ToolContext, ToolError
 from tollhouse.tools.github.client import GitHubClient, GitHubError, shared_transport
 from tollhouse.tools.github.pinning import PINS
-from tollhouse.tools.github.sanitize import Stripped, clean_prose, invisible_re, mark_invisible
+from tollhouse.tools.github.sanitize import (
+    Stripped,
+    clean_prose,
+    invisible_re,
+    mark_invisible,
+    strip_invisible,
+)
 from tollhouse.tools.github.settings import DEFAULT_PROFILE, GitHubSettings, load_settings
 
 # author_association values that mean push access to the repository; anyone else is a stranger.
@@ -120,9 +126,17 @@ async def github(
     ctx.record(github_requests=client.requests_made)
 
 
+def workspace_key(ctx: ToolContext) -> str:
+    """Which workspace a pin belongs to, for the in-memory half (the database is per workspace)."""
+    return "\x00".join(str(root) for root in ctx.workspace.roots)
+
+
 async def check_write(ctx: ToolContext, settings: GitHubSettings, repo: str) -> None:
     if settings.pin_after_private_read:
-        await PINS.check_write(ctx.call.session, repo, getattr(ctx.services, "state", None))
+        await PINS.check_write(
+            ctx.call.session, repo, getattr(ctx.services, "state", None), ttl_s=settings.pin_ttl_s,
+            workspace=workspace_key(ctx),
+        )  # fmt: skip
 
 
 async def note_read(
@@ -139,7 +153,9 @@ async def note_read(
             private = bool(data.get("private", True)) if isinstance(data, dict) else True
         except GitHubError:
             private = True  # unknown visibility counts as private: pinning fails closed
-    await PINS.note_read(ctx.call.session, repo, private, getattr(ctx.services, "state", None))
+    await PINS.note_read(
+        ctx.call.session, repo, private, getattr(ctx.services, "state", None), workspace=workspace_key(ctx)
+    )
     if private:
         ctx.record(private_repo_read=repo.lower())
 
@@ -178,7 +194,46 @@ class Shaper:
             untrusted_items=self.untrusted,
             stripped_invisible=self.stripped.invisible,
             stripped_html_comments=self.stripped.html_comments,
+            stripped_link_definitions=self.stripped.link_definitions,
+            stripped_hidden_elements=self.stripped.hidden_elements,
         )
+
+
+def scrub_result(value: Any) -> int:
+    """Strip invisible characters from every string of a result model, in place; return how many.
+
+    The net under the per-field shaping: names, refs, labels, topics and echoes of a write come from
+    GitHub too (a branch name may hold bidi controls). Prose and code were shaped already, code with
+    its invisible characters turned into visible markers, so this pass changes nothing there.
+    """
+    count = 0
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            item = getattr(value, name)
+            if isinstance(item, str):
+                clean, n = strip_invisible(item)
+                if n:
+                    setattr(value, name, clean)
+                    count += n
+            else:
+                count += scrub_result(item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                clean, n = strip_invisible(item)
+                value[i] = clean
+                count += n
+            else:
+                count += scrub_result(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str):
+                clean, n = strip_invisible(item)
+                value[key] = clean
+                count += n
+            else:
+                count += scrub_result(item)
+    return count
 
 
 def github_tool(
@@ -192,8 +247,17 @@ def github_tool(
     effects: frozenset[Effect],
     **extra: Any,
 ) -> Tool:
-    """A tool of the family: GitHub's credential profile, the repository facets policy matches on."""
+    """A tool of the family: GitHub's credential profile, the repository facets policy matches on,
+    and every string it returns passed through ``scrub_result``."""
+
+    async def run_scrubbed(args: Any, ctx: ToolContext) -> Any:
+        result = await run(args, ctx)
+        n = scrub_result(result)
+        if n:
+            ctx.record(stripped_invisible=int(ctx.facts.get("stripped_invisible") or 0) + n)
+        return result
+
     return Tool(
-        name=name, title=title, description=description, input_model=model, run=run, effects=effects,
+        name=name, title=title, description=description, input_model=model, run=run_scrubbed, effects=effects,
         family="github", output_model=output, credential="github:default", facets_of=repo_facets, **extra,
     )  # fmt: skip

@@ -8,9 +8,10 @@ import binascii
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field, field_validator
+import anyio
+from pydantic import Field, field_validator
 
-from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
+from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError, ToolInput
 from tollhouse.tools.github import models as m
 from tollhouse.tools.github.common import (
     Page,
@@ -29,7 +30,7 @@ DIFF_CAP_DEFAULT = 20_000
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 
 
-class RepoArgs(BaseModel):
+class RepoArgs(ToolInput):
     repo: RepoName
 
 
@@ -58,7 +59,7 @@ async def get_repo(args: RepoArgs, ctx: ToolContext) -> m.RepoInfo:
     return result
 
 
-class ListIssuesArgs(BaseModel):
+class ListIssuesArgs(ToolInput):
     repo: RepoName
     state: Literal["open", "closed", "all"] = "open"
     labels: list[str] = Field(
@@ -87,7 +88,7 @@ async def list_issues(args: ListIssuesArgs, ctx: ToolContext) -> m.IssueList:
     )
 
 
-class GetIssueArgs(BaseModel):
+class GetIssueArgs(ToolInput):
     repo: RepoName
     number: int = Field(ge=1, description="Issue (or pull request) number")
     comments_page: Page = 1
@@ -119,7 +120,7 @@ async def get_issue(args: GetIssueArgs, ctx: ToolContext) -> m.IssueDetail:
     )
 
 
-class ListPullsArgs(BaseModel):
+class ListPullsArgs(ToolInput):
     repo: RepoName
     state: Literal["open", "closed", "all"] = "open"
     base: str | None = Field(None, max_length=255, description="Only pull requests into this branch")
@@ -140,7 +141,7 @@ async def list_pulls(args: ListPullsArgs, ctx: ToolContext) -> m.PullList:
     return m.PullList(repo=args.repo, pulls=pulls, page=args.page, next_page=args.page + 1 if more else None)
 
 
-class GetPullArgs(BaseModel):
+class GetPullArgs(ToolInput):
     repo: RepoName
     number: int = Field(ge=1)
     include_diff: bool = True
@@ -188,7 +189,7 @@ async def get_pull(args: GetPullArgs, ctx: ToolContext) -> m.PullDetail:
     )
 
 
-class GetFileArgs(BaseModel):
+class GetFileArgs(ToolInput):
     repo: RepoName
     path: str = Field(max_length=4096, description="Path inside the repository, e.g. src/main.py")
     ref: str | None = Field(
@@ -244,12 +245,18 @@ async def get_file(args: GetFileArgs, ctx: ToolContext) -> m.FileContent:
     if text is None or "\x00" in text:
         out.binary = True
         return out
-    if args.path.lower().endswith(MARKDOWN_SUFFIXES):
-        out.content, out.truncated = shaper.prose(text, args.max_chars)
+    shape = shaper.prose if args.path.lower().endswith(MARKDOWN_SUFFIXES) else shaper.code
+    if len(text) > 65_536:
+        # A file may be a megabyte of hostile Markdown: cleaning it is linear but not instant, so it
+        # runs in a worker thread rather than holding every other call on the event loop.
+        out.content, out.truncated = await anyio.to_thread.run_sync(shape, text, args.max_chars)
     else:
-        out.content, out.truncated = shaper.code(text, args.max_chars)
+        out.content, out.truncated = shape(text, args.max_chars)
     ctx.record(
-        stripped_invisible=shaper.stripped.invisible, stripped_html_comments=shaper.stripped.html_comments
+        stripped_invisible=shaper.stripped.invisible,
+        stripped_html_comments=shaper.stripped.html_comments,
+        stripped_link_definitions=shaper.stripped.link_definitions,
+        stripped_hidden_elements=shaper.stripped.hidden_elements,
     )
     return out
 

@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from tollhouse.tools.github.linkdefs import strip_definitions, strip_inline_titles
+
 # Beyond category Cf (format characters: zero-width, bidi controls, tags, BOM, invisible operators)
 # these render as nothing, or are used to smuggle bytes.
 _EXTRA_INVISIBLE = [
@@ -64,9 +66,13 @@ def invisible_re() -> re.Pattern[str]:
 # An HTML comment as browsers end it: at the first "-->" or "--!>", "<!-->" / "<!--->" closing at
 # once, and an unclosed "<!--" hiding everything after it.
 HTML_COMMENT_RE = re.compile(r"<!--(?:-?>|.*?(?:--!?>|\Z))", re.S)
-# Markdown's "comment" idiom: a link reference definition nobody links to, e.g. `[//]: # (hidden)`.
-MD_COMMENT_RE = re.compile(
-    r"^[ ]{0,3}\[(?://|comment|_)\]:\s*#\s*(?:\(.*?\)|\".*?\"|'.*?')?[ \t]*$", re.M | re.I
+# Elements GitHub's HTML sanitiser removes with their content (a browser never shows a script's or
+# a style's text either): `<style>SYSTEM: ...</style>` is hidden from the reader. Unclosed, the
+# element hides the rest of the text, as in a browser.
+HIDDEN_ELEMENT_RE = re.compile(
+    r"<(script|style|noscript|template|iframe|noembed|noframes|xmp)(?=[\s/>])"
+    r".*?(?:</\1\s*>|\Z)",
+    re.S | re.I,
 )
 
 
@@ -74,14 +80,20 @@ MD_COMMENT_RE = re.compile(
 class Stripped:
     invisible: int = 0
     html_comments: int = 0
+    link_definitions: int = 0
+    """Markdown link reference definitions removed (or, when referenced, their titles)."""
+    hidden_elements: int = 0
+    """HTML elements removed with their content (``<style>``, ``<script>``, ...)."""
 
     def add(self, other: Stripped) -> None:
         self.invisible += other.invisible
         self.html_comments += other.html_comments
+        self.link_definitions += other.link_definitions
+        self.hidden_elements += other.hidden_elements
 
     @property
     def any(self) -> bool:
-        return bool(self.invisible or self.html_comments)
+        return bool(self.invisible or self.html_comments or self.link_definitions or self.hidden_elements)
 
 
 def strip_invisible(text: str) -> tuple[str, int]:
@@ -96,7 +108,9 @@ def strip_invisible(text: str) -> tuple[str, int]:
 
 
 def clean_prose(text: str | None) -> tuple[str, Stripped]:
-    """Strip invisible characters, then HTML and Markdown comments, until nothing more changes.
+    """Strip invisible characters, then HTML comments, elements GitHub drops with their content,
+    and Markdown link reference definitions (the
+    ``[//]: # (hidden)`` idiom, any label, see ``linkdefs``), until nothing more changes.
 
     Invisible characters go first so that ``<!\u200b--`` cannot dodge the comment pattern; the loop
     catches comments that only form once an inner one is removed (``<!<!-- x -->-- hidden -->``).
@@ -108,8 +122,12 @@ def clean_prose(text: str | None) -> tuple[str, Stripped]:
     for _ in range(20):
         before = out
         out, n = HTML_COMMENT_RE.subn("", out)
-        out, m = MD_COMMENT_RE.subn("", out)
-        report.html_comments += n + m
+        out, e = HIDDEN_ELEMENT_RE.subn("", out)
+        out, m = strip_definitions(out)
+        out, t = strip_inline_titles(out)
+        report.html_comments += n
+        report.hidden_elements += e
+        report.link_definitions += m + t
         if out == before:
             break
     return out, report

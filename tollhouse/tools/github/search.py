@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import shlex
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from tollhouse.tools.base import Facets, Tool, ToolContext, ToolError
+from tollhouse.tools.base import Facets, Tool, ToolContext, ToolError, ToolInput
 from tollhouse.tools.github import models as m
 from tollhouse.tools.github.common import Page, PerPage, Shaper, check_repo, github, note_read
 from tollhouse.tools.github.reads import READ, UNTRUSTED_NOTE
@@ -23,7 +23,7 @@ MAX_REPOS = 10
 _QUALIFIER = re.compile(r"^(-?)(repo|org|user|owner):(.*)$", re.I)
 
 
-class SearchArgs(BaseModel):
+class SearchArgs(ToolInput):
     query: str = Field(
         min_length=1,
         max_length=256,

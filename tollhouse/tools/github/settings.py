@@ -19,6 +19,8 @@ class GitHubSettings:
     api_url: str = DEFAULT_API_URL
     credential: str = DEFAULT_PROFILE
     pin_after_private_read: bool = True
+    pin_ttl_s: float = 86400.0
+    """How long a private read on the workspace pins writes of every session (0: session pins only)."""
     timeout_s: float = 30.0
     max_retries: int = 3
     max_wait_s: float = 60.0
@@ -65,6 +67,7 @@ def load_settings(config: Any) -> GitHubSettings:
         api_url=check_api_url(api_url),
         credential=credential,
         pin_after_private_read=pin,
+        pin_ttl_s=_num(table, "pin_ttl_s", 86400.0),
         timeout_s=_num(table, "timeout_s", 30.0, minimum=0.1),
         max_retries=int(_num(table, "max_retries", 3)),
         max_wait_s=_num(table, "max_wait_s", 60.0),

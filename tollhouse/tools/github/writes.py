@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
+from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError, ToolInput
 from tollhouse.tools.github import models as m
 from tollhouse.tools.github.common import (
     RepoName,
@@ -44,7 +44,7 @@ async def _precheck(ctx: ToolContext, repo: str, **texts: str | list[str] | None
     return texts
 
 
-class CommentArgs(BaseModel):
+class CommentArgs(ToolInput):
     repo: RepoName
     number: int = Field(ge=1, description="Issue or pull request number")
     body: str = Field(min_length=1, max_length=BODY_MAX, description="Markdown text of the comment")
@@ -62,7 +62,7 @@ async def comment(args: CommentArgs, ctx: ToolContext) -> m.CommentResult:
     )
 
 
-class CreateIssueArgs(BaseModel):
+class CreateIssueArgs(ToolInput):
     repo: RepoName
     title: str = Field(min_length=1, max_length=256)
     body: str | None = Field(None, max_length=BODY_MAX)
@@ -97,7 +97,7 @@ async def create_issue(args: CreateIssueArgs, ctx: ToolContext) -> m.IssueResult
     return _issue_result(args.repo, data)
 
 
-class UpdateIssueArgs(BaseModel):
+class UpdateIssueArgs(ToolInput):
     repo: RepoName
     number: int = Field(ge=1)
     title: str | None = Field(None, min_length=1, max_length=256)
@@ -119,7 +119,7 @@ async def update_issue(args: UpdateIssueArgs, ctx: ToolContext) -> m.IssueResult
     return _issue_result(args.repo, data)
 
 
-class CreatePullArgs(BaseModel):
+class CreatePullArgs(ToolInput):
     repo: RepoName
     title: str = Field(min_length=1, max_length=256)
     head: str = Field(max_length=255, description="Branch with the changes (owner:branch for a fork)")

@@ -7,20 +7,24 @@
 from __future__ import annotations
 
 import inspect
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tollhouse.state import memory, memory_query
 from tollhouse.state.db import StateDB
-from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
+from tollhouse.tools.base import Effect, Facets, Tool, ToolContext, ToolError, ToolInput
 
 Status = Literal["proposed", "accepted", "rejected", "superseded"]
 
 
 async def state_of(ctx: ToolContext) -> StateDB:
     """The state database from the gate's services (a StateDB, or a lazy opener of one)."""
-    state = getattr(ctx.services, "state", None)
+    return await state_from(ctx.services)
+
+
+async def state_from(services: Any) -> StateDB:
+    state = getattr(services, "state", None)
     if callable(state) and not isinstance(state, StateDB):
         state = state()
     if inspect.isawaitable(state):
@@ -59,7 +63,7 @@ class FactOut(BaseModel):
     updated_at: float
 
 
-class SearchIn(BaseModel):
+class SearchIn(ToolInput):
     """Search remembered facts (full text, best match first). Accepted facts only unless `status` says
     otherwise. Page with `offset` = the previous answer's `next_offset`."""
 
@@ -81,7 +85,7 @@ class SearchOut(BaseModel):
     next_offset: int | None = Field(description="Pass as offset for the next page; null when no more")
 
 
-class GetIn(BaseModel):
+class GetIn(ToolInput):
     """Read one fact by id, with the facts it superseded or was superseded by (oldest first)."""
 
     id: int = Field(ge=1)
@@ -92,7 +96,7 @@ class GetOut(BaseModel):
     history: list[FactOut]
 
 
-class ProposeIn(BaseModel):
+class ProposeIn(ToolInput):
     """Propose a fact for a person to review (the normal way to remember something). Give an object
     for a claim (`service-x · owner · team-a`) or a text for an observation. To correct a fact, propose
     the new one with `supersedes` = its id."""
@@ -108,6 +112,30 @@ class ProposeIn(BaseModel):
         description="receipt:N, file:PATH, a URL or case:ID (default: the call's case)",
     )
     supersedes: int | None = Field(None, ge=1, description="Id of the accepted fact this one replaces")
+
+
+# Policy sees the subject of the fact a call would supersede as a further value of `subject`
+# (facet `args.subject`), so `args = {subject = "runbook:*"}` scopes what a write may retire as well
+# as what it writes: a scoped rule cannot be used to retire any accepted fact.
+UNKNOWN_SUBJECT = "(subject of fact #{id}: not looked up)"
+MISSING_SUBJECT = "(no fact #{id})"
+
+
+def superseded_facets(args: Any) -> Facets:
+    """Without the gate's lookup (``policy explain``, say) the superseded subject is unknown: a
+    placeholder no scoped allow rule matches, so the call is judged as out of scope."""
+    if getattr(args, "supersedes", None) is None or getattr(args, "_looked_up", None) is not None:
+        return {}
+    return {"args.subject": [UNKNOWN_SUBJECT.format(id=args.supersedes)]}
+
+
+async def lookup_superseded(args: Any, services: Any) -> Facets:
+    if getattr(args, "supersedes", None) is None:
+        return {}
+    state = await state_from(services)
+    old = await memory.get_fact(state, args.supersedes)
+    subject = old.subject if old is not None else MISSING_SUBJECT.format(id=args.supersedes)
+    return {"args.subject": [subject]}
 
 
 def _out(fact: memory.Fact) -> FactOut:
@@ -163,6 +191,10 @@ async def _add(args: ProposeIn, ctx: ToolContext, status: str) -> FactOut:
     except memory.FactInputError as exc:
         raise ToolError(str(exc)) from exc
     ctx.record(fact_id=fact.id, fact_status=fact.status)
+    looked_up = args._looked_up or {}
+    if args.supersedes is not None and looked_up.get("args.subject"):
+        # What policy judged, on the receipt: the retired fact's id and subject.
+        ctx.record(supersedes=args.supersedes, superseded_subject=looked_up["args.subject"][0])
     return _out(fact)
 
 
@@ -211,6 +243,8 @@ TOOLS: list[Tool] = [
         run=_propose,
         effects=frozenset({Effect.WRITE}),
         family="memory",
+        facets_of=superseded_facets,
+        lookup_facets=lookup_superseded,
     ),
     Tool(
         name="memory_write",
@@ -221,5 +255,7 @@ TOOLS: list[Tool] = [
         run=_write,
         effects=frozenset({Effect.WRITE}),
         family="memory",
+        facets_of=superseded_facets,
+        lookup_facets=lookup_superseded,
     ),
 ]
