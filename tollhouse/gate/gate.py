@@ -22,6 +22,7 @@ from tollhouse.config import Config
 from tollhouse.gate.catalogue import ToolSpec, build_catalogue
 from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
+from tollhouse.gate.grant_match import GrantSubject, grant_hint, path_args
 from tollhouse.gate.grants import use_matching_grant
 from tollhouse.gate.policy import Policy
 from tollhouse.gate.redact import Redactor
@@ -32,6 +33,7 @@ from tollhouse.receipts.process import current_identity as process_identity
 from tollhouse.state.db import StateDB
 from tollhouse.tools import build_registry
 from tollhouse.tools.base import PolicyDenied, Registry, Tool, ToolContext, ToolError
+from tollhouse.workspace import PathError
 
 log = logging.getLogger("tollhouse.gate")
 
@@ -301,9 +303,10 @@ class Gate:
 
         approver: str | None = None
         if decision.effect == "ask":
-            answer = await self._approve(call, tool, args_json, digest, decision)
+            subject = self._grant_subject(tool, args, args_json, digest, roots)
+            answer = await self._approve(call, tool, subject, decision)
             if answer is None:
-                hint = _grant_hint(tool.name, args_json)
+                hint = grant_hint(tool, args_json, subject.rels)
                 return await self._finish(
                     call, "needs_approval", started, receipts,
                     message=f"{decision.reason}. This call needs approval and no approver could be "
@@ -408,10 +411,34 @@ class Gate:
             return tool.output_model.model_validate(raw).model_dump(mode="json")
         return to_jsonable_python(raw)
 
+    def _grant_subject(
+        self, tool: Tool, args: BaseModel, args_json: dict[str, Any], digest: str, roots: tuple[Any, ...]
+    ) -> GrantSubject:
+        """What grants judge: path arguments resolved like policy resolves them (a path that does not
+        resolve leaves its name out, so no path grant covers it), and argv's exec-capable tokens."""
+        names = path_args(tool)
+        rels: dict[str, list[str]] = {}
+        for name in names:
+            value = args_json.get(name)
+            raws = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+            try:
+                rels[name] = [self.workspace.resolve(r, roots).rel for r in raws if isinstance(r, str)]
+            except (PathError, ValueError):
+                continue
+        guarded: frozenset[int] = frozenset()
+        if isinstance(args_json.get("argv"), list):
+            try:
+                marks = tool.facets(args).get("argv_guarded") or ()
+                guarded = frozenset(int(i) for i in marks)
+            except (TypeError, ValueError):
+                guarded = frozenset(range(len(args_json["argv"])))  # unreadable: guard every token
+        return GrantSubject(tool.name, args_json, digest, rels, guarded, names)
+
     async def _approve(
-        self, call: Call, tool: Tool, args_json: dict[str, Any], digest: str, decision: Decision
+        self, call: Call, tool: Tool, subject: GrantSubject, decision: Decision
     ) -> ApprovalAnswer | None:
-        grant_id = await use_matching_grant(self.services.state, tool.name, args_json, digest)
+        args_json, digest = subject.args, subject.digest
+        grant_id = await use_matching_grant(self.services.state, subject)
         if grant_id is not None:
             return ApprovalAnswer(approved=True, approver=f"grant:{grant_id}")
         if call.approver is None:
@@ -447,10 +474,3 @@ def _make_text_fields_encodable(call: Call) -> None:
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 setattr(call, name, value.encode("utf-8", "backslashreplace").decode("utf-8"))
-
-
-def _grant_hint(tool: str, args: dict[str, Any]) -> str:
-    path = args.get("path")
-    if isinstance(path, str):
-        return f"tollhouse grant {tool} --arg 'path={path}' --uses 1"
-    return f"tollhouse grant {tool} --uses 1  (add --arg NAME=GLOB to narrow it)"
