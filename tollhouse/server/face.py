@@ -21,7 +21,7 @@ from mcp.shared.exceptions import MCPError
 
 from tollhouse import __version__
 from tollhouse.gate.types import Call
-from tollhouse.server.approvals import ElicitationApprover
+from tollhouse.server.approvals import ElicitationApprover, SpentApprovals
 from tollhouse.server.case_resources import install_case_notifications
 from tollhouse.server.resources import ResourceCatalogue, ResourceNotFound, ResourceRequest
 from tollhouse.server.results import fit_event, outcome_to_result, spec_to_tool
@@ -74,6 +74,8 @@ class McpFace:
         self.operator_of = operator_of
         """Callable returning the operator for the current request (HTTP: the token's principal)."""
         self.process_session = uuid.uuid4().hex
+        self.spent_approvals = SpentApprovals()
+        """2026-era approval states already used: each runs its call at most once."""
         self._tools = [spec_to_tool(s) for s in gate.catalogue()]
         self._schemas = {t.name: t.input_schema for t in self._tools}
         self._has_output = {t.name: t.output_schema is not None for t in self._tools}
@@ -153,6 +155,7 @@ class McpFace:
             client=client,
             input_responses=dict(params.input_responses or {}),
             request_state=params.request_state,
+            spent=self.spent_approvals,
         )
         case = _meta_value(params.meta, CASE_META_KEY)
 
