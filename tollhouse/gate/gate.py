@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from tollhouse.config import Config
-from tollhouse.gate.catalogue import ToolSpec, build_catalogue
+from tollhouse.gate.catalogue import Publish, ToolSpec, build_catalogue, hidden_tools
 from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
 from tollhouse.gate.grant_match import GrantSubject, grant_hint, path_args
@@ -91,6 +91,8 @@ class Gate:
         self.workspace = config.workspace
         self.operator = config.operator or default_operator()
         self._catalogue: list[ToolSpec] | None = None
+        self._hidden: dict[str, str] = {}
+        """Tools this gate refuses by name (``publish``): tool name -> why."""
         self._process = process_identity()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -139,9 +141,20 @@ class Gate:
             self._catalogue = build_catalogue(self.registry)
         return list(self._catalogue)
 
+    def publish(self, publish: Publish | None = None) -> list[ToolSpec]:
+        """The catalogue a serving face lists: tools policy could allow, narrowed by ``publish``.
+
+        From then on every other tool is refused by name, with a receipt, so a client that calls a
+        tool it was never shown gets the same answer as one that reads the list."""
+        self._hidden = hidden_tools(self.registry, self.policy.could_allow, publish or Publish())
+        return [spec for spec in self.catalogue() if spec.name not in self._hidden]
+
     def could_allow(self, tool_name: str) -> bool:
         tool = self.registry.get(tool_name)
         return tool is not None and self.policy.could_allow(tool)
+
+    def _served_names(self) -> str:
+        return ", ".join(n for n in self.registry.names() if n not in self._hidden) or "none"
 
     # -- receipts --------------------------------------------------------------------------------
 
@@ -233,8 +246,15 @@ class Gate:
 
     async def _call(self, call: Call, started: int, receipts: list[int]) -> Outcome:
         tool = self.registry.get(call.tool)
+        if tool is not None and tool.name in self._hidden:
+            return await self._finish(
+                call, "error", started, receipts,
+                message=f"tool {tool.name!r} is not served here: {self._hidden[tool.name]}; "
+                f"served tools: {self._served_names()}",
+                arguments=call.arguments if isinstance(call.arguments, dict) else None,
+            )  # fmt: skip
         if tool is None:
-            known = ", ".join(self.registry.names()) or "none"
+            known = self._served_names()
             return await self._finish(
                 call, "error", started, receipts,
                 message=f"unknown tool {call.tool!r}; available tools: {known}",
