@@ -34,6 +34,7 @@ import anyio
 import mcp_types as types
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from tollhouse.gate.display import show_text, show_value
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest
 
 INPUT_KEY = "tollhouse/approval"
@@ -54,13 +55,14 @@ APPROVAL_SCHEMA: dict[str, Any] = {
 
 
 def approval_message(req: ApprovalRequest) -> str:
-    args = json.dumps(req.arguments, ensure_ascii=False, sort_keys=True)
+    # Everything the agent chose is shown escaped (show_value/show_text): what is approved is what is seen.
+    args = show_value(req.arguments)
     seconds = max(0, math.ceil(req.expires_at - time.time()))  # a 300 s approval says 300, not 299
-    rules = ", ".join(req.rules) or "(none)"
+    rules = show_text(", ".join(req.rules) or "(none)")
+    title = f" ({show_text(req.title)})" if req.title and req.title != req.tool else ""
     return (
-        f"tollhouse: approve a call to {req.tool}"
-        + (f" ({req.title})" if req.title and req.title != req.tool else "")
-        + f"?\n\narguments: {args}\nrule: {rules}\nwhy: {req.reason}\n"
+        f"tollhouse: approve a call to {show_text(req.tool)}{title}?\n\narguments: {args}\n"
+        f"rule: {rules}\nwhy: {show_text(req.reason)}\n"
         f"This approval covers this one call only and expires in {seconds} s."
     )
 
