@@ -324,3 +324,23 @@ def test_an_escaped_path_glob_matches_only_its_own_path(name: str) -> None:
     for other in ("d/a.txt", "d/b.txt", "d/x", f"d/{name}x", f"d/sub/{name}", "d/" + name.strip() + "/y"):
         if other != f"d/{name}":
             assert not rx.match(other), other
+
+
+async def test_a_one_use_grant_runs_one_of_many_concurrent_calls_across_processes_state(ws: Path) -> None:
+    """Two gates (two connections to one state.db, as two servers would have) race for the last use."""
+    import anyio
+
+    grant(ws, tool="files_write", args_match={"path": "tmp/*"}, uses=1)
+    config = load_config(ws / "tollhouse.toml")
+    results: list[str] = []
+    async with await Gate.open(config) as one, await Gate.open(config) as two:
+
+        async def write(gate: Gate, i: int) -> None:
+            out = await gate.call(Call("files_write", {"path": f"tmp/{i}.txt", "content": "x"}))
+            results.append(out.status)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(8):
+                tg.start_soon(write, (one, two)[i % 2], i)
+    assert sorted(results) == ["needs_approval"] * 7 + ["ok"]
+    assert len(list((ws / "tmp").iterdir())) == 1

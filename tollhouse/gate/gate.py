@@ -22,7 +22,7 @@ from tollhouse.config import Config
 from tollhouse.gate.catalogue import Publish, ToolSpec, build_catalogue, hidden_tools
 from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
-from tollhouse.gate.grant_match import GrantSubject, grant_hint, path_args
+from tollhouse.gate.grant_match import GrantSubject, grant_hint, grant_subject
 from tollhouse.gate.grants import use_matching_grant
 from tollhouse.gate.policy import Policy
 from tollhouse.gate.redact import Redactor
@@ -33,7 +33,6 @@ from tollhouse.receipts.process import current_identity as process_identity
 from tollhouse.state.db import StateDB
 from tollhouse.tools import build_registry
 from tollhouse.tools.base import PolicyDenied, Registry, Tool, ToolContext, ToolError
-from tollhouse.workspace import PathError
 
 log = logging.getLogger("tollhouse.gate")
 
@@ -323,7 +322,7 @@ class Gate:
 
         approver: str | None = None
         if decision.effect == "ask":
-            subject = self._grant_subject(tool, args, args_json, digest, roots)
+            subject = grant_subject(tool, args, args_json, digest, self.workspace, roots)
             answer = await self._approve(call, tool, subject, decision)
             if answer is None:
                 hint = grant_hint(tool, args_json, subject.rels)
@@ -430,29 +429,6 @@ class Gate:
         if tool.output_model is not None and isinstance(raw, dict):
             return tool.output_model.model_validate(raw).model_dump(mode="json")
         return to_jsonable_python(raw)
-
-    def _grant_subject(
-        self, tool: Tool, args: BaseModel, args_json: dict[str, Any], digest: str, roots: tuple[Any, ...]
-    ) -> GrantSubject:
-        """What grants judge: path arguments resolved like policy resolves them (a path that does not
-        resolve leaves its name out, so no path grant covers it), and argv's exec-capable tokens."""
-        names = path_args(tool)
-        rels: dict[str, list[str]] = {}
-        for name in names:
-            value = args_json.get(name)
-            raws = value if isinstance(value, list) else [value] if isinstance(value, str) else []
-            try:
-                rels[name] = [self.workspace.resolve(r, roots).rel for r in raws if isinstance(r, str)]
-            except (PathError, ValueError):
-                continue
-        guarded: frozenset[int] = frozenset()
-        if isinstance(args_json.get("argv"), list):
-            try:
-                marks = tool.facets(args).get("argv_guarded") or ()
-                guarded = frozenset(int(i) for i in marks)
-            except (TypeError, ValueError):
-                guarded = frozenset(range(len(args_json["argv"])))  # unreadable: guard every token
-        return GrantSubject(tool.name, args_json, digest, rels, guarded, names)
 
     async def _approve(
         self, call: Call, tool: Tool, subject: GrantSubject, decision: Decision

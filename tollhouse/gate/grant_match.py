@@ -22,9 +22,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from tollhouse.gate.policy_match import argv_tokens_match
 from tollhouse.globs import compile_name_glob, compile_path_glob
 from tollhouse.tools.base import Effect, Tool
+from tollhouse.workspace import Workspace
 
 EXACT = "is"
 HINT_BOUND = ("repo", "head", "base", "ref", "subject", "predicate", "case_id", "id", "supersedes", "state")
@@ -49,6 +52,30 @@ class GrantSubject:
     guarded: frozenset[int] = field(default_factory=frozenset)
     """argv indices holding exec-capable tokens (policy's facet)."""
     path_names: tuple[str, ...] = ()
+
+
+def grant_subject(
+    tool: Tool, args: BaseModel, args_json: dict[str, Any], digest: str, workspace: Workspace, roots: Any
+) -> GrantSubject:
+    """What grants judge, built by the gate: path arguments resolved as policy resolves them (a path
+    that does not resolve leaves its name out, so no path grant covers it), and argv's exec-capable
+    tokens as policy's facet marks them."""
+    names = path_args(tool)
+    rels: dict[str, list[str]] = {}
+    for name in names:
+        value = args_json.get(name)
+        raws = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+        try:
+            rels[name] = [workspace.resolve(r, roots).rel for r in raws if isinstance(r, str)]
+        except ValueError:  # PathError: outside the roots, or a name refused outright
+            continue
+    guarded: frozenset[int] = frozenset()
+    if isinstance(args_json.get("argv"), list):
+        try:
+            guarded = frozenset(int(i) for i in tool.facets(args).get("argv_guarded") or ())
+        except (TypeError, ValueError):
+            guarded = frozenset(range(len(args_json["argv"])))  # unreadable: guard every token
+    return GrantSubject(tool.name, args_json, digest, rels, guarded, names)
 
 
 def _lexical(raw: str) -> str | None:
