@@ -140,6 +140,16 @@ async def test_an_argv_grant_never_covers_an_exec_capable_token(ws: Path) -> Non
     assert out.status == "ok" and "src/app.py" in out.result["stdout"]
 
 
+async def test_exact_numbers_compare_as_json_numbers_and_booleans_stay_booleans(ws: Path) -> None:
+    grant(ws, tool="shell_run", args_match={"argv": {"is": ["true"]}, "timeout_s": {"is": 5}})
+    out = await call(ws, "shell_run", {"argv": ["true"], "timeout_s": 5.0})
+    assert out.status == "ok", out.message
+    grant(ws, tool="files_delete", args_match={"path": {"is": "tmp/x"}, "recursive": {"is": 0}})
+    (ws / "tmp" / "x").write_text("x")
+    out = await call(ws, "files_delete", {"path": "tmp/x", "recursive": False})
+    assert out.status == "needs_approval" and (ws / "tmp" / "x").exists()
+
+
 async def test_exact_value_constraints_do_not_glob(ws: Path) -> None:
     grant(ws, tool="shell_run", args_match={"argv": {"is": ["echo", "*"]}})
     out = await call(ws, "shell_run", {"argv": ["echo", "anything"]})
@@ -166,6 +176,12 @@ async def test_exact_value_constraints_do_not_glob(ws: Path) -> None:
         (["files_write", "--arg", "path=tmp/../src/*"], "has no '..'"),
         (["files_write", "--arg", "path=/etc/*"], "relative to a workspace root"),
         (["shell_run", "--arg", "argv=git 'status"], "not a readable argv pattern"),
+        (["shell_run", "--is", "argv=git status"], "not a value shell_run takes"),
+        (["shell_run", "--is", 'argv=["git", 1]'], "not a value shell_run takes"),
+        (["files_delete", "--is", "recursive=yes"], "not a value files_delete takes"),
+        (["files_delete", "--is", 'path="/etc/passwd"'], "has no '..'"),
+        (["files_delete", "--is", 'path="tmp/../src/app.py"'], "has no '..'"),
+        (["files_read_many", "--is", 'paths=["a", "../b"]'], "has no '..'"),
     ],
 )  # fmt: skip
 def test_grants_that_could_never_match_are_refused_and_nothing_is_recorded(
@@ -247,6 +263,8 @@ HOSTILE_NAMES = [
     " lead.txt",
     "-rf.txt",
     "**",
+    "zero\u200bwidth.txt",
+    "nb\u00a0sp.txt",
 ]
 
 
@@ -262,6 +280,7 @@ async def test_the_file_hint_pastes_safely_and_grants_exactly_the_refused_call(
     refused = await call(ws, "files_write", {"path": target, "content": "x"})
     assert refused.status == "needs_approval"
     hint = refused.message.split(HINT_LEAD, 1)[1]
+    assert "\u200b" not in hint and "\u00a0" not in hint  # invisible characters are shown escaped
     ran = paste(ws, tmp_path, hint)
     assert ran.returncode == 0, ran.stderr
     assert _pwned(ws, tmp_path) == []

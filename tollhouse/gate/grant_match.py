@@ -116,7 +116,8 @@ def constraint_matches(name: str, constraint: Any, subject: GrantSubject) -> boo
                 and all(isinstance(w, str) for w in want_list)
                 and got == [_lexical(w) for w in want_list]
             )
-        return bool(value == want and type(value) is type(want))
+        # Equal as JSON values: 5 and 5.0 are one number, but true is not 1.
+        return bool(value == want and isinstance(value, bool) == isinstance(want, bool))
     globs = [constraint] if isinstance(constraint, str) else constraint
     if not isinstance(globs, list) or not globs or not all(isinstance(g, str) for g in globs):
         return False
@@ -170,8 +171,9 @@ def grant_hint(tool: Tool, args: dict[str, Any], rels: dict[str, list[str]] | No
         if name in paths:
             resolved = (rels or {}).get(name)
             if resolved is None or not all(_plain(p) for p in resolved):
-                # Unresolved, or holding characters a person cannot see: bound exactly, as escaped JSON.
-                words += ["--is", f"{name}={json.dumps(value)}"]
+                # Holding characters a person cannot see: the resolved path bound exactly, as escaped JSON.
+                exact = value if resolved is None else resolved[0] if isinstance(value, str) else resolved
+                words += ["--is", f"{name}={json.dumps(exact)}"]
                 continue
             words += [w for p in dict.fromkeys(resolved) for w in ("--arg", f"{name}={escape_path_glob(p)}")]
         elif name in ("argv", "command") or name in HINT_BOUND or isinstance(value, bool | int | float):

@@ -17,7 +17,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from tollhouse.gate.grant_match import GrantSubject, constraint_matches, path_args
+from pydantic import TypeAdapter, ValidationError
+
+from tollhouse.gate.grant_match import EXACT, GrantSubject, constraint_matches, path_args
 from tollhouse.globs import compile_name_glob
 from tollhouse.state.db import StateDB, from_row
 from tollhouse.tools.base import Registry
@@ -186,6 +188,24 @@ def _close(word: str, names: list[str]) -> str:
     return f"; did you mean {' or '.join(near)}?" if near else ""
 
 
+def _exact_problem(name: str, value: Any, tools: list[Any]) -> str | None:
+    """Why ``--is NAME=value`` could never equal what a call holds (None when it could)."""
+    problems = []
+    for tool in tools:
+        try:
+            TypeAdapter(tool.input_model.model_fields[name].annotation).validate_python(value, strict=True)
+        except ValidationError as exc:
+            problems.append(f"not a value {tool.name} takes ({exc.errors()[0].get('msg', 'invalid')})")
+            continue
+        if name in path_args(tool):
+            values = value if isinstance(value, list) else [value]
+            if any(not isinstance(v, str) or v.startswith("/") or ".." in v.split("/") for v in values):
+                problems.append("a path is relative to a workspace root and has no '..'")
+                continue
+        return None
+    return "; ".join(dict.fromkeys(problems))
+
+
 def check_grant(
     registry: Registry,
     tool: str,
@@ -214,7 +234,10 @@ def check_grant(
             )
             continue
         if isinstance(constraint, dict):
-            continue  # an exact value: equality cannot widen
+            why = _exact_problem(name, constraint.get(EXACT), having)
+            if why:
+                errors.append(f"--is {name}={json.dumps(constraint.get(EXACT))}: {why}")
+            continue  # an exact value that fits: equality cannot widen
         globs = [constraint] if isinstance(constraint, str) else constraint
         for glob in globs if isinstance(globs, list) else []:
             if any(name in path_args(t) for t in having):
