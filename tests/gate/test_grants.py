@@ -176,6 +176,7 @@ async def test_exact_value_constraints_do_not_glob(ws: Path) -> None:
         (["files_write", "--arg", "path=tmp/../src/*"], "has no '..'"),
         (["files_write", "--arg", "path=/etc/*"], "relative to a workspace root"),
         (["shell_run", "--arg", "argv=git 'status"], "not a readable argv pattern"),
+        (["files_write", "--arg", "path=tmp/[z-a]"], "not a readable path glob"),
         (["shell_run", "--is", "argv=git status"], "not a value shell_run takes"),
         (["shell_run", "--is", 'argv=["git", 1]'], "not a value shell_run takes"),
         (["files_delete", "--is", "recursive=yes"], "not a value files_delete takes"),
@@ -215,6 +216,15 @@ def test_broad_grants_are_made_with_a_warning(ws: Path, args: list[str], needle:
 def test_a_narrow_grant_has_no_warning(ws: Path) -> None:
     out = th(ws, "grant", "files_write", "--arg", "path=tmp/*", "--uses", "1")
     assert out.returncode == 0 and out.stderr == "", out.stderr
+
+
+async def test_a_stored_glob_that_does_not_compile_covers_nothing(ws: Path) -> None:
+    grant(ws, tool="files_write", args_match={"path": "tmp/[z-a]"})
+    grant(ws, tool="shell_run", args_match={"argv": "echo 'unclosed"})
+    out = await call(ws, "files_write", {"path": "tmp/a", "content": "x"})
+    assert out.status == "needs_approval" and not (ws / "tmp" / "a").exists()
+    out = await call(ws, "shell_run", {"argv": ["echo", "unclosed"]})
+    assert out.status == "needs_approval"
 
 
 def test_old_grants_that_can_never_match_are_reported_when_listed(ws: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import shlex
 import unicodedata
 from dataclasses import dataclass, field
@@ -121,12 +122,15 @@ def constraint_matches(name: str, constraint: Any, subject: GrantSubject) -> boo
     globs = [constraint] if isinstance(constraint, str) else constraint
     if not isinstance(globs, list) or not globs or not all(isinstance(g, str) for g in globs):
         return False
-    if is_path:
-        paths = _paths_of(subject, name)
-        return bool(paths) and all(any(compile_path_glob(g).match(p) for g in globs) for p in paths or ())
-    if name == "argv" and isinstance(value, list):
-        patterns = [shlex.split(g) for g in globs]
-        return any(argv_tokens_match(p, value, subject.guarded, True) for p in patterns)
+    try:
+        if is_path:
+            paths = _paths_of(subject, name)
+            return bool(paths) and all(any(compile_path_glob(g).match(p) for g in globs) for p in paths or ())
+        if name == "argv" and isinstance(value, list):
+            patterns = [shlex.split(g) for g in globs]
+            return any(argv_tokens_match(p, value, subject.guarded, True) for p in patterns)
+    except (ValueError, re.error):  # a stored glob that does not compile (made before grants were checked)
+        return False
     items = value if isinstance(value, list) else [value]
     texts = [_text(v) for v in items]
     return bool(texts) and all(any(compile_name_glob(g).match(t) for g in globs) for t in texts)

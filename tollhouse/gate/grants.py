@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from tollhouse.gate.grant_match import EXACT, GrantSubject, constraint_matches, path_args
-from tollhouse.globs import compile_name_glob
+from tollhouse.globs import compile_name_glob, compile_path_glob
 from tollhouse.state.db import StateDB, from_row
 from tollhouse.tools.base import Registry
 
@@ -249,6 +249,10 @@ def check_grant(
                     )
                 elif glob.strip() in ("", "**", "*") or segments[0] == "**":
                     warnings.append(f"--arg {name}={glob} covers any path")
+                try:
+                    compile_path_glob(glob)
+                except re.error as exc:
+                    errors.append(f"--arg {name}={glob}: not a readable path glob ({exc})")
             elif name == "argv":
                 try:
                     shlex.split(glob)
