@@ -373,3 +373,32 @@ async def test_a_one_use_grant_runs_one_of_many_concurrent_calls_across_processe
                 tg.start_soon(write, (one, two)[i % 2], i)
     assert sorted(results) == ["needs_approval"] * 7 + ["ok"]
     assert len(list((ws / "tmp").iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "bound", "unbound"),
+    [
+        ("github_comment", {"repo": "acme/site", "number": 7, "body": "$(touch X) secret plan"},
+         ["--is 'repo=\"acme/site\"'", "--is number=7"], ["body", "touch"]),
+        ("memory_write", {"subject": "runbook:deploy", "predicate": "step", "object": "x", "text": "long"},
+         ["--is 'subject=\"runbook:deploy\"'", "--is 'predicate=\"step\"'"], ["text=", "object="]),
+        ("files_write", {"path": "notes/a b.txt", "content": "hello", "overwrite": True},
+         ["--arg 'path=notes/a b.txt'", "--is overwrite=true"], ["content"]),
+    ],
+)  # fmt: skip
+def test_the_hint_binds_what_a_call_acts_on_not_what_it_carries(
+    tool: str, args: dict, bound: list[str], unbound: list[str]
+) -> None:
+    from tollhouse.gate.grant_match import grant_hint
+    from tollhouse.tools import build_registry
+
+    spec = build_registry().get(tool)
+    assert spec is not None
+    validated = spec.input_model.model_validate(args).model_dump(mode="json")
+    rels = {"path": [args["path"]]} if "path" in args else {}
+    hint = grant_hint(spec, validated, rels)
+    assert hint.startswith(f"tollhouse grant {tool} ") and hint.endswith(" --uses 1")
+    for part in bound:
+        assert part in hint, hint
+    for part in unbound:
+        assert part not in hint, hint
