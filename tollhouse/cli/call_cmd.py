@@ -51,9 +51,12 @@ class TerminalApprover:
     async def __call__(self, request: ApprovalRequest) -> ApprovalAnswer | None:
         import getpass
 
-        prompt = (
-            f"\n{request.tool} needs approval ({', '.join(request.rules)}: {request.reason})\n"
-            f"  arguments: {json.dumps(request.arguments, ensure_ascii=False)}\n"
+        from tollhouse.gate.display import show_text, show_value
+
+        prompt = (  # shown escaped: a bidi override or ESC sequence cannot change what is read
+            f"\n{show_text(request.tool)} needs approval "
+            f"({show_text(', '.join(request.rules))}: {show_text(request.reason)})\n"
+            f"  arguments: {show_value(request.arguments)}\n"
             "Allow this call once? [y/N] "
         )
         answer = await anyio.to_thread.run_sync(_ask, prompt)

@@ -5,24 +5,34 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
+from typing import Any
 
 import anyio
 
 from tollhouse.cli import exitcodes
 from tollhouse.cli.common import CommandError, load, parse_json_arg, print_json
 from tollhouse.gate.digest import canonical_json, sha256_hex
-from tollhouse.gate.grants import add_grant, list_grants, parse_duration, revoke_grant
+from tollhouse.gate.grant_match import EXACT
+from tollhouse.gate.grants import add_grant, check_grant, list_grants, parse_duration, revoke_grant
 
 GRANT_HELP = """\
 Approve in advance calls that policy says to ask about. A grant never overrides a deny rule.
 
 examples:
   tollhouse grant files_write --arg 'path=notes/*' --expires 2h
-  tollhouse grant shell_run --arg 'argv=*' --uses 3 --note "release script"
+  tollhouse grant shell_run --arg 'argv=make release' --uses 3 --note "release script"
+  tollhouse grant files_delete --is 'path="tmp/out.log"' --is 'recursive=false' --uses 1
   tollhouse grant files_delete --exact '{"path": "tmp/out.log"}' --uses 1
 
-An --arg glob is matched against the argument's value as text (for a list, against every item).
+The tool must be a known tool (or a glob naming some), and every argument name one of its arguments.
+--arg NAME=GLOB is matched like a policy rule: a path argument by the call's resolved path inside its
+root (`*` stays within one folder, `**` crosses folders, `..` is resolved first); argv by an argv
+pattern (`git status *`: a wildcard never covers an exec-capable token); anything else as text (for a
+list, every item). Repeat --arg with one NAME for alternatives.
+--is NAME=JSON requires the argument to equal this value exactly (no glob).
 --exact binds the grant to exactly these arguments (after defaults are applied).
+A grant for every call (a tool glob, no --arg/--is/--exact, or --expires never) is made with a warning.
 """
 
 
@@ -33,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )  # fmt: skip
     g.add_argument("tool", help="tool name or glob (files_write, github_*)")
     g.add_argument("--arg", action="append", default=[], metavar="NAME=GLOB", help="argument constraint")
+    g.add_argument(
+        "--is", dest="equals", action="append", default=[], metavar="NAME=JSON",
+        help="the argument equals this JSON value exactly",
+    )  # fmt: skip
     g.add_argument("--exact", metavar="JSON", help="bind to exactly these arguments")
     g.add_argument("--expires", default="1h", help="30m, 2h, 7d or never (default: 1h)")
     g.add_argument("--uses", type=int, help="how many calls it covers (default: unlimited until expiry)")
@@ -89,24 +103,50 @@ def _record(config, kind: str, details: dict) -> None:  # type: ignore[no-untype
     anyio.run(main)
 
 
-def run_grant(args: argparse.Namespace) -> int:
-    from tollhouse.gate.gate import default_operator
-    from tollhouse.state.db import open_sync
-
-    config = load(args)
-    matches: dict[str, str] = {}
+def _constraints(args: argparse.Namespace) -> dict[str, Any]:
+    matches: dict[str, Any] = {}
     for item in args.arg:
         name, sep, glob = item.partition("=")
         if not sep or not name:
             raise CommandError(f"--arg {item!r}: use NAME=GLOB, e.g. --arg 'path=src/*'")
-        matches[name] = glob
+        if isinstance(matches.get(name), dict):
+            raise CommandError(f"--arg {name} and --is {name}: give one or the other")
+        matches.setdefault(name, []).append(glob)
+    for item in args.equals:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise CommandError(f"--is {item!r}: use NAME=JSON, e.g. --is 'path=\"tmp/a.txt\"'")
+        if name in matches:
+            raise CommandError(f"--is {name} given twice, or with --arg {name}: give one value")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text  # bare text is a string: --is repo=acme/site
+        matches[name] = {EXACT: value}
+    # One glob is stored as text (the format grants have always had); alternatives as a list.
+    return {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in matches.items()}
+
+
+def run_grant(args: argparse.Namespace) -> int:
+    from tollhouse.gate.gate import default_operator
+    from tollhouse.state.db import open_sync
+    from tollhouse.tools import build_registry
+
+    config = load(args)
+    matches = _constraints(args)
     try:
         expires = parse_duration(args.expires)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     if args.uses is not None and args.uses < 1:
         raise CommandError("--uses must be at least 1")
+    registry = build_registry(config.tool_families, config.tool_modules)
+    check = check_grant(registry, args.tool, matches, exact=bool(args.exact), expires=expires)
+    if check.errors:
+        raise CommandError("grant refused, nothing recorded: " + "; ".join(check.errors))
     digest = _exact_digest(config, args.tool, args.exact) if args.exact else None
+    for warning in check.warnings:
+        print(f"tollhouse grant: warning: {warning}", file=sys.stderr)
     conn = open_sync(config.state_dir / "state.db")
     try:
         grant = add_grant(
@@ -115,9 +155,9 @@ def run_grant(args: argparse.Namespace) -> int:
         )  # fmt: skip
     finally:
         conn.close()
-    _record(config, "grant_created", grant.to_json())
+    _record(config, "grant_created", {**grant.to_json(), "warnings": check.warnings})
     if args.json:
-        print_json(grant.to_json())
+        print_json({**grant.to_json(), "warnings": check.warnings})
     else:
         print(f"granted {grant.id}: {_describe(grant)}")
     return exitcodes.OK
@@ -141,8 +181,10 @@ def _describe(grant) -> str:  # type: ignore[no-untyped-def]
 
 def run_grants(args: argparse.Namespace) -> int:
     from tollhouse.state.db import open_sync
+    from tollhouse.tools import build_registry
 
     config = load(args)
+    registry = build_registry(config.tool_families, config.tool_modules)
     conn = open_sync(config.state_dir / "state.db")
     try:
         if args.action == "revoke":
@@ -156,11 +198,17 @@ def run_grants(args: argparse.Namespace) -> int:
         grants = list_grants(conn, include_inactive=args.all)
     finally:
         conn.close()
+    # A grant made before grants were checked may name a tool or argument that does not exist: it
+    # never matches, and the listing says so rather than leaving the operator to wonder.
+    problems = {g.id: check_grant(registry, g.tool, g.args_match, exact=True).errors for g in grants}
     if args.json:
-        print_json([g.to_json() for g in grants])
+        print_json([{**g.to_json(), "problems": problems[g.id]} for g in grants])
     elif not grants:
         print("no active grants" if not args.all else "no grants")
     else:
         for g in grants:
-            print(f"{g.id}  {_describe(g)}" + (f"  ({g.note})" if g.note else ""))
+            line = f"{g.id}  {_describe(g)}" + (f"  ({g.note})" if g.note else "")
+            if problems[g.id]:
+                line += "  NEVER MATCHES: " + "; ".join(problems[g.id])
+            print(line)
     return exitcodes.OK

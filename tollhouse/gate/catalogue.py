@@ -41,3 +41,30 @@ class ToolSpec:
 
 def build_catalogue(registry: Registry) -> list[ToolSpec]:
     return [ToolSpec.of(tool) for tool in registry]
+
+
+@dataclass(frozen=True)
+class Publish:
+    """How a serving face narrows its catalogue (``serve --read-only``, ``serve --families``)."""
+
+    read_only: bool = False
+    """Only tools whose every effect is read (no write, exec or network), as ``readOnlyHint`` says."""
+    families: frozenset[str] | None = None
+    """Only tools of these families; None: every family the config loads."""
+
+
+def hidden_tools(registry: Registry, could_allow: Any, publish: Publish) -> dict[str, str]:
+    """Tool name -> why a face serving ``publish`` neither lists nor runs it.
+
+    A tool policy could never allow costs a model its schema for nothing and invites probing, so it is
+    hidden like one the operator narrowed away."""
+    hidden: dict[str, str] = {}
+    for tool in registry:
+        if not could_allow(tool):
+            hidden[tool.name] = "no rule in the policy could allow it"
+        elif publish.families is not None and tool.family not in publish.families:
+            hidden[tool.name] = f"its family {tool.family!r} is not served (serve --families)"
+        elif publish.read_only and not tool.read_only:
+            effects = ", ".join(sorted(e.value for e in tool.effects))
+            hidden[tool.name] = f"it is not read-only (effects: {effects}) and the server runs --read-only"
+    return hidden

@@ -19,9 +19,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from tollhouse.config import Config
-from tollhouse.gate.catalogue import ToolSpec, build_catalogue
+from tollhouse.gate.catalogue import Publish, ToolSpec, build_catalogue, hidden_tools
 from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
+from tollhouse.gate.grant_match import GrantSubject, grant_hint, grant_subject
 from tollhouse.gate.grants import use_matching_grant
 from tollhouse.gate.policy import Policy
 from tollhouse.gate.redact import Redactor
@@ -107,6 +108,8 @@ class Gate:
         self.workspace = config.workspace
         self.operator = config.operator or default_operator()
         self._catalogue: list[ToolSpec] | None = None
+        self._hidden: dict[str, str] = {}
+        """Tools this gate refuses by name (``publish``): tool name -> why."""
         self._process = process_identity()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -155,9 +158,20 @@ class Gate:
             self._catalogue = build_catalogue(self.registry)
         return list(self._catalogue)
 
+    def publish(self, publish: Publish | None = None) -> list[ToolSpec]:
+        """The catalogue a serving face lists: tools policy could allow, narrowed by ``publish``.
+
+        From then on every other tool is refused by name, with a receipt, so a client that calls a
+        tool it was never shown gets the same answer as one that reads the list."""
+        self._hidden = hidden_tools(self.registry, self.policy.could_allow, publish or Publish())
+        return [spec for spec in self.catalogue() if spec.name not in self._hidden]
+
     def could_allow(self, tool_name: str) -> bool:
         tool = self.registry.get(tool_name)
         return tool is not None and self.policy.could_allow(tool)
+
+    def _served_names(self) -> str:
+        return ", ".join(n for n in self.registry.names() if n not in self._hidden) or "none"
 
     # -- receipts --------------------------------------------------------------------------------
 
@@ -249,8 +263,15 @@ class Gate:
 
     async def _call(self, call: Call, started: int, receipts: list[int]) -> Outcome:
         tool = self.registry.get(call.tool)
+        if tool is not None and tool.name in self._hidden:
+            return await self._finish(
+                call, "error", started, receipts,
+                message=f"tool {tool.name!r} is not served here: {self._hidden[tool.name]}; "
+                f"served tools: {self._served_names()}",
+                arguments=call.arguments if isinstance(call.arguments, dict) else None,
+            )  # fmt: skip
         if tool is None:
-            known = ", ".join(self.registry.names()) or "none"
+            known = self._served_names()
             return await self._finish(
                 call, "error", started, receipts,
                 message=f"unknown tool {call.tool!r}; available tools: {known}",
@@ -339,9 +360,10 @@ class Gate:
 
         approver: str | None = None
         if decision.effect == "ask":
-            answer = await self._approve(call, tool, args_json, digest, decision)
+            subject = grant_subject(tool, args, args_json, digest, self.workspace, roots)
+            answer = await self._approve(call, tool, subject, decision)
             if answer is None:
-                hint = _grant_hint(tool.name, args_json)
+                hint = grant_hint(tool, args_json, subject.rels)
                 return await self._finish(
                     call, "needs_approval", started, receipts,
                     message=f"{decision.reason}. This call needs approval and no approver could be "
@@ -447,9 +469,10 @@ class Gate:
         return to_jsonable_python(raw)
 
     async def _approve(
-        self, call: Call, tool: Tool, args_json: dict[str, Any], digest: str, decision: Decision
+        self, call: Call, tool: Tool, subject: GrantSubject, decision: Decision
     ) -> ApprovalAnswer | None:
-        grant_id = await use_matching_grant(self.services.state, tool.name, args_json, digest)
+        args_json, digest = subject.args, subject.digest
+        grant_id = await use_matching_grant(self.services.state, subject)
         if grant_id is not None:
             return ApprovalAnswer(approved=True, approver=f"grant:{grant_id}")
         if call.approver is None:
@@ -485,10 +508,3 @@ def _make_text_fields_encodable(call: Call) -> None:
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 setattr(call, name, value.encode("utf-8", "backslashreplace").decode("utf-8"))
-
-
-def _grant_hint(tool: str, args: dict[str, Any]) -> str:
-    path = args.get("path")
-    if isinstance(path, str):
-        return f"tollhouse grant {tool} --arg 'path={path}' --uses 1"
-    return f"tollhouse grant {tool} --uses 1  (add --arg NAME=GLOB to narrow it)"

@@ -12,6 +12,10 @@ grant covers the call. How we reach the person depends on the protocol era:
   hash). The SDK's ``RequestStateBoundary`` seals that state and binds it to the same tool name,
   the same arguments and an expiry, so the answer cannot be replayed onto another call. The second
   round's approver returns the answer only if the gate's new request matches the sealed one.
+  Each state also carries a nonce, spent the first time its answer is used (``SpentApprovals``): the
+  same approved state re-sent, in turn or at once, runs its call at most once; a replay is refused
+  (a ``denied`` outcome with a receipt) and the client must ask again. The sealing key lives only in
+  the server process, so a state cannot be taken to another process or past a restart either.
 
 Either way the form holds one boolean. It never asks for a secret: the arguments shown are the
 gate's redacted copy, and the schema has no free-text field a client could fill with one.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +34,7 @@ import anyio
 import mcp_types as types
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from tollhouse.gate.display import show_text, show_value
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest
 
 INPUT_KEY = "tollhouse/approval"
@@ -49,13 +55,14 @@ APPROVAL_SCHEMA: dict[str, Any] = {
 
 
 def approval_message(req: ApprovalRequest) -> str:
-    args = json.dumps(req.arguments, ensure_ascii=False, sort_keys=True)
+    # Everything the agent chose is shown escaped (show_value/show_text): what is approved is what is seen.
+    args = show_value(req.arguments)
     seconds = max(0, math.ceil(req.expires_at - time.time()))  # a 300 s approval says 300, not 299
-    rules = ", ".join(req.rules) or "(none)"
+    rules = show_text(", ".join(req.rules) or "(none)")
+    title = f" ({show_text(req.title)})" if req.title and req.title != req.tool else ""
     return (
-        f"tollhouse: approve a call to {req.tool}"
-        + (f" ({req.title})" if req.title and req.title != req.tool else "")
-        + f"?\n\narguments: {args}\nrule: {rules}\nwhy: {req.reason}\n"
+        f"tollhouse: approve a call to {show_text(req.tool)}{title}?\n\narguments: {args}\n"
+        f"rule: {rules}\nwhy: {show_text(req.reason)}\n"
         f"This approval covers this one call only and expires in {seconds} s."
     )
 
@@ -84,6 +91,26 @@ def _request_digest(req: ApprovalRequest) -> dict[str, Any]:
     return {"kind": STATE_KIND, "tool": req.tool, "args": req.args_digest, "policy": req.policy_hash}
 
 
+class SpentApprovals:
+    """Nonces of 2026-era approval states already used, kept until their state would expire anyway.
+
+    Checking and spending is one step with no ``await`` in between, so two concurrent replays on the
+    event loop cannot both pass."""
+
+    def __init__(self) -> None:
+        self._spent: dict[str, float] = {}
+
+    def spend(self, nonce: str, expires_at: float) -> bool:
+        """True the first time ``nonce`` is spent; False ever after (until it expires)."""
+        now = time.time()
+        if len(self._spent) > 256:
+            self._spent = {n: t for n, t in self._spent.items() if t > now}
+        if nonce in self._spent:
+            return False
+        self._spent[nonce] = max(expires_at, now)
+        return True
+
+
 @dataclass
 class ElicitationApprover:
     """One call's approver. Built by the face per ``tools/call`` request."""
@@ -96,6 +123,8 @@ class ElicitationApprover:
     pending: ApprovalRequest | None = None
     """Set when a 2026 round needs to ask: the face returns an InputRequiredResult."""
     asked: bool = False
+    spent: SpentApprovals | None = None
+    """The face's record of used approval states; without one a round-trip answer is never used."""
 
     @property
     def label(self) -> str:
@@ -141,9 +170,22 @@ class ElicitationApprover:
         if answer is not None and state is not None:
             expected = _request_digest(req)
             if all(state.get(k) == v for k, v in expected.items()):
-                if time.time() < float(state.get("expires_at", 0)):
-                    return _answer_from(answer, self.label)
-                return ApprovalAnswer(approved=False, approver=self.label, note="approval expired")
+                expires_at = float(state.get("expires_at", 0))
+                if time.time() >= expires_at:
+                    return ApprovalAnswer(approved=False, approver=self.label, note="approval expired")
+                nonce = state.get("nonce")
+                if (
+                    not isinstance(nonce, str)
+                    or self.spent is None
+                    or not self.spent.spend(nonce, expires_at)
+                ):
+                    return ApprovalAnswer(
+                        approved=False,
+                        approver=self.label,
+                        note="this approval was already used: an approval runs its call once; "
+                        "call again without requestState to be asked again",
+                    )
+                return _answer_from(answer, self.label)
         # Nothing (valid) to answer with yet: ask in this round's result.
         self.pending = req
         self.asked = True
@@ -162,7 +204,7 @@ class ElicitationApprover:
         """The 2026 round trip asking for ``self.pending``; the SDK seals ``request_state``."""
         assert self.pending is not None
         req = self.pending
-        state = {**_request_digest(req), "expires_at": req.expires_at}
+        state = {**_request_digest(req), "expires_at": req.expires_at, "nonce": uuid.uuid4().hex}
         return types.InputRequiredResult(
             input_requests={
                 INPUT_KEY: types.ElicitRequest(

@@ -20,10 +20,11 @@ from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 
 from tollhouse import __version__
+from tollhouse.gate.catalogue import Publish
 from tollhouse.gate.types import Call
-from tollhouse.server.approvals import ElicitationApprover
+from tollhouse.server.approvals import ElicitationApprover, SpentApprovals
 from tollhouse.server.case_resources import install_case_notifications
-from tollhouse.server.resources import ResourceCatalogue, ResourceNotFound, ResourceRequest
+from tollhouse.server.resources import RESOURCE_MODULES, ResourceCatalogue, ResourceNotFound, ResourceRequest
 from tollhouse.server.results import fit_event, outcome_to_result, spec_to_tool
 from tollhouse.server.roots import ClientRoots
 from tollhouse.tools.base import ToolError
@@ -46,6 +47,16 @@ def client_label(ctx: ServerRequestContext[Any, Any]) -> str:
     return f"{info.name}/{info.version}" if info.version else info.name
 
 
+RESOURCE_FAMILY = {"tollhouse.server.case_resources": "cases"}
+"""Resource modules that belong to a tool family: ``serve --families`` without it leaves them out
+(case files hold memory facts and receipts). The gate's own resources (policy, receipts) always stay."""
+
+
+def _resource_modules(publish: Publish | None) -> list[str]:
+    families = publish.families if publish is not None else None
+    return [m for m in RESOURCE_MODULES if families is None or RESOURCE_FAMILY.get(m, "") in families | {""}]
+
+
 def _meta_value(meta: Any, key: str) -> Any:
     if meta is None:
         return None
@@ -65,16 +76,23 @@ class McpFace:
         resources: ResourceCatalogue | None = None,
         operator_of: Any = None,
         max_event_bytes: int | None = None,
+        publish: Publish | None = None,
     ) -> None:
         self.gate = gate
         self.channel = channel
         self.max_event_bytes = max_event_bytes
         """HTTP: the most JSON one tools/call result may take (see ``fit_event``); None for stdio."""
-        self.resources = resources if resources is not None else ResourceCatalogue.load()
+        self.resources = (
+            resources if resources is not None else ResourceCatalogue.load(_resource_modules(publish))
+        )
         self.operator_of = operator_of
         """Callable returning the operator for the current request (HTTP: the token's principal)."""
         self.process_session = uuid.uuid4().hex
-        self._tools = [spec_to_tool(s) for s in gate.catalogue()]
+        self.spent_approvals = SpentApprovals()
+        """2026-era approval states already used: each runs its call at most once."""
+        # Only what policy could allow (narrowed by serve --read-only / --families) is listed; the
+        # gate refuses the rest by name.
+        self._tools = [spec_to_tool(s) for s in gate.publish(publish)]
         self._schemas = {t.name: t.input_schema for t in self._tools}
         self._has_output = {t.name: t.output_schema is not None for t in self._tools}
         config = gate.services.config
@@ -153,6 +171,7 @@ class McpFace:
             client=client,
             input_responses=dict(params.input_responses or {}),
             request_state=params.request_state,
+            spent=self.spent_approvals,
         )
         case = _meta_value(params.meta, CASE_META_KEY)
 

@@ -47,14 +47,14 @@ async def _close_cases(face: Any, gate: Any) -> None:
             _say(f"could not write interrupted handoffs: {exc}")
 
 
-async def serve_stdio(config: Config) -> None:
+async def serve_stdio(config: Config, publish: Any = None) -> None:
     from tollhouse.gate import Gate
     from tollhouse.server.face import McpFace
     from tollhouse.server.stdio_loop import message_limit, stdio_streams
 
     gate = await Gate.open(config)
     async with gate:
-        face = McpFace(gate, "mcp-stdio")
+        face = McpFace(gate, "mcp-stdio", publish=publish)
         limit = message_limit(config.limits.max_argument_bytes)
         async with stdio_streams(limit) as (wire_in, write_stream, oversized):
             # The SDK drops a line it cannot parse without a word; answer it with the protocol's
@@ -136,7 +136,7 @@ def _bind(settings: HttpSettings) -> socket.socket:
     return sock
 
 
-async def serve_http(config: Config, settings: HttpSettings) -> None:
+async def serve_http(config: Config, settings: HttpSettings, publish: Any = None) -> None:
     import uvicorn
     from mcp.server.auth.settings import AuthSettings
 
@@ -172,7 +172,11 @@ async def serve_http(config: Config, settings: HttpSettings) -> None:
     gate = await Gate.open(config)
     async with gate:
         face = McpFace(
-            gate, "mcp-http", operator_of=current_principal, max_event_bytes=settings.max_event_bytes or None
+            gate,
+            "mcp-http",
+            operator_of=current_principal,
+            max_event_bytes=settings.max_event_bytes or None,
+            publish=publish,
         )
         app = face.server.streamable_http_app(
             streamable_http_path="/mcp",
