@@ -13,6 +13,7 @@ from typing import Any
 
 from tollhouse.cli import exitcodes
 from tollhouse.config import ConfigError, load_config
+from tollhouse.gate.redact import Redactor
 from tollhouse.state import memory, memory_io, memory_query
 from tollhouse.state.db import StateDB, StateError
 
@@ -43,7 +44,7 @@ def run_with_state(args: argparse.Namespace, body: Callable[[StateDB, Any], Awai
         return exitcodes.USAGE
 
     async def main() -> int:
-        state = await StateDB.open(config.state_dir / "state.db")
+        state = await StateDB.open(config.state_dir / "state.db", redactor=Redactor.for_operator(config))
         try:
             return await body(state, config)
         finally:

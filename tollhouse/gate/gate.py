@@ -102,6 +102,7 @@ class Gate:
         policy = Policy.load(config, registry)
         redactor = Redactor.from_config(config)
         credentials = build_resolver(config, redactor)  # a bad [credentials] table fails here, first
+        credentials.register_known()  # env:/file: values are hidden from the first call on
         receipts = await ReceiptStore.open(
             config.state_dir,
             checkpoint_every=config.receipts.checkpoint_every,
@@ -109,7 +110,7 @@ class Gate:
         )
         try:
             await receipts.recover_interrupted()
-            state = await StateDB.open(config.state_dir / "state.db")
+            state = await StateDB.open(config.state_dir / "state.db", redactor=redactor)
         except BaseException:
             await receipts.close()
             raise

@@ -183,6 +183,16 @@ class Redactor:
         values = [os.environ[name] for name in config.redact_env if os.environ.get(name)]
         return cls(patterns=config.redact_patterns, secrets=values)
 
+    @classmethod
+    def for_operator(cls, config: Any) -> Redactor:
+        """What a CLI command that reads or writes state uses: the configured values and patterns,
+        plus every env:/file: credential profile's value (as the gate knows them from its start)."""
+        from tollhouse.identity import build_resolver
+
+        redactor = cls.from_config(config)
+        build_resolver(config, redactor).register_known()
+        return redactor
+
     def add_secret(self, value: str) -> None:
         """Register an exact secret value (a resolved credential, a configured env var)."""
         if not isinstance(value, str):
