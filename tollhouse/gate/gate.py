@@ -35,6 +35,9 @@ from tollhouse.tools.base import PolicyDenied, Registry, Tool, ToolContext, Tool
 
 log = logging.getLogger("tollhouse.gate")
 
+PROGRESS_MAX_CHARS = 500
+"""A progress message is cut to this many characters after it was redacted."""
+
 
 def default_operator() -> str:
     try:
@@ -391,14 +394,19 @@ class Gate:
         )  # fmt: skip
 
     def _redacted_progress(self, call: Call) -> Any:
-        """Progress goes to the client while the tool runs: it passes the redactor like a result."""
+        """Progress goes to the client while the tool runs: it passes the redactor like a result,
+        and is shortened only after (a cut first could leave half a token no detector knows)."""
         sink = call.progress
         if sink is None:
             return None
         redact = self.services.redactor.redact_text
 
         async def progress(done: float, total: float | None, message: str | None) -> None:
-            await sink(done, total, None if message is None else redact(message))
+            if message is not None:
+                message = redact(message)
+                if len(message) > PROGRESS_MAX_CHARS:
+                    message = message[:PROGRESS_MAX_CHARS] + "…"
+            await sink(done, total, message)
 
         return progress
 
