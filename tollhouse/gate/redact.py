@@ -38,6 +38,11 @@ WINDOW = 4096
 reaches the window's end is matched again without the limit, so no secret is cut by the window."""
 
 
+CUT_OVERLAP = 8192
+"""How far past a cut the text is searched for a secret that the cut would split. Every cut of
+served text (shell output's head and tail, a long line of files_read or files_search) looks this far."""
+
+
 @dataclass(frozen=True)
 class Detector:
     kind: str
@@ -269,6 +274,17 @@ class Redactor:
     def redact_text(self, text: str) -> str:
         spans = self.spans(text)
         return apply_spans(text, spans) if spans else text
+
+    def clear_cut(self, text: str, limit: int) -> int:
+        """Where to cut ``text`` to at most ``limit`` characters without splitting a secret: a cut
+        inside one moves to its start, so the kept part holds whole secrets (which the gate then
+        replaces) or none of it. Only ``CUT_OVERLAP`` characters past the limit are looked at."""
+        if len(text) <= limit:
+            return len(text)
+        for span in self.spans(text[: limit + CUT_OVERLAP]):
+            if span.start < limit < span.end:
+                return span.start
+        return limit
 
     # -- data ------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from tollhouse.gate.redact import Span, apply_spans
+from tollhouse.gate.redact import CUT_OVERLAP, Span, apply_spans
 
 MARKER = (
     "\n[... tollhouse: {omitted} bytes omitted from the middle of this stream (output cap {cap} bytes) ...]\n"
@@ -28,7 +28,7 @@ def clean(text: str) -> str:
     return _CONTROL.sub("\ufffd", _ANSI.sub("", text))
 
 
-OVERLAP = 8192
+OVERLAP = CUT_OVERLAP
 """Bytes kept past each cut: the head is redacted with the next OVERLAP bytes and the tail with the
 OVERLAP bytes before it, *then* cut, so a secret of up to OVERLAP bytes placed across a cut is still
 seen whole and replaced (two runs with shifted output cannot rebuild it from two halves)."""
