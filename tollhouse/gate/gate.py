@@ -24,7 +24,7 @@ from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
 from tollhouse.gate.grants import use_matching_grant
 from tollhouse.gate.policy import Policy
-from tollhouse.gate.redact import Redactor
+from tollhouse.gate.redact import Redactor, redact_logs
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision, Outcome, Status
 from tollhouse.identity import build_resolver
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
@@ -104,6 +104,7 @@ class Gate:
         )
         policy = Policy.load(config, registry)
         redactor = Redactor.from_config(config)
+        redact_logs(redactor)  # log records (stderr included) hold no secret either
         credentials = build_resolver(config, redactor)  # a bad [credentials] table fails here, first
         credentials.register_known()  # env:/file: values are hidden from the first call on
         receipts = await ReceiptStore.open(

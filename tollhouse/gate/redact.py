@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
-from collections.abc import Iterable
+import traceback
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,6 +335,44 @@ class Redactor:
 
 
 _MANY = 4096
+
+
+_log_redactors: weakref.WeakSet[Redactor] = weakref.WeakSet()
+_make_record: Callable[..., logging.LogRecord] | None = None
+
+
+def redact_logs(redactor: Redactor) -> None:
+    """Redact every log record of this process with ``redactor`` (as long as it lives): the message
+    with its arguments, and the traceback of ``log.exception`` (a tool's exception text can carry
+    what it read). Done when the record is made, so every handler, the stderr fallback included,
+    writes only redacted text."""
+    global _make_record
+    _log_redactors.add(redactor)
+    if _make_record is None:
+        _make_record = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_redacted_record)
+
+
+def _redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    assert _make_record is not None
+    record = _make_record(*args, **kwargs)
+    redactors = list(_log_redactors)
+    if not redactors:
+        return record
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed call: logging reports it itself, with the raw arguments unformatted
+        return record
+    trace = None
+    if record.exc_info and record.exc_info[0] is not None:
+        trace = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+    for redactor in redactors:
+        message = redactor.redact_text(message)
+        trace = None if trace is None else redactor.redact_text(trace)
+    record.msg, record.args = message, None
+    if trace is not None:
+        record.exc_text = trace  # formatters use it instead of formatting exc_info again
+    return record
 
 
 def _positions(lowered: str, anchor: str, first: int) -> list[int]:
