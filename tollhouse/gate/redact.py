@@ -180,6 +180,7 @@ class Redactor:
         self._detectors = list(DETECTORS) + [Detector("custom", re.compile(p), lead=None) for p in patterns]
         self._custom = any(d.kind == "custom" for d in self._detectors)
         self._anchors = sorted({a for d in self._detectors for a in d.anchors})
+        self._any_anchor = re.compile("|".join(re.escape(a) for a in self._anchors) or r"(?!)")
         self._secrets: set[str] = set()
         self._needles: list[str] = []
         """Every registered value and its JSON-escaped forms, longest first."""
@@ -223,6 +224,10 @@ class Redactor:
         """Where the secrets in ``text`` are: sorted, not overlapping (overlaps merge, first kind wins)."""
         if len(text) < MIN_SECRET_LEN and not self._custom:  # shorter than anything we would find
             return []
+        if len(text) <= _SHORT and not self._custom:
+            # Keys, paths, names: one regex over a short text beats a substring scan per anchor.
+            if self._any_anchor.search(text.lower()) is None and not any(n in text for n in self._needles):
+                return []
         found: list[tuple[int, int, int, str]] = []  # start, order, end, kind
         for needle in self._needles:  # a C substring search per value beats one regex alternation
             at = text.find(needle)
@@ -335,6 +340,7 @@ class Redactor:
 
 
 _MANY = 4096
+_SHORT = 512
 
 
 _log_redactors: weakref.WeakSet[Redactor] = weakref.WeakSet()
