@@ -80,3 +80,18 @@ def test_env_and_file_profiles_are_known_before_any_call(
     assert build_resolver(config, redactor).register_known() == 2
     out = redactor.redact_text("a env-profile-value-1 b file-profile-value-2")
     assert out == "a [REDACTED:secret] b [REDACTED:secret]"
+
+
+def test_grants_are_stored_redacted(tmp_path: Path) -> None:
+    from tollhouse.gate.grants import add_grant, list_grants
+
+    conn = open_sync(tmp_path / "state.db", redactor=Redactor(secrets=[KNOWN]))
+    try:
+        add_grant(conn, tool="files_read", args_match={"path": f"{GH}/*"}, created_by=KNOWN, note=f"for {GH}")
+        (grant,) = list_grants(conn)
+    finally:
+        conn.close()
+    assert grant.note == "for [REDACTED:github-token]" and grant.created_by == "[REDACTED:secret]"
+    assert grant.args_match == {"path": "[REDACTED:github-token]/*"}
+    for secret in (GH, KNOWN):
+        assert_no_secret(tmp_path, secret)

@@ -5,6 +5,8 @@ that writes (anything but SELECT/PRAGMA/EXPLAIN) passes the redactor inside ``ex
 write path (a fact, a note, a handoff, a grant, a pin, one added later) can store a secret by forgetting
 to redact it. The server's state carries the gate's redactor (known credential values too); a CLI
 connection carries one with the token-shape detectors and the configured environment values.
+A write's WHERE parameters are redacted too, which matches what was stored; reads (full-text
+searches among them) keep theirs.
 
 Schema changes are an ordered list of small migration functions (the simonw/llm way). The version
 lives in ``PRAGMA user_version``; each migration runs in its own ``BEGIN IMMEDIATE`` transaction and
