@@ -132,3 +132,20 @@ async def test_a_long_line_is_never_cut_inside_a_token(gate, k: int) -> None:  #
     text = found.result["matches"][0]["text"]
     assert GH[:k] not in text.removeprefix("needle ").strip("a…"), text[-60:]
     assert_no_secret([root / ".tollhouse", json.dumps(read.result), json.dumps(found.result)], GH)
+
+
+async def test_search_sees_what_a_read_shows(gate) -> None:  # type: ignore[no-untyped-def]
+    """A pattern probing a secret's characters finds nothing (no oracle), and line numbers after a
+    multi-line key block stay true."""
+    g, root = gate
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nabcdef==\n-----END PRIVATE KEY-----"
+    (root / "keys.txt").write_text(f"one\n{pem}\nafter the key\n")
+    for probe in ("ghp_R1t2", "eyJhbGciOiJIUzI1NiJ9", "MIIEvQIBADAN", "R1t2Y3u4"):
+        out = await call(g, "files_search", pattern=probe, literal=True)
+        assert out.ok and out.result["matches"] == [], (probe, out.result["matches"])
+    hit = (await call(g, "files_search", pattern="SAMPLE")).result["matches"]
+    assert [(m["path"], m["line"], m["text"]) for m in hit] == [
+        ("fixture.py", 2, 'SAMPLE = "[REDACTED:jwt]"')
+    ]
+    after = (await call(g, "files_search", pattern="after the key")).result["matches"]
+    assert [(m["path"], m["line"]) for m in after] == [("keys.txt", 6)]

@@ -283,6 +283,20 @@ class Redactor:
         spans = self.spans(text)
         return apply_spans(text, spans) if spans else text
 
+    def redact_lines(self, text: str) -> str:
+        """``redact_text`` that keeps the line count: a secret over several lines (a key block) becomes
+        its marker followed by as many newlines, so line numbers after it stay true."""
+        spans = self.spans(text)
+        if not spans:
+            return text
+        parts: list[str] = []
+        at = 0
+        for span in spans:
+            parts += [text[at : span.start], span.marker, "\n" * text.count("\n", span.start, span.end)]
+            at = span.end
+        parts.append(text[at:])
+        return "".join(parts)
+
     def clear_cut(self, text: str, limit: int) -> int:
         """Where to cut ``text`` to at most ``limit`` characters without splitting a secret: a cut
         inside one moves to its start, so the kept part holds whole secrets (which the gate then

@@ -110,6 +110,12 @@ class _Search:
             return
         if not self._hit(text, rel, None):
             return
+        if self.redactor is not None:
+            # Search what a read would show: a pattern probing a secret's characters finds nothing,
+            # so match counts cannot spell one out. Line numbers are kept (redact_lines).
+            text = self.redactor.redact_lines(text)
+            if not self._hit(text, rel, None):
+                return
         lines = text.split("\n")
         ctx = self.args.context
         for index, line in enumerate(lines):
