@@ -52,6 +52,9 @@ def run_with_state(args: argparse.Namespace, body: Callable[[StateDB, Any], Awai
 
     try:
         return asyncio.run(main())
+    except ConfigError as exc:  # a bad [credentials] table: its values could not be known to redact
+        print(f"tollhouse: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
     except StateError as exc:
         print(f"tollhouse: {exc}", file=sys.stderr)
         return exitcodes.STORE_UNUSABLE
