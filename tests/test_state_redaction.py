@@ -95,3 +95,25 @@ def test_grants_are_stored_redacted(tmp_path: Path) -> None:
     assert grant.args_match == {"path": "[REDACTED:github-token]/*"}
     for secret in (GH, KNOWN):
         assert_no_secret(tmp_path, secret)
+
+
+def test_memory_export_with_a_bad_credentials_table_is_a_clear_error(workspace: Path) -> None:
+    import subprocess
+
+    from tests.conftest import subprocess_env, tollhouse_cmd, write_config
+
+    write_config(workspace, '[credentials."github:x"]\nsource = "nowhere"\n')
+    done = subprocess.run(
+        tollhouse_cmd("memory", "export"),
+        cwd=workspace,
+        env=subprocess_env(TOLLHOUSE_CONFIG=str(workspace / "tollhouse.toml")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == "", (done.returncode, done.stderr)
+    assert (
+        done.stderr.startswith("tollhouse: ")
+        and "credentials" in done.stderr
+        and "Traceback" not in done.stderr
+    )
