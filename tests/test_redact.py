@@ -113,3 +113,110 @@ def test_values_under_secret_looking_keys_are_redacted_whatever_the_key_length()
     before = _sensitive_short_key.cache_info().currsize
     r.redact({("k" * 65) + str(i): "v" for i in range(50)})  # long client keys are not remembered
     assert _sensitive_short_key.cache_info().currsize == before
+
+
+# -- one pass, shapes inside words, keys, encoded forms (issue 14) --------------------------------
+
+ANT = "sk-ant-api03-" + "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0"
+SLACK = "xoxb-" + "123456789012-abcdefghijKLMN"
+GLPAT = "glpat-" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7"
+FINE_PAT = "github_pat_" + "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"
+AKIA = "AKIA" + "IOSFODNN7EXAMPLE"
+OPENAI = "sk-" + "Ab3dEf6hIj9lMn2pQr5tUv8xYz1bCd4fGh7jKl0n"
+
+
+@pytest.mark.parametrize("secret", [GH, ANT, SLACK, GLPAT, FINE_PAT, AKIA, JWT, OPENAI])
+@pytest.mark.parametrize("glue", [("x", "x"), ("_", "_"), ("9", ""), ("", "Z"), ("ab", "")])
+def test_token_shapes_are_found_glued_inside_words(secret: str, glue: tuple[str, str]) -> None:
+    before, after = glue
+    out = Redactor().redact_text(f"value={before}{secret}{after} end")
+    assert secret not in out
+    assert secret[4:20] not in out, out  # no recognisable half is left either
+    assert "[REDACTED:" in out
+
+
+@pytest.mark.parametrize("text", [f"x{PEM}x", f"key:{PEM}", PEM.replace("RSA ", "EC ")])
+def test_private_key_blocks_glued_to_text(text: str) -> None:
+    out = Redactor().redact_text(text)
+    assert "MIIEowIBAAKCAQEA7" not in out and "[REDACTED:private-key]" in out
+
+
+def test_the_end_of_a_key_whose_start_was_cut_off_is_redacted() -> None:
+    tail = "owIBAAKCAQEA7\nabcdef==\n-----END RSA PRIVATE KEY-----\n$ next"
+    out = Redactor().redact_text(tail)
+    assert out == "[REDACTED:private-key]\n$ next"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "task-runner-configuration-file-name and desk-lamp-and-other-words",
+        "tests/x.py::test_a PASSED\n" * 50,
+        "passwordless login is supported; tokens=5; secretary",
+        "ASIA pacific",
+    ],
+)
+def test_words_that_merely_contain_a_prefix_are_kept(text: str) -> None:
+    assert Redactor().redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["DB_PASSWORD=hunter2hunter2", "export MY_API_KEY=abcdef123", "x_token: qwerty12"]
+)
+def test_key_words_glued_to_a_prefix(text: str) -> None:
+    out = Redactor().redact_text(text)
+    assert out.endswith("[REDACTED:password]"), out
+
+
+def test_dict_keys_are_redacted_and_never_collapse() -> None:
+    r = Redactor(secrets=["known-value-123"])
+    data = {GH: 1, "env": {"known-value-123": "a", ANT: "b"}, "ok": "fine"}
+    out = r.redact(data)
+    text = repr(out)
+    for secret in (GH, ANT, "known-value-123"):
+        assert secret not in text
+    assert out["ok"] == "fine" and len(out["env"]) == 2  # both keys kept, under distinct names
+    assert set(out["env"].values()) == {"a", "b"}
+
+
+def test_nothing_changed_is_the_same_object() -> None:
+    r = Redactor(secrets=["known-value-123"])
+    clean = {"a": ["x", {"b": 1.5, "c": None}], "d": "text"}
+    assert r.redact(clean) is clean
+    dirty = {"a": ["x", {"b": "known-value-123"}]}
+    out = r.redact(dirty)
+    assert out is not dirty and dirty["a"][1]["b"] == "known-value-123"  # the input is not mutated
+
+
+@pytest.mark.parametrize(
+    "secret", ['quo"te-secret', "back\\slash-secret", "tab\there-secret", "ünïcode-sécret"]
+)
+def test_exact_values_are_found_in_json_encoded_text(secret: str) -> None:
+    import json
+
+    from tollhouse.gate.digest import canonical_json
+
+    r = Redactor(secrets=[secret])
+    for encoded in (
+        json.dumps({"v": secret}),
+        canonical_json({"v": secret}),
+        json.dumps([secret], ensure_ascii=False),
+    ):
+        out = r.redact_text(encoded)
+        assert "[REDACTED:secret]" in out
+        assert json.loads(out)  # still valid JSON
+
+
+def test_a_long_value_after_a_rare_anchor_is_redacted_whole() -> None:
+    """Windows around anchors only save time: a value longer than the window is still all replaced."""
+    value = "v" * 10_000
+    text = ("filler line\n" * 50_000) + f"token={value} end\n" + ("filler line\n" * 50_000)
+    out = Redactor().redact_text(text)
+    assert value[:50] not in out and out.count("[REDACTED:password]") == 1
+
+
+def test_redaction_is_idempotent() -> None:
+    r = Redactor(secrets=["known-value-123"])
+    text = f"a {GH} b token=known-value-123 {PEM} c x{AKIA}"
+    once = r.redact_text(text)
+    assert r.redact_text(once) == once

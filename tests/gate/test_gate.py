@@ -379,3 +379,26 @@ async def test_closing_runs_every_closer_even_after_one_fails(config, caplog) ->
     out = await gate.call(Call("fx_note", {"path": "notes/n.md", "content": "x"}))
     assert out.status == "error" and "nothing was run" in out.message  # the store closed as well
     assert not (config.root / "notes/n.md").exists()
+
+
+async def test_log_records_and_tracebacks_are_redacted(workspace: Path, monkeypatch, tmp_path: Path) -> None:
+    """A tool's exception text lands in the server log (stderr) through log.exception: redacted."""
+    import logging
+
+    from tests.secrets import assert_no_secret
+
+    monkeypatch.setenv("TOLLHOUSE_TEST_CANARY", CANARY)
+    log_file = tmp_path / "server.log"
+    handler = logging.FileHandler(log_file)
+    logging.getLogger().addHandler(handler)
+    try:
+        async with await Gate.open(make_config(workspace)) as gate:
+            crashed = await gate.call(Call("fx_crash", {}))
+            logging.getLogger("tollhouse.test").warning("odd value %s", CANARY)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    assert crashed.status == "error"
+    text = log_file.read_text()
+    assert "RuntimeError: internal detail [REDACTED:secret]" in text and "odd value [REDACTED:secret]" in text
+    assert_no_secret(log_file, CANARY)

@@ -14,6 +14,7 @@ from typing import Any
 from tollhouse import display as show
 from tollhouse.cli import exitcodes
 from tollhouse.config import ConfigError, load_config
+from tollhouse.gate.redact import Redactor
 from tollhouse.state import memory, memory_io, memory_query
 from tollhouse.state.db import StateDB, StateError
 
@@ -44,7 +45,7 @@ def run_with_state(args: argparse.Namespace, body: Callable[[StateDB, Any], Awai
         return exitcodes.USAGE
 
     async def main() -> int:
-        state = await StateDB.open(config.state_dir / "state.db")
+        state = await StateDB.open(config.state_dir / "state.db", redactor=Redactor.for_operator(config))
         try:
             return await body(state, config)
         finally:
@@ -52,6 +53,9 @@ def run_with_state(args: argparse.Namespace, body: Callable[[StateDB, Any], Awai
 
     try:
         return asyncio.run(main())
+    except ConfigError as exc:  # a bad [credentials] table: its values could not be known to redact
+        print(f"tollhouse: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
     except StateError as exc:
         print(f"tollhouse: {exc}", file=sys.stderr)
         return exitcodes.STORE_UNUSABLE

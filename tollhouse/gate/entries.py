@@ -29,21 +29,29 @@ def make_entry(
     message: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every free-text or JSON field passes the redactor here, so no caller can forget it.
+    """Every free-text or JSON field passes the redactor here, so no caller can forget it: the
+    client-chosen names too (tool, case, session, client), since an unknown tool name or a case id is
+    as free as any argument, and JSON keys as well as values.
 
     ``arguments_text`` is the already-redacted canonical text of the arguments, for a call that writes
     two entries (intent and outcome) and should redact and encode them once. ``excerpt`` is the one
     field that arrives redacted (``Gate._excerpt``): it must be redacted before it is cut short."""
+    text = redactor.redact_text
+
+    def name(value: str | None) -> str | None:
+        return None if value is None else text(value)
+
+    credentials = sorted({text(c) for c in call.credentials_used})
     return {
         "kind": kind,
-        "call_id": call.call_id,
-        "operator": call.operator or operator,
-        "credentials": canonical_json(sorted(set(call.credentials_used))) if call.credentials_used else "[]",
-        "channel": call.channel,
-        "client": call.client,
-        "session": call.session,
-        "case_id": call.case,
-        "tool": call.tool,
+        "call_id": name(call.call_id),
+        "operator": name(call.operator or operator),
+        "credentials": canonical_json(credentials) if credentials else "[]",
+        "channel": name(call.channel),
+        "client": name(call.client),
+        "session": name(call.session),
+        "case_id": name(call.case),
+        "tool": name(call.tool),
         "arguments": arguments_text
         if arguments_text is not None
         else (None if arguments is None else canonical_json(redactor.redact(arguments))),
@@ -56,7 +64,7 @@ def make_entry(
         "duration_us": duration_us,
         "result_digest": result_digest,
         "excerpt": excerpt,
-        "message": None if message is None else redactor.redact_text(message),
+        "message": name(message),
         "details": None if details is None else canonical_json(redactor.redact(details)),
         "process": process,
     }

@@ -25,7 +25,7 @@ from tollhouse.gate.entries import make_entry
 from tollhouse.gate.grant_match import GrantSubject, grant_hint, grant_subject
 from tollhouse.gate.grants import use_matching_grant
 from tollhouse.gate.policy import Policy
-from tollhouse.gate.redact import Redactor
+from tollhouse.gate.redact import Redactor, redact_logs
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision, Outcome, Status
 from tollhouse.identity import build_resolver
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
@@ -43,6 +43,9 @@ from tollhouse.tools.base import (
 )
 
 log = logging.getLogger("tollhouse.gate")
+
+PROGRESS_MAX_CHARS = 500
+"""A progress message is cut to this many characters after it was redacted."""
 
 
 def default_operator() -> str:
@@ -122,7 +125,9 @@ class Gate:
         )
         policy = Policy.load(config, registry)
         redactor = Redactor.from_config(config)
+        redact_logs(redactor)  # log records (stderr included) hold no secret either
         credentials = build_resolver(config, redactor)  # a bad [credentials] table fails here, first
+        credentials.register_known()  # env:/file: values are hidden from the first call on
         receipts = await ReceiptStore.open(
             config.state_dir,
             checkpoint_every=config.receipts.checkpoint_every,
@@ -130,7 +135,7 @@ class Gate:
         )
         try:
             await receipts.recover_interrupted()
-            state = await StateDB.open(config.state_dir / "state.db")
+            state = await StateDB.open(config.state_dir / "state.db", redactor=redactor)
         except BaseException:
             await receipts.close()
             raise
@@ -450,14 +455,19 @@ class Gate:
         )  # fmt: skip
 
     def _redacted_progress(self, call: Call) -> Any:
-        """Progress goes to the client while the tool runs: it passes the redactor like a result."""
+        """Progress goes to the client while the tool runs: it passes the redactor like a result,
+        and is shortened only after (a cut first could leave half a token no detector knows)."""
         sink = call.progress
         if sink is None:
             return None
         redact = self.services.redactor.redact_text
 
         async def progress(done: float, total: float | None, message: str | None) -> None:
-            await sink(done, total, None if message is None else redact(message))
+            if message is not None:
+                message = redact(message)
+                if len(message) > PROGRESS_MAX_CHARS:
+                    message = message[:PROGRESS_MAX_CHARS] + "…"
+            await sink(done, total, message)
 
         return progress
 

@@ -7,6 +7,8 @@ are read, so that no receipt, error or result can carry them afterwards.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any, Protocol
 import anyio
 
 from tollhouse.identity.profiles import Profile, ProfileError, parse_profiles
-from tollhouse.identity.sources import CredentialError, read_env, read_file, run_command
+from tollhouse.identity.sources import MAX_SECRET_BYTES, CredentialError, read_env, read_file, run_command
 
 
 class SecretSink(Protocol):
@@ -63,6 +65,29 @@ class CredentialResolver:
                 self._cache[profile_id] = _Cached(value, time.monotonic() + profile.ttl_s)
             return value
 
+    def register_known(self) -> int:
+        """Hand every env: and file: profile's value to the redactor now, before any tool runs: a
+        command could otherwise print a token (``cat /proc/PPID/environ``) that no call has resolved
+        yet. command: profiles (``gh auth token``) are not run here: a vendor CLI can be slow, prompt,
+        or refresh a login, so its value becomes known when a call first resolves it. Returns how
+        many values were registered; a profile that cannot be read now is skipped (it has no value
+        to hide, and a call that needs it reports why)."""
+        if self._redactor is None:
+            return 0
+        count = 0
+        for profile in self.profiles.values():
+            if profile.kind == "env" and profile.env is not None:
+                value = os.environ.get(profile.env, "")
+            elif profile.kind == "file" and profile.path is not None:
+                value = _peek(profile.path)  # even a file a call would refuse (loose mode) holds a secret
+            else:
+                continue
+            lines = [line.strip() for line in value.splitlines() if line.strip()]
+            for part in {value.strip(), *lines} - {""}:
+                self._redactor.add_secret(part)
+            count += bool(lines)
+        return count
+
     def invalidate(self, profile_id: str) -> None:
         """Forget a cached value (after the service rejected it), so a rotated secret is read anew."""
         self._cache.pop(profile_id, None)
@@ -77,6 +102,24 @@ class CredentialResolver:
         if profile.kind == "file":
             return await anyio.to_thread.run_sync(read_file, profile)
         return await run_command(profile)
+
+
+def _peek(path: Path) -> str:
+    """A credential file's text for the redactor: regular files of token size only, never blocking
+    (a FIFO), and no error: a file that cannot be read has nothing to hide yet."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return ""
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_SECRET_BYTES:
+            return ""
+        return os.read(fd, MAX_SECRET_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 def build_resolver(config: Any, redactor: SecretSink | None) -> CredentialResolver:

@@ -9,15 +9,25 @@ CLI's import path.
 Every read is receipted by the face (channel, client, uri, status); a reader only returns data:
 a ``str`` is served as is, anything else as JSON. A reader raises ``ResourceNotFound`` for a uri it
 cannot serve, and ``ToolError`` for a problem the client should read.
+
+What is served passes the gate's redactor here, not in each reader: the catalogue wraps every
+``read`` and ``render`` it holds (and their error messages), so a resource or prompt added later is
+covered too. State is redacted when written; this pass also covers rows written before that, and
+receipts read back.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from tollhouse.tools.base import ToolError
 
 # Modules that provide resources and prompts, in listing order. Add a line to join.
 RESOURCE_MODULES: list[str] = ["tollhouse.server.builtin_resources", "tollhouse.server.case_resources"]
@@ -98,12 +108,55 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
+def _redactor(gate: Any) -> Any:
+    from tollhouse.gate.redact import Redactor
+
+    found = getattr(getattr(gate, "services", None), "redactor", None)
+    return found if found is not None else Redactor()  # no gate's redactor: still the detectors
+
+
+def _served(redactor: Any, data: Any) -> Any:
+    if isinstance(data, str):
+        return redactor.redact_text(data)
+    # Through JSON first, so what the face would print with default=str is what is redacted.
+    return redactor.redact(json.loads(json.dumps(data, ensure_ascii=False, default=str)))
+
+
+def _redacting_read(read: Callable[[ResourceRequest], Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(read)
+    async def wrapped(request: ResourceRequest) -> Any:
+        redactor = _redactor(request.gate)
+        try:
+            return _served(redactor, await read(request))
+        except ToolError as exc:
+            raise ToolError(redactor.redact_text(str(exc))) from None
+
+    return wrapped
+
+
+def _redacting_render(
+    render: Callable[[PromptRequest], Awaitable[str | list[tuple[str, str]]]],
+) -> Callable[..., Awaitable[str | list[tuple[str, str]]]]:
+    @functools.wraps(render)
+    async def wrapped(request: PromptRequest) -> str | list[tuple[str, str]]:
+        redactor = _redactor(request.gate)
+        try:
+            rendered = await render(request)
+        except ToolError as exc:
+            raise ToolError(redactor.redact_text(str(exc))) from None
+        if isinstance(rendered, str):
+            return str(redactor.redact_text(rendered))
+        return [(role, redactor.redact_text(text)) for role, text in rendered]
+
+    return wrapped
+
+
 class ResourceCatalogue:
     """All resources and prompts from ``RESOURCE_MODULES`` (or an explicit list, for tests)."""
 
     def __init__(self, resources: Iterable[ResourceSpec] = (), prompts: Iterable[PromptSpec] = ()) -> None:
-        self.resources = list(resources)
-        self.prompts = {p.name: p for p in prompts}
+        self.resources = [dataclasses.replace(r, read=_redacting_read(r.read)) for r in resources]
+        self.prompts = {p.name: dataclasses.replace(p, render=_redacting_render(p.render)) for p in prompts}
 
     @classmethod
     def load(cls, modules: Iterable[str] | None = None) -> ResourceCatalogue:

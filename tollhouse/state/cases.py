@@ -143,6 +143,12 @@ async def open_case(
     so an agent can call case_open to resume. Returns (case, created)."""
     if case_id is not None:
         check_case_id(case_id)
+        if state.redactor.redact_text(case_id) != case_id:
+            # Stored redacted, the id would no longer name the case (nor be a valid id): refuse it.
+            raise CaseInputError(
+                "case id looks like a secret (a token or a known credential value) and would be "
+                "redacted; choose another id"
+            )
     if not title.strip():
         raise CaseInputError("a case needs a title")
     _limit("title", title, TITLE_MAX)

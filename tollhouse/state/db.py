@@ -1,5 +1,13 @@
 """``.tollhouse/state.db``: grants, memory, cases and handoffs, with forward-only migrations.
 
+Every connection this module opens is a ``RedactingConnection``: each text parameter of a statement
+that writes (anything but SELECT/PRAGMA/EXPLAIN) passes the redactor inside ``execute`` itself, so no
+write path (a fact, a note, a handoff, a grant, a pin, one added later) can store a secret by forgetting
+to redact it. The server's state carries the gate's redactor (known credential values too); a CLI
+connection carries one with the token-shape detectors and the configured environment values.
+A write's WHERE parameters are redacted too, which matches what was stored; reads (full-text
+searches among them) keep theirs.
+
 Schema changes are an ordered list of small migration functions (the simonw/llm way). The version
 lives in ``PRAGMA user_version``; each migration runs in its own ``BEGIN IMMEDIATE`` transaction and
 re-reads the version inside it, so several server processes starting together migrate exactly once.
@@ -17,6 +25,8 @@ from typing import Any, TypeVar
 
 import aiosqlite
 import anyio
+
+from tollhouse.gate.redact import Redactor
 
 T = TypeVar("T")
 Migration = Callable[[sqlite3.Connection], None]
@@ -40,6 +50,56 @@ def words(text: str | None) -> list[str]:
 
 class StateError(Exception):
     """The state database cannot be used; the message says why and what to do."""
+
+
+_READS = ("SELECT", "PRAGMA", "EXPLAIN")
+
+
+def _redacted_params(redactor: Redactor, sql: str, params: Any) -> Any:
+    """The parameters as they may be stored. Reads keep theirs: a search for a word must not turn
+    into a search for a marker (full-text MATCH syntax would reject it)."""
+    if not params or sql.lstrip()[:7].upper().startswith(_READS):
+        return params
+    if isinstance(params, dict):
+        return {k: redactor.redact_text(v) if isinstance(v, str) else v for k, v in params.items()}
+    return tuple(redactor.redact_text(v) if isinstance(v, str) else v for v in params)
+
+
+class _RedactingCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        conn = self.connection
+        assert isinstance(conn, RedactingConnection)
+        return super().execute(sql, _redacted_params(conn.redactor, sql, parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        conn = self.connection
+        assert isinstance(conn, RedactingConnection)
+        rows = [_redacted_params(conn.redactor, sql, p) for p in seq_of_parameters]
+        return super().executemany(sql, rows)
+
+
+class RedactingConnection(sqlite3.Connection):
+    """A sqlite3 connection whose writes store only redacted text (see the module docstring).
+    ``cursor()`` hands out redacting cursors, and ``execute`` goes through one, so the stdlib's
+    shortcut methods and aiosqlite (which calls ``execute``/``executemany`` on this object) are covered."""
+
+    redactor: Redactor
+
+    def cursor(self, factory: Any = _RedactingCursor) -> Any:  # type: ignore[override]
+        if not (isinstance(factory, type) and issubclass(factory, _RedactingCursor)):
+            raise TypeError("state connections only hand out redacting cursors")
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        return self.cursor().executemany(sql, parameters)
+
+
+def _factory(redactor: Redactor | None) -> type[RedactingConnection]:
+    chosen = redactor if redactor is not None else Redactor()
+    return type("RedactingConnection", (RedactingConnection,), {"redactor": chosen})
 
 
 def _m001_grants(db: sqlite3.Connection) -> None:
@@ -202,13 +262,14 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
 
 
-def open_sync(path: Path, *, create: bool = True) -> sqlite3.Connection:
-    """A migrated stdlib connection (autocommit mode) for the CLI and for tests."""
+def open_sync(path: Path, *, create: bool = True, redactor: Redactor | None = None) -> sqlite3.Connection:
+    """A migrated stdlib connection (autocommit mode) for the CLI and for tests; its writes are
+    redacted by ``redactor`` (default: the token-shape detectors)."""
     if not create and not path.exists():
         raise StateError(f"state database {path} does not exist; run `tollhouse init`")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, factory=_factory(redactor))
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
         # WAL + NORMAL: a commit survives a crash of the process and holds the write lock briefly.
@@ -227,9 +288,11 @@ def open_sync(path: Path, *, create: bool = True) -> sqlite3.Connection:
 class StateDB:
     """Async access for the server (aiosqlite, WAL, long busy timeout)."""
 
-    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, conn: aiosqlite.Connection, redactor: Redactor) -> None:
         self.path = path
         self.conn = conn
+        self.redactor = redactor
+        """What every write passes (inside the connection); also for checks such as a case id."""
         # One connection is shared by every task of this process: serialise write transactions on it
         # so two tasks never interleave statements inside one BEGIN ... COMMIT.
         self._write_lock = anyio.Lock()
@@ -250,16 +313,19 @@ class StateDB:
                 await self.conn.execute("COMMIT")
 
     @classmethod
-    async def open(cls, path: Path, *, create: bool = True) -> StateDB:
+    async def open(cls, path: Path, *, create: bool = True, redactor: Redactor | None = None) -> StateDB:
+        """Open (and migrate) the state database; every write through it is redacted by ``redactor``
+        (default: the token-shape detectors). The gate passes its own, which knows credential values."""
+        redactor = redactor if redactor is not None else Redactor()
         open_sync(path, create=create).close()  # migrate once, synchronously and with locking
         try:
-            conn = await aiosqlite.connect(path, timeout=30, isolation_level=None)
+            conn = await aiosqlite.connect(path, timeout=30, isolation_level=None, factory=_factory(redactor))
             conn.row_factory = aiosqlite.Row
             await conn.execute("PRAGMA busy_timeout = 30000")
             await conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"state database {path} cannot be used: {exc}") from exc
-        return cls(path, conn)
+        return cls(path, conn, redactor)
 
     async def close(self) -> None:
         await self.conn.close()

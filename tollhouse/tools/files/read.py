@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tollhouse.gate.redact import CUT_OVERLAP, Redactor
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
 from tollhouse.tools.files import confine, textio
 
@@ -58,7 +59,9 @@ class ReadOutput(BaseModel):
     hint: str | None = None
 
 
-def _stream_window(fd: int, offset: int, limit: int, cap: int, rel: str) -> textio.Window:
+def _stream_window(
+    fd: int, offset: int, limit: int, cap: int, rel: str, redactor: Redactor | None = None
+) -> textio.Window:
     """Window over a file too large to decode whole: lines are read one at a time."""
     reader = io.BufferedReader(io.FileIO(fd, closefd=False), 1 << 16)
     number = 0
@@ -66,7 +69,7 @@ def _stream_window(fd: int, offset: int, limit: int, cap: int, rel: str) -> text
     used = 0
     cut = False
     while True:
-        raw = reader.readline(cap + 1)
+        raw = reader.readline(cap + CUT_OVERLAP)  # past the cap: a cut must not split a secret
         if not raw:
             break
         number += 1
@@ -76,7 +79,7 @@ def _stream_window(fd: int, offset: int, limit: int, cap: int, rel: str) -> text
             continue
         if len(out) >= limit or used + len(raw) > cap:
             if not out:
-                out.append(textio.decode_prefix(raw[:cap]))
+                out.append(textio.clear_prefix(raw, cap, redactor))
                 number += 1
             cut = len(out) < limit
             return textio.Window("".join(out), offset, offset + len(out) - 1, cut, number, None)
@@ -113,6 +116,10 @@ def _stream_tail(fd: int, size: int, count: int, cap: int) -> textio.Window:
     return textio.Window(win.content, None, None, win.truncated, None, None)
 
 
+def _redactor(ctx: ToolContext) -> Redactor | None:
+    return getattr(ctx.services, "redactor", None)
+
+
 def _decode_suffix(data: bytes) -> str:
     for cut in range(4):
         try:
@@ -143,6 +150,13 @@ def read_file(ctx: ToolContext, args: ReadInput, cap: int = MAX_READ_BYTES) -> R
             if size > limit:
                 raise ToolError(f"{rel!r} is {size} bytes; base64 reads are limited to {limit} bytes{why}")
             data = confine.read_all(fd, limit)
+            redactor = _redactor(ctx)
+            if redactor is not None and redactor.spans(data.decode("utf-8", "replace")):
+                # Encoded, a secret would pass every detector and known value: hand over none of it.
+                raise ToolError(
+                    f"{rel!r} holds a secret (a token or a known credential value), and base64 would "
+                    "carry it past redaction; read it as text, where the secret shows as [REDACTED:...]"
+                )
             return ReadOutput(
                 path=rel,
                 size=len(data),
@@ -156,7 +170,7 @@ def read_file(ctx: ToolContext, args: ReadInput, cap: int = MAX_READ_BYTES) -> R
             if args.tail is not None:
                 win = textio.tail_window(lines, args.tail, cap)
             else:
-                win = textio.window(lines, args.offset, limit, cap)
+                win = textio.window(lines, args.offset, limit, cap, _redactor(ctx))
             newline = text.newline
         else:
             body = head[len(textio.BOM) :] if head.startswith(textio.BOM) else head
@@ -165,7 +179,7 @@ def read_file(ctx: ToolContext, args: ReadInput, cap: int = MAX_READ_BYTES) -> R
             if args.tail is not None:
                 win = _stream_tail(fd, size, args.tail, cap)
             else:
-                win = _stream_window(fd, args.offset, limit, cap, rel)
+                win = _stream_window(fd, args.offset, limit, cap, rel, _redactor(ctx))
             newline = textio.newline_style(win.content)
     hint = None
     if win.next_offset is not None:

@@ -8,6 +8,7 @@ import threading
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
+from tollhouse.gate.redact import Redactor
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
 from tollhouse.tools.files import confine, textio
 from tollhouse.tools.files.listing import MAX_SCAN, path_matcher, run_in_thread
@@ -61,9 +62,13 @@ class SearchOutput(BaseModel):
     hint: str | None = None
 
 
-def _cut(line: str) -> str:
+def _cut(line: str, redactor: Redactor | None) -> str:
+    """The line, at most MAX_LINE_CHARS: never cut inside a secret (the gate replaces whole ones)."""
     line = line.rstrip("\r")
-    return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…"
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    at = MAX_LINE_CHARS if redactor is None else redactor.clear_cut(line, MAX_LINE_CHARS)
+    return line[:at] + "…"
 
 
 class _Search:
@@ -71,6 +76,7 @@ class _Search:
         self.args = args
         self.pattern = pattern
         self.cancel = cancel
+        self.redactor: Redactor | None = None
         self.matches: list[SearchMatch] = []
         self.skipped = 0  # matches passed over because of offset
         self.used = 0
@@ -104,6 +110,12 @@ class _Search:
             return
         if not self._hit(text, rel, None):
             return
+        if self.redactor is not None:
+            # Search what a read would show: a pattern probing a secret's characters finds nothing,
+            # so match counts cannot spell one out. Line numbers are kept (redact_lines).
+            text = self.redactor.redact_lines(text)
+            if not self._hit(text, rel, None):
+                return
         lines = text.split("\n")
         ctx = self.args.context
         for index, line in enumerate(lines):
@@ -117,9 +129,9 @@ class _Search:
             match = SearchMatch(
                 path=rel,
                 line=index + 1,
-                text=_cut(line),
-                before=[_cut(x) for x in lines[max(0, index - ctx) : index]],
-                after=[_cut(x) for x in lines[index + 1 : index + 1 + ctx]],
+                text=_cut(line, self.redactor),
+                before=[_cut(x, self.redactor) for x in lines[max(0, index - ctx) : index]],
+                after=[_cut(x, self.redactor) for x in lines[index + 1 : index + 1 + ctx]],
             )
             size = len(match.text) + sum(len(x) for x in match.before + match.after) + len(rel) + 16
             if len(self.matches) >= self.args.limit or (self.matches and self.used + size > MAX_OUTPUT_BYTES):
@@ -156,6 +168,7 @@ def _search(ctx: ToolContext, args: SearchInput, cancel: threading.Event) -> Sea
     pattern = _compile(args)
     target = confine.resolve(ctx, args.path)
     state = _Search(args, pattern, cancel)
+    state.redactor = getattr(ctx.services, "redactor", None)
     walker = Walker(target, max_depth=None, gitignore=args.gitignore, max_scan=MAX_SCAN, cancel=cancel)
     try:
         if target.is_root or not _is_file(target):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import mimetypes
 from dataclasses import dataclass
 
+from tollhouse.gate.redact import CUT_OVERLAP, Redactor
 from tollhouse.tools.base import ToolError
 
 BOM = b"\xef\xbb\xbf"
@@ -118,7 +119,17 @@ class Window:
     total_lines: int | None
 
 
-def window(lines: list[str], offset: int, limit: int, cap: int) -> Window:
+def clear_prefix(data: bytes, cap: int, redactor: Redactor | None) -> str:
+    """The start of one over-long line, at most ``cap`` bytes, never ending inside a secret: the
+    gate redacts the result after this cut, and half a token is one no detector would recognise."""
+    prefix = decode_prefix(data[:cap])
+    if redactor is None or len(data) <= cap:
+        return prefix
+    wider = decode_prefix(data[: cap + CUT_OVERLAP])
+    return wider[: redactor.clear_cut(wider, len(prefix))]
+
+
+def window(lines: list[str], offset: int, limit: int, cap: int, redactor: Redactor | None = None) -> Window:
     """Lines ``offset..offset+limit-1`` (1-based) of ``lines``, no more than ``cap`` UTF-8 bytes."""
     total = len(lines)
     if offset > max(total, 1):
@@ -135,7 +146,7 @@ def window(lines: list[str], offset: int, limit: int, cap: int) -> Window:
         size = len(lines[index].encode("utf-8"))
         if used + size > cap:
             if not out:  # one line longer than the cap: return its start
-                out.append(decode_prefix(lines[index].encode("utf-8")[:cap]))
+                out.append(clear_prefix(lines[index].encode("utf-8"), cap, redactor))
                 index += 1
             cut = True
             break

@@ -8,13 +8,18 @@ import stat
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tollhouse.gate.redact import Redactor
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
-from tollhouse.tools.files import confine, textio
+from tollhouse.tools.files import confine, markers, textio
 from tollhouse.tools.files.atomic import sha256, write_atomic
 
 FAMILY = "files"
 MAX_WRITE_BYTES = 10 * 1024 * 1024
 MAX_DIFF_CHARS = 64 * 1024
+
+
+def _redactor(ctx: ToolContext) -> Redactor | None:
+    return getattr(ctx.services, "redactor", None)
 
 
 def _digest_of(dir_fd: int, name: str, rel: str) -> tuple[str | None, bytes | None, os.stat_result | None]:
@@ -58,7 +63,11 @@ def _write(args: WriteInput, ctx: ToolContext) -> WriteOutput:
     if len(data) > MAX_WRITE_BYTES:
         raise ToolError(f"content is {len(data)} bytes; files_write accepts at most {MAX_WRITE_BYTES} bytes")
     with confine.parent_dir(target, create=True) as pfd:
-        before, _, old = _digest_of(pfd, target.name, target.rel) if args.overwrite else (None, None, None)
+        before, current, old = (
+            _digest_of(pfd, target.name, target.rel) if args.overwrite else (None, None, None)
+        )
+        if current is not None:
+            markers.check_write(target.rel, args.content, current.decode("utf-8", "replace"), _redactor(ctx))
         try:
             created = write_atomic(
                 pfd, target.name, data, overwrite=args.overwrite, rel=target.rel, expect=old
@@ -110,12 +119,19 @@ def _line_numbers(text: str, needle: str, most: int = 5) -> list[int]:
     return out
 
 
-def apply_edits(text: str, edits: list[Edit]) -> tuple[str, int]:
-    """Apply ``edits`` in order to LF-normalised text; all or nothing."""
+def apply_edits(text: str, edits: list[Edit], redactor: Redactor | None = None) -> tuple[str, int]:
+    """Apply ``edits`` in order to LF-normalised text; all or nothing. With the gate's redactor, each
+    edit is matched in the redacted view of the file, as it was read (markers.py)."""
     total = 0
     for number, edit in enumerate(edits, 1):
         old = edit.old_text.replace("\r\n", "\n")
         new = edit.new_text.replace("\r\n", "\n")
+        if redactor is not None:
+            text, count = markers.apply_in_view(
+                text, old, new, replace_all=edit.replace_all, number=number, redactor=redactor
+            )
+            total += count
+            continue
         count = text.count(old)
         if count == 0:
             raise ToolError(
@@ -157,7 +173,7 @@ def _edit(args: EditInput, ctx: ToolContext) -> EditOutput:
         # A CRLF file is edited as LF text and written back as CRLF, so edits written with \n match.
         crlf = text.newline == "\r\n"
         original = text.text.replace("\r\n", "\n") if crlf else text.text
-        changed, count = apply_edits(original, args.edits)
+        changed, count = apply_edits(original, args.edits, _redactor(ctx))
         diff = _diff(target.rel, original, changed)
         out_bytes = text.encode(changed.replace("\n", "\r\n") if crlf else changed)
         after = sha256(out_bytes)

@@ -74,9 +74,11 @@ class _Lines:
         self.last = 0.0
         self.bytes = 0
         self.pending: tuple[int, str] | None = None
+        self.at_line_start = True
 
     def chunk(self, data: bytes) -> None:
         self.bytes += len(data)
+        at_line_start, self.at_line_start = self.at_line_start, data.endswith(b"\n")
         if self.sink is None:
             return
         now = time.monotonic()
@@ -86,7 +88,12 @@ class _Lines:
         if end == -1:
             return
         start = data.rfind(b"\n", 0, end) + 1
-        line = data[start:end][: MAX_LINE_CHARS * 4].decode("utf-8", errors="replace")[:MAX_LINE_CHARS]
+        # Only whole lines, never cut here: the gate redacts a progress message and then shortens it
+        # (Gate._redacted_progress). A line begun in an earlier chunk, or one too long to send, would
+        # carry a piece of a token that no detector recognises.
+        if (start == 0 and not at_line_start) or end - start > MAX_LINE_CHARS * 4:
+            return
+        line = data[start:end].decode("utf-8", errors="replace")
         self.last = now
         self.pending = (self.bytes, line.rstrip("\r"))
 

@@ -261,7 +261,9 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
         stderr_sha256=result.stderr.sha256,
         output_held_open=result.held_open,
     )
-    stdout, stderr = result.stdout.text(), result.stderr.text()
+    # Redacted before the head+tail cut (output.py): a cut first could split a token past recognition.
+    spans = ctx.services.redactor.spans if getattr(ctx.services, "redactor", None) is not None else None
+    stdout, stderr = result.stdout.text(spans), result.stderr.text(spans)
     notes = [
         f"{name} held bytes that are not UTF-8 text or are control characters; they are shown as U+FFFD"
         for name, text, buf in (("stdout", stdout, result.stdout), ("stderr", stderr, result.stderr))
