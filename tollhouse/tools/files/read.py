@@ -136,6 +136,7 @@ def read_file(ctx: ToolContext, args: ReadInput, cap: int = MAX_READ_BYTES) -> R
     target = confine.resolve(ctx, args.path)
     rel = target.rel
     with confine.open_read(target) as (fd, st):
+        confine.check_inode(ctx, target, st)
         size = st.st_size
         head = os.pread(fd, textio.SNIFF_BYTES, 0)
         if args.as_base64:
@@ -281,6 +282,8 @@ def _stat(ctx: ToolContext, args: StatInput) -> StatOutput:
             if found is None:
                 raise ToolError(f"{entry.rel!r} does not exist; check the name with files_list or files_find")
             st = found
+            if stat.S_ISREG(st.st_mode):
+                confine.check_inode(ctx, entry, st)
     except OSError as exc:
         raise confine.os_error(exc, entry.rel) from None
     is_link = stat.S_ISLNK(st.st_mode)
