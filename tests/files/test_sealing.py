@@ -224,3 +224,32 @@ async def test_hard_link_to_a_denied_file_is_judged_by_its_own_name(tmp_path):
     )
     assert read.status == "ok" and MARK in read.result["content"]
     assert stat.status == "denied"  # the original name stays denied
+
+
+async def test_a_credential_file_the_config_names_is_state(tmp_path):
+    everything = (
+        POLICY.split("[[rules]]")[0]
+        + '[credentials."github:default"]\nsource = "file:conf/gh-token"\n\n'
+        + '[[rules]]\nid = "all"\ntools = ["files_*"]\neffect = "allow"\n'
+    )
+    config, root = make(tmp_path, everything)
+    (root / "conf").mkdir()
+    (root / "conf" / "gh-token").write_text("ghp_CREDENTIAL\n")
+    read, via_dots, search, listing = await calls(
+        config,
+        ("files_read", {"path": "conf/gh-token"}),
+        ("files_read", {"path": "src/../conf/gh-token", "as_base64": True}),
+        ("files_search", {"pattern": "CREDENTIAL|gh"}),
+        ("files_list", {"path": "conf"}),
+    )
+    for out in (read, via_dots):
+        assert out.status == "denied" and out.decision.rules == ("workspace.state",)
+        assert out.message == (
+            "denied by built-in rule workspace.state: path conf/gh-token is a credential file named by "
+            "the config; no tool reaches it"
+        )
+    for out in (search, listing):
+        assert out.status == "ok" and "CREDENTIAL" not in shown(out)
+    assert [m["path"] for m in search.result["matches"]] == ["tollhouse.toml"]  # it names the file
+    assert search.result["withheld"] == 2  # .tollhouse and conf/gh-token
+    assert listing.result["withheld"] == 1 and listing.result["entries"] == []
