@@ -253,3 +253,27 @@ async def test_a_credential_file_the_config_names_is_state(tmp_path):
     assert [m["path"] for m in search.result["matches"]] == ["tollhouse.toml"]  # it names the file
     assert search.result["withheld"] == 2  # .tollhouse and conf/gh-token
     assert listing.result["withheld"] == 1 and listing.result["entries"] == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"-----BEGIN PRIVATE KEY-----",
+        b"-----BEGIN RSA PRIVATE KEY-----",
+        b"-----BEGIN OPENSSH PRIVATE KEY-----",
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----",
+        b"-----BEGIN PGP PRIVATE KEY BLOCK-----",
+    ],
+)
+async def test_base64_never_carries_a_private_key_block(tmp_path, header):
+    """Any name (not only *.pem/*.key): base64 output passes the redactor unseen, so a file holding
+    a private key block is refused in that mode."""
+    config, root = make(tmp_path)
+    (root / "src" / "blob.bin").write_bytes(b"\x00\x01junk\n" + header + b"\nMIIEvQIBADANBg\n-----END-----\n")
+    [out] = await calls(config, ("files_read", {"path": "src/blob.bin", "as_base64": True}))
+    assert out.status == "error" and out.result is None
+    assert out.message == (
+        "'src/blob.bin' holds a private key block; it is not returned as base64 "
+        "(read it as text, where the key is redacted)"
+    )
+    assert "MIIEvQ" not in shown(out)

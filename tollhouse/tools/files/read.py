@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import stat
 from datetime import UTC, datetime
 
@@ -22,6 +23,8 @@ MAX_BASE64_BYTES = 1024 * 1024
 WHOLE_FILE_BYTES = 8 * 1024 * 1024
 """Files up to this size are decoded whole (line count known); larger ones are streamed."""
 MANY_MAX_PATHS = 50
+PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+"""A PEM/OpenSSH/PGP private key header, as the redactor recognises one in text."""
 MANY_TOTAL_BYTES = 512 * 1024
 
 
@@ -144,6 +147,12 @@ def read_file(ctx: ToolContext, args: ReadInput, cap: int = MAX_READ_BYTES) -> R
             if size > limit:
                 raise ToolError(f"{rel!r} is {size} bytes; base64 reads are limited to {limit} bytes{why}")
             data = confine.read_all(fd, limit)
+            if PRIVATE_KEY.search(data):
+                # The redactor sees text, not what base64 encodes: a key block would pass it whole.
+                raise ToolError(
+                    f"{rel!r} holds a private key block; it is not returned as base64 "
+                    "(read it as text, where the key is redacted)"
+                )
             return ReadOutput(
                 path=rel,
                 size=len(data),
