@@ -99,6 +99,7 @@ class Workspace:
         self._config_text = os.fspath(self.config_file) if self.config_file else None
         self.secret_files = tuple(Path(os.path.realpath(p)) for p in secret_files)
         """Files the config names as credential sources (``file:PATH``): the config's own secrets."""
+        self._secret_texts = frozenset(os.fspath(p) for p in self.secret_files)
         self._state_rx = any_path_matcher(STATE_GLOBS)
         self._sealed_cache: dict[tuple[str | None, ...], tuple[str, ...]] = {}
 
@@ -130,7 +131,7 @@ class Workspace:
                 return "the state directory or the operator's home (databases, keys, tokens)"
         if self._state_rx.match(path.rel):
             return "the state directory (databases, keys, tokens)"
-        if any(text == os.fspath(p) for p in self.secret_files):
+        if text in self._secret_texts:
             return "a credential file named by the config"
         return None
 

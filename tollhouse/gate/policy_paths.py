@@ -11,21 +11,21 @@ about each of them:
 * every **ask** rule of the same kinds: nobody was asked about this file, so it is withheld, except
   under the ask rules a person already approved this very call for.
 
-It is compiled once per call: one regex over every relevant path glob screens each path (a miss, the
-common case, costs one ``fullmatch``), and only a hit is checked in full by the rule's own matcher,
-with its other constraints (``args``) judged on this call, exactly as ``Policy.decide`` would.
+It is compiled once per (tool, approved rules) and kept on the policy: the relevant rules are filed
+in the same literal index ``Policy.decide`` uses (``policy_index.EffectGroup``: a rule on
+``secrets/**`` is only looked at for paths under ``secrets``), and a candidate is checked in full by
+the rule's own matcher, its other constraints (``args``) judged on this call, exactly as for the
+call's decision. benchmarks/paths.py times it per path at 10 to 10,000 rules.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from tollhouse.gate.policy_index import EffectGroup
 from tollhouse.gate.policy_match import CallView, CompiledRule
-from tollhouse.globs import any_path_matcher
 from tollhouse.tools.base import Tool
 from tollhouse.workspace import PathJudge, ResolvedPath
 
@@ -48,45 +48,41 @@ class PolicyPathJudge(PathJudge):
         super().__init__(policy.workspace)
         self._policy = policy
         self._key = (tool.name, approved)
-        self._compiled: tuple[list[CompiledRule], re.Pattern[str] | None] | None = None
+        self._group: EffectGroup | None = None
         # A view of this call, with its paths swapped per file: args constraints are judged on the
         # call itself, exactly as they were for its decision.
-        self._view = CallView(tool=tool, args=args, facets={})
+        self._view = CallView(tool=tool, args=args, facets={}, rels=["."], deny_rels=["."])
 
-    def _compile(self) -> tuple[list[CompiledRule], re.Pattern[str] | None]:
-        """The rules and the screening regex, built on first use and kept on the policy per (tool,
-        approved rules): a policy never changes after load, and most calls never walk."""
-        cache: dict[tuple[str, tuple[str, ...]], tuple[list[CompiledRule], re.Pattern[str] | None]]
-        cache = self._policy.path_judgements
-        found = cache.get(self._key)
-        if found is None:
+    def _compile(self) -> EffectGroup:
+        """The relevant rules, indexed, built on first use and kept on the policy per (tool, approved
+        rules): a policy never changes after load, and most calls never walk."""
+        cache: dict[tuple[str, tuple[str, ...]], EffectGroup] = self._policy.path_judgements
+        group = cache.get(self._key)
+        if group is None:
             name, approved = self._key
             rules: dict[int, CompiledRule] = {}
             for tool_name in dict.fromkeys((name, READER)):
                 plan = self._policy.index.plan(tool_name)
-                for group in (plan.deny, plan.ask):
-                    for rule in group.rules:
+                for effect in (plan.deny, plan.ask):
+                    for rule in effect.rules:
                         if rule.rule.paths and rule.id not in approved:
                             rules[rule.index] = rule
-            # Deny rules first, then file order: a file both denied and asked about is named as denied.
-            ordered = sorted(rules.values(), key=lambda r: (r.effect != "deny", r.index))
-            globs = [g for r in ordered for g in r.rule.paths or []]
-            found = cache[self._key] = (ordered, any_path_matcher(globs) if globs else None)
-        return found
+            group = cache[self._key] = EffectGroup([rules[i] for i in sorted(rules)])
+        return group
 
     def rule_for(self, path: ResolvedPath) -> str | None:
         builtin = super().rule_for(path)
         if builtin is not None:
             return builtin
-        if self._compiled is None:
-            self._compiled = self._compile()
-        rules, screen = self._compiled
-        rel = path.rel
-        if screen is None or screen.fullmatch(rel) is None:
+        if self._group is None:
+            self._group = self._compile()
+        if not self._group.rules:
             return None
-        view = dataclasses.replace(self._view, rels=[rel], deny_rels=[rel])
-        for rule in rules:
-            # An ask rule is an allow-style matcher (every path must match): with one path, the same.
-            if rule.matches(view):
-                return rule.id
-        return None
+        # One call's judge runs in one thread: its view is reused, only its path changes.
+        view = self._view
+        view.rels[0] = view.deny_rels[0] = path.rel
+        matched = self._group.matched(view)
+        if not matched:
+            return None
+        # A file both denied and asked about is named as denied; otherwise file order.
+        return next((r.id for r in matched if r.deny), matched[0].id)
