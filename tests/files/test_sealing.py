@@ -277,3 +277,46 @@ async def test_base64_never_carries_a_private_key_block(tmp_path, header):
         "(read it as text, where the key is redacted)"
     )
     assert "MIIEvQ" not in shown(out)
+
+
+async def test_a_tree_move_or_delete_never_carries_a_denied_entry_out_from_under_its_rule(tmp_path):
+    policy = POLICY.replace('"secrets/**"]', '"secrets/**", "docs/private/**"]').replace(
+        'tools = ["files_*"]', 'tools = ["files_read"]'
+    )
+    policy += '\n[[rules]]\nid = "change"\ntools = ["files_move", "files_delete"]\neffect = "allow"\n'
+    config, root = make(tmp_path, policy)
+    (root / "docs" / "private").mkdir(parents=True)
+    (root / "docs" / "private" / "plan.md").write_text(f"{MARK}\n")
+    (root / "docs" / "index.md").write_text("public\n")
+    before = files(root)
+    move, delete, move_env = await calls(
+        config,
+        ("files_move", {"source": "docs", "destination": "pub"}),  # would make it pub/private/plan.md
+        ("files_delete", {"path": "docs", "recursive": True}),
+        ("files_move", {"source": "x", "destination": "y"}),  # x/.env.local
+    )
+    assert move.status == "denied" and move.decision.rules == ("no-secrets",)
+    assert move.message == (
+        "'docs/private' is withheld by policy (rule no-secrets); a tree containing it is not moved or deleted"
+    )
+    assert delete.status == "denied" and delete.message.startswith("'docs/private' is withheld by policy")
+    assert move_env.status == "denied" and "'x/.env.local' is withheld by policy" in move_env.message
+    assert files(root) == before
+
+
+async def test_a_file_no_one_may_read_is_not_renamed_or_edited_out_from_under_its_rule(tmp_path):
+    policy = (
+        READ_ONLY_DENY
+        + '\n[[rules]]\nid = "change"\ntools = ["files_move", "files_edit"]\neffect = "allow"\n'
+    )
+    config, root = make(tmp_path, policy)
+    before = files(root)
+    move, edit = await calls(
+        config,
+        ("files_move", {"source": ".env", "destination": "src/notes.txt"}),
+        ("files_edit", {"path": "b.key", "edits": [{"old_text": "in", "new_text": "IN"}], "dry_run": True}),
+    )
+    for out in (move, edit):
+        assert out.status == "denied" and out.decision.rules == ("no-secrets",), out.message
+        assert "is withheld by policy (rule no-secrets)" in out.message and MARK not in shown(out)
+    assert files(root) == before

@@ -101,9 +101,9 @@ def resolve(
 ) -> Target:
     """Resolve ``raw`` for this call. ``follow_final=False`` keeps the last component itself (a link
     is moved or deleted, not its target); the path must still resolve inside the roots either way.
-    ``writing`` refuses immutable paths (a denial naming ``workspace.immutable``); a read (``judge``)
-    refuses what the call's path judgement withholds (``ctx.judge``: state, and the read rules of
-    policy), under the name used and the name it resolves to."""
+    ``writing`` refuses immutable paths (a denial naming ``workspace.immutable``); ``judge`` refuses
+    what the call's path judgement withholds (``ctx.judge``: state, and the path rules of policy for
+    this tool and for reading), under the name used and the name it resolves to."""
     check_path_text(raw)
     view = _policy_view(ctx, raw)
     resolved = view
@@ -121,7 +121,8 @@ def resolve(
                     f"{candidate.rel!r} is immutable (policy, state or a protected path); "
                     "no file tool writes, moves or deletes it",
                 )
-    elif judge:
+    if judge:
+        # Writes too: a move renames a denied file out from under its rule, an edit returns a diff.
         for candidate in (view, resolved):
             rule = ctx.judge.rule_for(candidate)
             if rule is not None:
