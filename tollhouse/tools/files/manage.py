@@ -60,7 +60,8 @@ def _check_tree(ctx: ToolContext, tree: confine.Target, also_under: confine.Targ
             if rule is not None:
                 raise PolicyDenied(
                     rule,
-                    f"{rel!r} is withheld by policy (rule {rule}); a tree containing it is not moved or deleted",
+                    f"{rel!r} is withheld by policy (rule {rule}); "
+                    "a tree containing it is not moved or deleted",
                 )
     if walker.stats.capped:
         raise ToolError(
