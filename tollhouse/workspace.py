@@ -101,15 +101,14 @@ class Workspace:
         """Files the config names as credential sources (``file:PATH``): the config's own secrets."""
         self._secret_texts = frozenset(os.fspath(p) for p in self.secret_files)
         self._state_rx = any_path_matcher(STATE_GLOBS)
-        self._sealed_cache: dict[tuple[str | None, ...], tuple[str, ...]] = {}
+        self._sealed: tuple[str, ...] | None = None
 
     def sealed_dirs(self) -> tuple[str, ...]:
         """Absolute folders no tool may reach: the state dir and the operator's home (keys, trust).
 
-        The operator home is looked up per call (``TOLLHOUSE_HOME`` may change between tests); it
-        normally lies outside every root, and this only matters when it does not."""
-        key = (os.environ.get("TOLLHOUSE_HOME"), os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME"))
-        dirs = self._sealed_cache.get(key)
+        The operator home is looked up on first use (``TOLLHOUSE_HOME``, else the XDG config folder)
+        and kept; it normally lies outside every root, and this only matters when it does not."""
+        dirs = self._sealed
         if dirs is None:
             from tollhouse.opdirs import operator_home
 
@@ -120,7 +119,7 @@ class Workspace:
                 homes = (os.fspath(home / "trust"), os.fspath(home / "workspaces"))
             else:
                 homes = (os.fspath(home),)
-            dirs = self._sealed_cache[key] = (self._state_text, *homes)
+            dirs = self._sealed = (self._state_text, *homes)
         return dirs
 
     def sealed_why(self, path: ResolvedPath, dirs: tuple[str, ...] | None = None) -> str | None:

@@ -55,23 +55,31 @@ class CallView:
     """(rule id, why) when a built-in denies."""
 
 
-def lexical_path(raw: str, roots: tuple[Path, ...], workspace: Workspace) -> ResolvedPath | None:
-    """The argument normalised without touching the disk, named relative to the operator's root
-    holding it (None if outside ``roots``). Relative arguments start at the first of ``roots``, which
-    may be a client's narrower root; the name policy sees is still the operator's (``deploy/prod.yml``)."""
+def lexical_path(raw: str, roots: tuple[Path, ...], workspace: Workspace) -> tuple[Path, str, str] | None:
+    """The argument normalised without touching the disk: (operator root, path relative to it, the
+    absolute text), or None if outside ``roots``. Relative arguments start at the first of ``roots``,
+    which may be a client's narrower root; the name policy sees is still the operator's
+    (``deploy/prod.yml``). On strings: this runs for every path of every call."""
     if not roots:
         return None
-    norm = Path(os.path.normpath(raw if os.path.isabs(raw) else os.path.join(roots[0], raw)))
-    if not any(norm == root or norm.is_relative_to(root) for root in roots):
+    norm = os.path.normpath(raw if os.path.isabs(raw) else os.fspath(roots[0]) + "/" + raw)
+    if not any(_within(norm, os.fspath(root)) for root in roots):
         return None
-    return workspace.anchor(norm)
+    for root in workspace.roots:
+        text = os.fspath(root)
+        if _within(norm, text):
+            return root, norm[len(text) :].lstrip("/") or ".", norm
+    return None
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + "/") or root == "/"
 
 
 def build_view(tool: Tool, args: BaseModel, workspace: Workspace, roots: tuple[Path, ...]) -> CallView:
     facets = tool.facets(args)
     view = CallView(tool=tool, args=args, facets=facets)
     writes = bool(tool.effects & {Effect.WRITE, Effect.EXEC})
-    sealed = workspace.sealed_dirs()
     for raw in facets.get("paths") or ():
         view.raw_paths.append(raw)
         try:
@@ -81,15 +89,15 @@ def build_view(tool: Tool, args: BaseModel, workspace: Workspace, roots: tuple[P
             return view
         view.rels.append(resolved.rel)
         view.deny_rels.append(resolved.rel)
-        lexical = lexical_path(raw, roots, workspace)
-        if lexical is not None and lexical.rel != resolved.rel:
-            view.deny_rels.append(lexical.rel)
-        else:
-            lexical = None  # the same path: judged once
+        lex = lexical_path(raw, roots, workspace)
+        lexical = None  # the same path as resolved: judged once
+        if lex is not None and lex[1] != resolved.rel:
+            view.deny_rels.append(lex[1])
+            lexical = ResolvedPath(lex[0], lex[1], Path(lex[2]))
         # State (databases, keys, the operator's home, credential files) is never reached by any
         # tool, read or write, under its real name or the name used.
         for candidate in (resolved, lexical):
-            why = workspace.sealed_why(candidate, sealed) if candidate is not None else None
+            why = workspace.sealed_why(candidate) if candidate is not None else None
             if why is not None:
                 view.builtin = ("workspace.state", f"path {candidate.rel} is {why}; no tool reaches it")  # type: ignore[union-attr]
                 return view
