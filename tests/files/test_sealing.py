@@ -320,3 +320,37 @@ async def test_a_file_no_one_may_read_is_not_renamed_or_edited_out_from_under_it
         assert out.status == "denied" and out.decision.rules == ("no-secrets",), out.message
         assert "is withheld by policy (rule no-secrets)" in out.message and MARK not in shown(out)
     assert files(root) == before
+
+
+async def test_the_operator_home_is_sealed_when_it_lies_under_a_root(tmp_path, monkeypatch):
+    everything = (
+        POLICY.split("[[rules]]")[0] + '[[rules]]\nid = "all"\ntools = ["files_*"]\neffect = "allow"\n'
+    )
+    config, root = make(tmp_path, everything)
+    home = root / "ops-home"
+    (home / "trust").mkdir(parents=True)
+    (home / "trust" / "record.json").write_text(f"{MARK}-trust\n")
+    monkeypatch.setenv("TOLLHOUSE_HOME", str(home))
+    config = parse_config(config.text, config.path)  # the home is looked up once per workspace
+    read, listing = await calls(
+        config, ("files_read", {"path": "ops-home/trust/record.json"}), ("files_list", {"depth": 1})
+    )
+    assert read.status == "denied" and read.decision.rules == ("workspace.state",)
+    assert "ops-home" not in {e["path"] for e in listing.result["entries"]}
+    assert listing.result["withheld"] == 2  # .tollhouse and ops-home
+
+
+async def test_a_workspace_inside_the_operator_home_stays_usable(tmp_path, monkeypatch):
+    everything = (
+        POLICY.split("[[rules]]")[0] + '[[rules]]\nid = "all"\ntools = ["files_*"]\neffect = "allow"\n'
+    )
+    monkeypatch.setenv("TOLLHOUSE_HOME", str(tmp_path))
+    config, root = make(tmp_path, everything)  # the workspace is tmp_path/ws, inside the home
+    (root / "trust").mkdir()  # a workspace folder named like the home's: not the home's
+    (root / "trust" / "a.txt").write_text("mine\n")
+    (tmp_path / "trust").mkdir(exist_ok=True)
+    read, mine = await calls(
+        config, ("files_read", {"path": "src/app.py"}), ("files_read", {"path": "trust/a.txt"})
+    )
+    assert read.status == "ok" and read.result["content"] == "print('app')\n"
+    assert mine.status == "ok"
