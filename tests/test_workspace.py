@@ -97,3 +97,22 @@ def test_client_roots_only_narrow(tree) -> None:
     assert ws.effective_roots((str(tmp / "ws" / "src"),)) == (tmp / "ws" / "src",)
     assert ws.effective_roots((str(tmp),)) == (tmp / "ws",)
     assert ws.effective_roots((str(tmp / "ws-evil"),)) == ()
+
+
+@pytest.mark.parametrize(
+    ("client", "raw"),
+    [
+        ("ws/src", "pkg/a.py"),  # the plain fast path under a client root
+        ("ws/src", "./pkg//a.py"),
+        ("ws/inner", "pkg/a.py"),  # a client root announced through a link
+        ("ws/src/pkg/..", "pkg/a.py"),
+        ("ws/src", "../src/pkg/a.py"),  # realpath's slow path
+        ("ws/src/pkg", "a.py"),
+        ("ws", "src/pkg/a.py"),
+    ],
+)
+def test_paths_under_a_client_root_are_named_from_the_operator_root(tree, client: str, raw: str) -> None:
+    ws, tmp = tree
+    roots = ws.effective_roots((str(tmp / client),))
+    got = ws.resolve(raw, roots)
+    assert (got.root, got.rel, got.abs) == (tmp / "ws", "src/pkg/a.py", tmp / "ws" / "src" / "pkg" / "a.py")

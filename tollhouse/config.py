@@ -179,6 +179,18 @@ def load_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None
     return parse_config(path.read_text(encoding="utf-8"), path)
 
 
+def _credential_files(data: dict[str, Any], base: Path) -> tuple[Path, ...]:
+    """Files the config names as credential sources: no tool may reach them (``workspace.state``).
+    A malformed [credentials] table is reported when the gate opens; here it names no file."""
+    from tollhouse.identity.profiles import ProfileError, parse_profiles
+
+    try:
+        profiles = parse_profiles(data.get("credentials", {}), base)
+    except ProfileError:
+        return ()
+    return tuple(p.path for p in profiles.values() if p.kind == "file" and p.path is not None)
+
+
 def parse_config(text: str, path: Path | None, root: Path | None = None) -> Config:
     try:
         data = tomllib.loads(text)
@@ -226,7 +238,13 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
         path,
         probe.line_of("workspace"),
     )
-    workspace = Workspace(roots, immutable, config_file=path, state_dir=base / ".tollhouse")
+    workspace = Workspace(
+        roots,
+        immutable,
+        config_file=path,
+        state_dir=base / ".tollhouse",
+        secret_files=_credential_files(data, base),
+    )
 
     rs = data.get("receipts", {})
     receipts = ReceiptSettings(

@@ -11,7 +11,9 @@ HEADER = """\
 
 [workspace]
 roots = ["."]                                   # relative to this file
-# Never written, moved or deleted by any tool, whatever the rules below say.
+# Never written, moved or deleted by any tool, whatever the rules below say. Built in besides:
+# every .git and .gitmodules at any depth, .tollhouse/ (never even read) and this file. conftest.py,
+# Makefile and the like are workspace code that allowed commands run: add them here to seal them.
 immutable = [".git/**", ".tollhouse/**", "tollhouse.toml"]
 
 [receipts]

@@ -64,7 +64,8 @@ async def test_deny_wins_over_allow_and_names_the_rule(config) -> None:
 
 @pytest.mark.parametrize(
     ("path", "rule"),
-    [("tollhouse.toml", "workspace.immutable"), (".tollhouse/keys/x", "workspace.immutable"),
+    [("tollhouse.toml", "workspace.immutable"), (".tollhouse/keys/x", "workspace.state"),
+     ("src/.git/config", "workspace.immutable"), ("a/b/.gitmodules", "workspace.immutable"),
      ("../outside.txt", "workspace.roots"), ("/etc/passwd", "workspace.roots")],
 )  # fmt: skip
 async def test_builtin_denials_hold_whatever_the_rules_say(workspace: Path, path: str, rule: str) -> None:

@@ -72,6 +72,7 @@ def test_explain_human_json_and_bad_input(workspace: Path) -> None:
     assert doc["decision"]["effect"] == "allow" and doc["decision"]["rules"] == ["edit-src"]
     assert [r["id"] for r in doc["rules"]] == [
         "workspace.roots",
+        "workspace.state",
         "workspace.immutable",
         "edit-src",
         "no-secrets",

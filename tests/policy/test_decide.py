@@ -231,9 +231,12 @@ def test_builtin_immutable_whatever_the_rules(make, workspace) -> None:
     )
     (workspace / ".git").mkdir()
     os.symlink(workspace / ".git", workspace / "gitlink")
-    for path in [".git/config", "tollhouse.toml", ".tollhouse/receipts.db", "gitlink/hooks/pre-commit"]:
+    for path in [".git/config", "tollhouse.toml", "gitlink/hooks/pre-commit"]:
         d = env.decide("files_write", path=path)
         assert (d.effect, d.rules) == ("deny", ("workspace.immutable",)), path
+    # The state directory is denied to every tool, writes included, by its own built-in.
+    d = env.decide("files_write", path=".tollhouse/receipts.db")
+    assert (d.effect, d.rules) == ("deny", ("workspace.state",))
     assert env.decide("files_write", path="src/a.py").effect == "allow"
     assert env.decide("shell_run", argv=["make"], cwd=".git").rules == ("workspace.immutable",)
     assert env.decide("files_read", path=".git/config").rules == ("default-deny",)  # read-only: no built-in

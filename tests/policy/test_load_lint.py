@@ -176,4 +176,9 @@ def test_to_json_lists_effective_policy(make) -> None:
     assert doc["rules"] == [
         {"id": "ok", "description": "", "tools": ["files_read"], "effect": "allow", "examples": []}
     ]
-    assert [b["id"] for b in doc["builtins"]] == ["workspace.roots", "workspace.immutable", "default-deny"]
+    assert [b["id"] for b in doc["builtins"]] == [
+        "workspace.roots",
+        "workspace.state",
+        "workspace.immutable",
+        "default-deny",
+    ]

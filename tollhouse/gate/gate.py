@@ -398,12 +398,15 @@ class Gate:
         receipts: list[int],
         common: dict[str, Any],
     ) -> Outcome:
+        decision = common.get("decision")
+        approved = decision.rules if decision is not None and decision.effect == "ask" else ()
         ctx = ToolContext(
             call=call,
             tool=tool,
             workspace=self.workspace,
             services=self.services,
             progress_sink=self._redacted_progress(call),
+            path_judge=self.policy.path_judge(tool, args, approved),
         )
         timeout = tool.timeout_s or self.config.limits.timeout_s
         status: Status = "ok"

@@ -1,8 +1,11 @@
 """The policy engine: rules from tollhouse.toml, compiled once, deciding in microseconds.
 
 Order of judgement for one call:
-1. built-ins: a path outside the roots denies (``workspace.roots``); a write/exec tool touching an
-   immutable path denies (``workspace.immutable``), whatever the rules say;
+1. built-ins: a path outside the roots denies (``workspace.roots``); a path in the state directory,
+   the operator's home or a credential file denies for every tool (``workspace.state``); a write/exec
+   tool touching an immutable path (every ``.git`` included) denies (``workspace.immutable``),
+   whatever the rules say. Rules and built-ins see paths named from the operator's roots, never from a
+   root a client announced (a client root only narrows);
 2. deny rules (any matching value denies), then ask rules, then allow rules (every value must match);
 3. nothing matched: deny (``default-deny``).
 The file format lives in policy_rules.py, matching in policy_match.py, the index in policy_index.py,
@@ -24,12 +27,14 @@ from tollhouse.gate.policy_match import CallView, CompiledRule, build_view
 from tollhouse.gate.policy_rules import BUILTIN_IDS, Finding, PolicyError, Rule, parse_rules
 from tollhouse.gate.types import Decision
 from tollhouse.tools.base import Registry, Tool
+from tollhouse.workspace import PathJudge
 
 __all__ = ["Explanation", "Finding", "Policy", "PolicyError", "Rule"]
 
 BUILTIN_NOTES = {
     "workspace.roots": "every path argument must resolve inside a workspace root",
-    "workspace.immutable": "a write/exec tool may not touch a workspace.immutable path",
+    "workspace.state": "no tool reaches the state directory, the operator's home or credential files",
+    "workspace.immutable": "a write/exec tool may not touch a workspace.immutable path (every .git built in)",
     "default-deny": "a call no rule allows or asks for is denied",
 }
 
@@ -63,6 +68,8 @@ class Policy:
         self.rules = rules
         self.compiled = [CompiledRule(rule, i) for i, rule in enumerate(rules)]
         self.index = RuleIndex(self.compiled)
+        self.path_judgements: dict[Any, Any] = {}
+        """Compiled per-path judgements by (tool, approved rules); see policy_paths.py."""
 
     @classmethod
     def load(cls, config: Config, registry: Registry | None = None) -> Policy:
@@ -132,7 +139,7 @@ class Policy:
         view = self._view(tool, args, roots)
         rows: list[tuple[str, str, bool, str]] = []
         builtin = view.builtin[0] if view.builtin else None
-        for rule_id in ("workspace.roots", "workspace.immutable"):
+        for rule_id in ("workspace.roots", "workspace.state", "workspace.immutable"):
             hit = builtin == rule_id
             why = view.builtin[1] if hit and view.builtin else BUILTIN_NOTES[rule_id] + ": not triggered"
             rows.append((rule_id, "deny", hit, why))
@@ -145,6 +152,12 @@ class Policy:
         hit = decision.rules == ("default-deny",)
         rows.append(("default-deny", "deny", hit, BUILTIN_NOTES["default-deny"]))
         return Explanation(decision, rows)
+
+    def path_judge(self, tool: Tool, args: BaseModel, approved: tuple[str, ...] = ()) -> PathJudge:
+        """The judgement a tool applies to every file it opens or returns beyond its path arguments."""
+        from tollhouse.gate.policy_paths import PolicyPathJudge
+
+        return PolicyPathJudge(self, tool, args, approved=approved)
 
     def could_allow(self, tool: Tool | str) -> bool:
         """False when no allow/ask rule covers the tool, or an unconstrained deny rule does."""

@@ -56,18 +56,25 @@ class CallView:
     """(rule id, why) when a built-in denies."""
 
 
-def lexical_rel(raw: str, roots: tuple[Path, ...]) -> str | None:
-    """The argument normalised without touching the disk, relative to its root (None if outside)."""
-    if os.path.isabs(raw):
-        norm = Path(os.path.normpath(raw))
-        for root in roots:
-            if norm == root or norm.is_relative_to(root):
-                return norm.relative_to(root).as_posix() or "."
+def lexical_path(raw: str, roots: tuple[Path, ...], workspace: Workspace) -> tuple[Path, str, str] | None:
+    """The argument normalised without touching the disk: (operator root, path relative to it, the
+    absolute text), or None if outside ``roots``. Relative arguments start at the first of ``roots``,
+    which may be a client's narrower root; the name policy sees is still the operator's
+    (``deploy/prod.yml``). On strings: this runs for every path of every call."""
+    if not roots:
         return None
-    norm_rel = os.path.normpath(raw).replace(os.sep, "/")
-    if norm_rel == ".." or norm_rel.startswith("../"):
+    norm = os.path.normpath(raw if os.path.isabs(raw) else os.fspath(roots[0]) + "/" + raw)
+    if not any(_within(norm, os.fspath(root)) for root in roots):
         return None
-    return norm_rel
+    for root in workspace.roots:
+        text = os.fspath(root)
+        if _within(norm, text):
+            return root, norm[len(text) :].lstrip("/") or ".", norm
+    return None
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + "/") or root == "/"
 
 
 def build_view(tool: Tool, args: BaseModel, workspace: Workspace, roots: tuple[Path, ...]) -> CallView:
@@ -81,18 +88,22 @@ def build_view(tool: Tool, args: BaseModel, workspace: Workspace, roots: tuple[P
         except PathError as exc:
             view.builtin = ("workspace.roots", str(exc))
             return view
-        lex = lexical_rel(raw, roots) if roots else None
         view.rels.append(resolved.rel)
         view.deny_rels.append(resolved.rel)
-        if lex is not None and lex != resolved.rel:
-            view.deny_rels.append(lex)
+        lex = lexical_path(raw, roots, workspace)
+        lexical = None  # the same path as resolved: judged once
+        if lex is not None and lex[1] != resolved.rel:
+            view.deny_rels.append(lex[1])
+            lexical = ResolvedPath(lex[0], lex[1], Path(lex[2]))
+        # State (databases, keys, the operator's home, credential files) is never reached by any
+        # tool, read or write, under its real name or the name used.
+        for candidate in (resolved, lexical):
+            why = workspace.sealed_why(candidate) if candidate is not None else None
+            if why is not None:
+                view.builtin = ("workspace.state", f"path {candidate.rel} is {why}; no tool reaches it")  # type: ignore[union-attr]
+                return view
         if writes:
             # Immutable is judged on the resolved path and on the name used, like a deny rule.
-            lexical = (
-                ResolvedPath(resolved.root, lex, resolved.root / lex)
-                if lex is not None and lex != resolved.rel
-                else None  # the same path: judged once
-            )
             for candidate in (resolved, lexical):
                 if candidate is not None and workspace.is_immutable(candidate):
                     view.builtin = (

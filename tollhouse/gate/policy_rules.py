@@ -22,7 +22,7 @@ EffectName = Literal["allow", "ask", "deny"]
 EFFECTS: tuple[EffectName, ...] = ("deny", "ask", "allow")
 """In order of precedence: deny wins over ask, ask over allow."""
 
-BUILTIN_IDS = ("workspace.roots", "workspace.immutable", "default-deny")
+BUILTIN_IDS = ("workspace.roots", "workspace.state", "workspace.immutable", "default-deny")
 ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 TOOL_GLOB_RE = re.compile(r"^[a-z0-9_*?]+$")
 WILDCARDS = frozenset("*?[")

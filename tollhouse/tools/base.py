@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 if TYPE_CHECKING:
     from tollhouse.gate.types import Call
-    from tollhouse.workspace import Workspace
+    from tollhouse.workspace import PathJudge, Workspace
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -171,11 +171,25 @@ class ToolContext:
     """The gate's shared services (state database, credentials, redactor); see ``gate.services``."""
     progress_sink: ProgressSink | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    path_judge: PathJudge | None = None
+    """Set by the gate from the call's decision; see ``judge``."""
 
     @property
     def roots(self) -> tuple[Any, ...]:
         """The roots this call may use: the operator's, narrowed by any roots the client announced."""
         return self.workspace.effective_roots(self.call.client_roots)
+
+    @property
+    def judge(self) -> PathJudge:
+        """Which files this call may open, list, search or stat beyond its path arguments: policy's
+        path rules for every file a walker meets (built by the gate). Without a gate, the built-in
+        rules alone (the state directory is never reached either way). A tool asks it; it never
+        reads policy itself."""
+        if self.path_judge is None:
+            from tollhouse.workspace import PathJudge
+
+            self.path_judge = PathJudge(self.workspace)
+        return self.path_judge
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         """Report progress; forwarded to the client (MCP progress notifications) when it listens."""

@@ -96,10 +96,14 @@ def _policy_view(ctx: ToolContext, raw: str) -> ResolvedPath:
         raise ToolError(f"{raw!r} changed while it was being resolved; refused, try again") from None
 
 
-def resolve(ctx: ToolContext, raw: str, *, follow_final: bool = True, writing: bool = False) -> Target:
+def resolve(
+    ctx: ToolContext, raw: str, *, follow_final: bool = True, writing: bool = False, judge: bool = True
+) -> Target:
     """Resolve ``raw`` for this call. ``follow_final=False`` keeps the last component itself (a link
     is moved or deleted, not its target); the path must still resolve inside the roots either way.
-    ``writing`` refuses immutable paths (a denial naming ``workspace.immutable``)."""
+    ``writing`` refuses immutable paths (a denial naming ``workspace.immutable``); ``judge`` refuses
+    what the call's path judgement withholds (``ctx.judge``: state, and the path rules of policy for
+    this tool and for reading), under the name used and the name it resolves to."""
     check_path_text(raw)
     view = _policy_view(ctx, raw)
     resolved = view
@@ -117,8 +121,29 @@ def resolve(ctx: ToolContext, raw: str, *, follow_final: bool = True, writing: b
                     f"{candidate.rel!r} is immutable (policy, state or a protected path); "
                     "no file tool writes, moves or deletes it",
                 )
+    if judge:
+        # Writes too: a move renames a denied file out from under its rule, an edit returns a diff.
+        for candidate in (view, resolved):
+            rule = ctx.judge.rule_for(candidate)
+            if rule is not None:
+                raise withheld_error(rule, candidate.rel)
     parts = () if resolved.rel == "." else tuple(resolved.rel.split("/"))
     return Target(raw=raw, resolved=resolved, parts=parts)
+
+
+def withheld_error(rule: str, rel: str) -> PolicyDenied:
+    return PolicyDenied(
+        rule,
+        f"{rel!r} is withheld by policy (rule {rule}): no file tool reads, lists, searches or describes it",
+    )
+
+
+def check_inode(ctx: ToolContext, target: Target, st: os.stat_result) -> None:
+    """A file with other names (hard links) is also judged by inode against the state directory."""
+    if st.st_nlink > 1:
+        rule = ctx.judge.withhold(target.resolved.root, target.rel, st)
+        if rule is not None:
+            raise withheld_error(rule, target.rel)
 
 
 def kind_of(mode: int) -> str:

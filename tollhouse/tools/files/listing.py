@@ -33,12 +33,18 @@ class ListEntry(BaseModel):
     size: int | None = Field(None, description="Bytes, for files.")
 
 
+WITHHELD = Field(0, description="Entries policy withheld (secrets, state): not shown, opened or searched.")
+WITHHELD_NOTE = Field(None, description="Which rules withheld entries, when any were withheld.")
+
+
 class ListOutput(BaseModel):
     path: str
     entries: list[ListEntry]
     truncated: bool
     next_offset: int | None = None
     scan_capped: bool = Field(False, description="The walk stopped at the scan cap; narrow the path.")
+    withheld: int = WITHHELD
+    withheld_note: str | None = WITHHELD_NOTE
     hint: str | None = None
 
 
@@ -71,8 +77,15 @@ def _hint(more: bool, next_offset: int, capped: bool, tool: str) -> str | None:
 
 
 def _list(ctx: ToolContext, args: ListInput, cancel: threading.Event) -> ListOutput:
-    target = confine.resolve(ctx, args.path)
-    walker = Walker(target, max_depth=args.depth, gitignore=args.gitignore, max_scan=MAX_SCAN, cancel=cancel)
+    target = confine.resolve(ctx, args.path, judge=True)
+    walker = Walker(
+        target,
+        max_depth=args.depth,
+        gitignore=args.gitignore,
+        max_scan=MAX_SCAN,
+        cancel=cancel,
+        judge=ctx.judge,
+    )
     try:
         entries, more = _collect(walker, lambda e: True, args.offset, args.limit)
     except OSError as exc:
@@ -84,6 +97,8 @@ def _list(ctx: ToolContext, args: ListInput, cancel: threading.Event) -> ListOut
         truncated=more,
         next_offset=nxt if more else None,
         scan_capped=walker.stats.capped,
+        withheld=ctx.judge.count,
+        withheld_note=ctx.judge.note(),
         hint=_hint(more, nxt, walker.stats.capped, "files_list"),
     )
 
@@ -123,6 +138,8 @@ class FindOutput(BaseModel):
     truncated: bool
     next_offset: int | None = None
     scan_capped: bool = False
+    withheld: int = WITHHELD
+    withheld_note: str | None = WITHHELD_NOTE
     hint: str | None = None
 
 
@@ -143,9 +160,11 @@ def path_matcher(pattern: str, base: str):  # type: ignore[no-untyped-def]
 
 
 def _find(ctx: ToolContext, args: FindInput, cancel: threading.Event) -> FindOutput:
-    target = confine.resolve(ctx, args.path)
+    target = confine.resolve(ctx, args.path, judge=True)
     match = path_matcher(args.pattern, target.rel)
-    walker = Walker(target, max_depth=None, gitignore=args.gitignore, max_scan=MAX_SCAN, cancel=cancel)
+    walker = Walker(
+        target, max_depth=None, gitignore=args.gitignore, max_scan=MAX_SCAN, cancel=cancel, judge=ctx.judge
+    )
     try:
         entries, more = _collect(walker, lambda e: match(e.rel, e.name), args.offset, args.limit)
     except OSError as exc:
@@ -156,6 +175,8 @@ def _find(ctx: ToolContext, args: FindInput, cancel: threading.Event) -> FindOut
         truncated=more,
         next_offset=nxt if more else None,
         scan_capped=walker.stats.capped,
+        withheld=ctx.judge.count,
+        withheld_note=ctx.judge.note(),
         hint=_hint(more, nxt, walker.stats.capped, "files_find"),
     )
 

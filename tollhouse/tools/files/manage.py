@@ -34,7 +34,8 @@ def _hash_file(dir_fd: int, name: str, rel: str) -> str | None:
 
 
 def _check_tree(ctx: ToolContext, tree: confine.Target, also_under: confine.Target | None = None) -> int:
-    """Refuse if any entry below ``tree`` (or its future place below ``also_under``) is immutable.
+    """Refuse if any entry below ``tree`` (or its future place below ``also_under``) is immutable or
+    withheld by the call's path judgement (``ctx.judge``).
 
     Returns the number of entries; a tree too large to check is refused rather than half-checked.
     """
@@ -52,6 +53,15 @@ def _check_tree(ctx: ToolContext, tree: confine.Target, also_under: confine.Targ
                 raise PolicyDenied(
                     "workspace.immutable",
                     f"{rel!r} is immutable; a tree containing it is not moved or deleted",
+                )
+            # Policy saw only the tree's top: a denied entry inside must not be moved out from under
+            # its rule (``docs/private/**`` renamed to ``pub/private``) or deleted unseen.
+            rule = ctx.judge.rule_for(resolved)
+            if rule is not None:
+                raise PolicyDenied(
+                    rule,
+                    f"{rel!r} is withheld by policy (rule {rule}); "
+                    "a tree containing it is not moved or deleted",
                 )
     if walker.stats.capped:
         raise ToolError(

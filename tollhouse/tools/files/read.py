@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import stat
 from datetime import UTC, datetime
 
@@ -23,6 +24,8 @@ MAX_BASE64_BYTES = 1024 * 1024
 WHOLE_FILE_BYTES = 8 * 1024 * 1024
 """Files up to this size are decoded whole (line count known); larger ones are streamed."""
 MANY_MAX_PATHS = 50
+PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+"""A PEM/OpenSSH/PGP private key header, as the redactor recognises one in text."""
 MANY_TOTAL_BYTES = 512 * 1024
 
 
@@ -143,6 +146,7 @@ def read_file(ctx: ToolContext, args: ReadInput, cap: int = MAX_READ_BYTES) -> R
     target = confine.resolve(ctx, args.path)
     rel = target.rel
     with confine.open_read(target) as (fd, st):
+        confine.check_inode(ctx, target, st)
         size = st.st_size
         head = os.pread(fd, textio.SNIFF_BYTES, 0)
         if args.as_base64:
@@ -150,6 +154,12 @@ def read_file(ctx: ToolContext, args: ReadInput, cap: int = MAX_READ_BYTES) -> R
             if size > limit:
                 raise ToolError(f"{rel!r} is {size} bytes; base64 reads are limited to {limit} bytes{why}")
             data = confine.read_all(fd, limit)
+            if PRIVATE_KEY.search(data):
+                # The redactor sees text, not what base64 encodes: a key block would pass it whole.
+                raise ToolError(
+                    f"{rel!r} holds a private key block; it is not returned as base64 "
+                    "(read it as text, where the key is redacted)"
+                )
             redactor = _redactor(ctx)
             if redactor is not None and redactor.spans(data.decode("utf-8", "replace")):
                 # Encoded, a secret would pass every detector and known value: hand over none of it.
@@ -295,6 +305,8 @@ def _stat(ctx: ToolContext, args: StatInput) -> StatOutput:
             if found is None:
                 raise ToolError(f"{entry.rel!r} does not exist; check the name with files_list or files_find")
             st = found
+            if stat.S_ISREG(st.st_mode):
+                confine.check_inode(ctx, entry, st)
     except OSError as exc:
         raise confine.os_error(exc, entry.rel) from None
     is_link = stat.S_ISLNK(st.st_mode)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tollhouse.gate.redact import Redactor
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
 from tollhouse.tools.files import confine, textio
-from tollhouse.tools.files.listing import MAX_SCAN, path_matcher, run_in_thread
+from tollhouse.tools.files.listing import MAX_SCAN, WITHHELD, WITHHELD_NOTE, path_matcher, run_in_thread
 from tollhouse.tools.files.walk import Walker
 
 FAMILY = "files"
@@ -59,6 +59,8 @@ class SearchOutput(BaseModel):
     truncated: bool
     next_offset: int | None = None
     scan_capped: bool = False
+    withheld: int = WITHHELD
+    withheld_note: str | None = WITHHELD_NOTE
     hint: str | None = None
 
 
@@ -72,7 +74,11 @@ def _cut(line: str, redactor: Redactor | None) -> str:
 
 
 class _Search:
-    def __init__(self, args: SearchInput, pattern: regex.Pattern[str], cancel: threading.Event) -> None:
+    def __init__(
+        self, args: SearchInput, pattern: regex.Pattern[str], cancel: threading.Event, ctx: ToolContext, root
+    ) -> None:  # type: ignore[no-untyped-def]
+        self.judge = ctx.judge
+        self.root = root
         self.args = args
         self.pattern = pattern
         self.cancel = cancel
@@ -91,6 +97,8 @@ class _Search:
         except ToolError:
             return  # swapped or vanished mid-walk: skipped, never followed
         try:
+            if st.st_nlink > 1 and self.judge.withhold(self.root, rel, st):
+                return  # a second name of a state file (hard link): judged on the open inode
             if st.st_size > MAX_FILE_BYTES:
                 self.large += 1
                 return
@@ -166,10 +174,12 @@ def _compile(args: SearchInput) -> regex.Pattern[str]:
 
 def _search(ctx: ToolContext, args: SearchInput, cancel: threading.Event) -> SearchOutput:
     pattern = _compile(args)
-    target = confine.resolve(ctx, args.path)
-    state = _Search(args, pattern, cancel)
+    target = confine.resolve(ctx, args.path, judge=True)
+    state = _Search(args, pattern, cancel, ctx, target.resolved.root)
     state.redactor = getattr(ctx.services, "redactor", None)
-    walker = Walker(target, max_depth=None, gitignore=args.gitignore, max_scan=MAX_SCAN, cancel=cancel)
+    walker = Walker(
+        target, max_depth=None, gitignore=args.gitignore, max_scan=MAX_SCAN, cancel=cancel, judge=ctx.judge
+    )
     try:
         if target.is_root or not _is_file(target):
             keep = path_matcher(args.glob, target.rel) if args.glob else None
@@ -198,6 +208,8 @@ def _search(ctx: ToolContext, args: SearchInput, cancel: threading.Event) -> Sea
         truncated=state.full,
         next_offset=nxt if state.full else None,
         scan_capped=walker.stats.capped,
+        withheld=ctx.judge.count,
+        withheld_note=ctx.judge.note(),
         hint=hint,
     )
 

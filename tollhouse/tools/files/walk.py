@@ -19,6 +19,7 @@ import pathspec
 
 from tollhouse.tools.base import ToolError
 from tollhouse.tools.files import confine
+from tollhouse.workspace import PathJudge
 
 GITIGNORE_MAX_BYTES = 1024 * 1024
 
@@ -66,8 +67,12 @@ class Walker:
         gitignore: bool,
         max_scan: int,
         cancel: threading.Event | None = None,
+        judge: PathJudge | None = None,
     ) -> None:
         self.start = start
+        self.judge = judge
+        """Policy's per-path judgement (``ctx.judge``): an entry it withholds is neither returned nor
+        entered, and is counted by the judge."""
         self.max_depth = max_depth
         self.gitignore = gitignore
         self.max_scan = max_scan
@@ -136,6 +141,8 @@ class Walker:
                     continue  # vanished since the listing
                 is_dir = stat.S_ISDIR(st.st_mode)
                 if specs and self._ignored(specs, child, is_dir):
+                    continue
+                if self.judge is not None and self.judge.withhold(self.start.resolved.root, child, st):
                     continue
                 yield Entry(child, name, confine.kind_of(st.st_mode), st.st_size, depth, fd)
                 if is_dir and (self.max_depth is None or depth < self.max_depth) and not self.stats.capped:
