@@ -1,62 +1,75 @@
-"""Text an agent wrote, made safe to show a person on a terminal.
+"""Text an agent chose, made safe to show a person.
 
-What an agent stores (a proposed fact, a case note) is later printed for a person to judge. Raw
-control characters would let the agent restyle that screen: ESC sequences recolour, hide or move
-text, CR rewrites a line, a newline forges a line of the tool's own output, bidi controls reorder
-what is read, zero-width and tag characters hide words. So every such character is shown as a
-Python-style escape (``\\x1b``, ``\\r``, ``\\u202e``, ``\\U000e0041``), and a backslash as ``\\\\``, so
-an escape can never be mistaken for text the agent typed.
+What an agent writes (a proposed fact, a case note, the arguments of a call awaiting approval) is
+later read by a person who judges it. Raw control characters would let the agent restyle that
+screen: ESC sequences recolour, hide or move text, CR rewrites a line, a newline forges a line of the
+tool's own output, bidi controls reorder what is read (``txt.exe`` shown as ``exe.txt``), zero-width
+and tag characters hide words, odd spaces pass for ordinary ones. One judgement of which characters
+are hidden serves every place text is shown; each is written as a visible escape, and a backslash is
+doubled so an escape the agent typed cannot pass for one made here.
 
-``line`` escapes newlines too (one field on one line); ``block`` keeps newlines and tabs (a
-multi-line document such as a case file).
+Two spellings: ``line``/``block`` write Python-style escapes (``\\x1b``, ``\\u202e``) for terminal
+output; ``show_text``/``show_value`` write JSON-style ones (``\\u001b``) for approval prompts, whose
+arguments are shown as JSON.
 """
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from functools import lru_cache
+from typing import Any
 
-# Characters outside the "C" categories that render as nothing or are used to smuggle bytes.
-_INVISIBLE_RANGES = (
-    (0x034F, 0x034F),  # combining grapheme joiner
-    (0x115F, 0x1160),  # Hangul fillers
-    (0x17B4, 0x17B5),  # Khmer inherent vowels
-    (0x180B, 0x180F),  # Mongolian variation selectors / vowel separator
-    (0x2028, 0x2029),  # line and paragraph separators
-    (0x3164, 0x3164),  # Hangul filler
-    (0xFE00, 0xFE0F),  # variation selectors
-    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
-    (0xE0100, 0xE01EF),  # variation selectors supplement
+# Invisible or look-alike characters outside the general categories judged below.
+_EXTRA = frozenset(
+    [
+        *(0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0),  # grapheme joiner, fillers
+        *range(0x180B, 0x1810),  # Mongolian variation selectors and vowel separator
+        *range(0xFE00, 0xFE10),  # variation selectors
+        *range(0xE0100, 0xE01F0),  # variation selectors supplement
+    ]
 )
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+# Controls, format (bidi, zero-width, tags), surrogates, private use, unassigned (a future invisible
+# character), line and paragraph separators.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
-def _needs_escape(ch: str) -> bool:
-    if ch == "\\":
-        return True
-    cp = ord(ch)
-    # C categories: controls (Cc), format incl. bidi, zero-width and tags (Cf), surrogates (Cs),
-    # private use (Co), unassigned (Cn: a future invisible character).
-    if unicodedata.category(ch)[0] == "C":
-        return True
-    return any(lo <= cp <= hi for lo, hi in _INVISIBLE_RANGES)
+@lru_cache(maxsize=4096)
+def hidden(c: str) -> bool:
+    """Whether a person could not see ``c`` for what it is."""
+    code = ord(c)
+    if code < 0x80:
+        return code < 0x20 or code == 0x7F
+    category = unicodedata.category(c)
+    # Spaces other than U+0020 (no-break, ideographic, en/em ...) look like one but are not.
+    return category in _HIDDEN_CATEGORIES or category == "Zs" or code in _EXTRA
 
 
-def _escape(ch: str) -> str:
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable() and "\\" not in text
+
+
+# -- terminal output --------------------------------------------------------------------------------
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _py_escape(ch: str) -> str:
     named = _NAMED.get(ch)
     if named is not None:
         return named
     cp = ord(ch)
     if cp <= 0xFF:
         return f"\\x{cp:02x}"
-    if cp <= 0xFFFF:
-        return f"\\u{cp:04x}"
-    return f"\\U{cp:08x}"
+    return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
 
 
 def _show(text: str, keep: str) -> str:
-    if text.isprintable() and "\\" not in text and text.isascii():
+    if _plain(text):
         return text  # the common case: nothing to look at character by character
-    return "".join(_escape(ch) if ch not in keep and _needs_escape(ch) else ch for ch in text)
+    return "".join(
+        "\\\\" if ch == "\\" else _py_escape(ch) if ch not in keep and hidden(ch) else ch for ch in text
+    )
 
 
 def line(text: object) -> str:
@@ -67,3 +80,31 @@ def line(text: object) -> str:
 def block(text: object) -> str:
     """A multi-line text: newlines and tabs kept, every other control or invisible character escaped."""
     return _show(str(text), "\n\t")
+
+
+# -- approval prompts -------------------------------------------------------------------------------
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}  # as JSON writes them
+
+
+def _json_escape(c: str) -> str:
+    if c in _SHORT:
+        return _SHORT[c]
+    code = ord(c)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def show_text(text: str) -> str:
+    """Free text for an approval prompt, every hidden character as a JSON-style escape."""
+    if _plain(text):
+        return text
+    return "".join("\\\\" if c == "\\" else _json_escape(c) if hidden(c) else c for c in text)
+
+
+def show_value(value: Any) -> str:
+    """A JSON value for a person: JSON (its escapes for quotes, backslashes and C0 controls) with every
+    other hidden character escaped as well, keys sorted."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_json_escape(c) if hidden(c) else c for c in text)

@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 
 from tests.server.conftest import stdio_params
-from tollhouse.gate.display import show_text, show_value
+from tollhouse.display import show_text, show_value
 from tollhouse.gate.types import ApprovalRequest
 from tollhouse.server.approvals import INPUT_KEY
 

@@ -51,7 +51,7 @@ class TerminalApprover:
     async def __call__(self, request: ApprovalRequest) -> ApprovalAnswer | None:
         import getpass
 
-        from tollhouse.gate.display import show_text, show_value
+        from tollhouse.display import show_text, show_value
 
         prompt = (  # shown escaped: a bidi override or ESC sequence cannot change what is read
             f"\n{show_text(request.tool)} needs approval "

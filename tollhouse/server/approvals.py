@@ -34,7 +34,7 @@ import anyio
 import mcp_types as types
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from tollhouse.gate.display import show_text, show_value
+from tollhouse.display import show_text, show_value
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest
 
 INPUT_KEY = "tollhouse/approval"
