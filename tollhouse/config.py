@@ -173,9 +173,20 @@ def _expect(cond: bool, message: str, path: Path | None, line: int | None = None
         raise ConfigError(message, file=path, line=line)
 
 
+def read_config_text(path: Path) -> str:
+    """The file's exact text: no newline translation, so the policy hash (and the trust record) is
+    the sha256 of the file's bytes, the same number `sha256sum tollhouse.toml` prints."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not valid UTF-8 at byte {exc.start}", file=path) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=path) from exc
+
+
 def load_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
     path = find_config(explicit, cwd)
-    return parse_config(path.read_text(encoding="utf-8"), path)
+    return parse_config(read_config_text(path), path)
 
 
 def parse_config(text: str, path: Path | None, root: Path | None = None) -> Config:

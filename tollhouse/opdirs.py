@@ -41,3 +41,9 @@ def ensure_private_dir(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     return path
+
+
+def secrets_dir(state_dir: Path) -> Path:
+    """Where the gate keeps what agents must not read for the workspace whose state is ``state_dir``
+    (``<root>/.tollhouse``): the operator's folder for that workspace (not created here)."""
+    return workspace_dir(Path(state_dir).parent)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env, tollhouse_cmd
+from tests.conftest import key_dir, subprocess_env, tollhouse_cmd
 from tests.server.conftest import INIT, make_workspace
 from tollhouse.server.clients import CLIENTS
 
@@ -146,7 +146,7 @@ def test_doctor_reports_each_check_and_fails_with_a_fix(tmp_path: Path) -> None:
         assert checks[name]["status"] == "OK", checks[name]
     assert checks["client claude-desktop"]["status"] == "INFO"
 
-    key = ws / ".tollhouse" / "keys" / "receipts-ed25519.key"
+    key = key_dir(ws / ".tollhouse") / "receipts-ed25519.key"
     key.chmod(0o644)
     (ws / ".tollhouse").chmod(0o777)
     try:

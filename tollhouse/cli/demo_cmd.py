@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -95,7 +96,9 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
 
     from tollhouse.server.clients import _needs_pythonpath
 
-    env = {"TOLLHOUSE_CONFIG": str(root / "tollhouse.toml")}
+    # The demo's own operator home (beside the workspace, never inside it): its trust record and
+    # signing key leave nothing behind in the person's real one.
+    env = {"TOLLHOUSE_CONFIG": str(root / "tollhouse.toml"), "TOLLHOUSE_HOME": os.environ["TOLLHOUSE_HOME"]}
     pythonpath = _needs_pythonpath()
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
@@ -198,9 +201,14 @@ def _table(steps: list[Step]) -> str:
 def run(args: argparse.Namespace) -> int:
     import anyio
 
+    from tollhouse.trust import record_trust
+
     tmp = tempfile.mkdtemp(prefix="tollhouse-demo-")
-    root = Path(tmp)
+    root = Path(tmp) / "workspace"
+    root.mkdir()
+    os.environ["TOLLHOUSE_HOME"] = str(Path(tmp) / "operator-home")
     (root / "tollhouse.toml").write_text(DEMO_CONFIG, encoding="utf-8")
+    record_trust(root / "tollhouse.toml", DEMO_CONFIG)  # the demo's policy, trusted as `init` would
     (root / "notes").mkdir()
     (root / "notes" / "welcome.txt").write_text("welcome to tollhouse\n", encoding="utf-8")
     (root / "secrets").mkdir()
@@ -218,11 +226,14 @@ def run(args: argparse.Namespace) -> int:
     if error:
         print(f"\nthe demo stopped early: {error}")
     if args.keep:
-        print(f"\nworkspace kept: {root}  (try `tollhouse --config {root}/tollhouse.toml receipts tail`)")
+        print(
+            f"\nworkspace kept: {root}  (try `TOLLHOUSE_HOME={tmp}/operator-home "
+            f"tollhouse --config {root}/tollhouse.toml receipts verify`)"
+        )
     else:
         import shutil
 
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     ok = error is None and len(steps) == 7 and all(s.ok for s in steps)
     print("\nevery step behaved as designed" if ok else "\nsome steps did not behave as designed")
     return exitcodes.OK if ok else exitcodes.TOOL_ERROR

@@ -31,10 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from tollhouse.config import ConfigError, load_config
+    from tollhouse.cli.common import load_trusted
+    from tollhouse.config import ConfigError
 
+    # Refuses (exit 9) a policy whose hash a person has not trusted: nothing is served.
+    config = load_trusted(args)
     try:
-        config = load_config(args.config)
         settings = None
         if args.http is not None:
             from tollhouse.server.http_auth import load_http_settings

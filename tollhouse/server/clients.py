@@ -84,9 +84,17 @@ def server_entry(kind: ClientKind, config_path: Path, python: str | None = None)
         entry["type"] = "stdio"
     entry["command"] = str(Path(python or sys.executable).absolute())
     entry["args"] = ["-m", "tollhouse", "--config", str(config_path.resolve()), "serve"]
+    env: dict[str, str] = {}
     pythonpath = _needs_pythonpath()
     if pythonpath:
-        entry["env"] = {"PYTHONPATH": pythonpath}
+        env["PYTHONPATH"] = pythonpath
+    if os.environ.get("TOLLHOUSE_HOME"):
+        # The server must find the trust records and keys this operator home holds.
+        from tollhouse.opdirs import operator_home
+
+        env["TOLLHOUSE_HOME"] = str(operator_home())
+    if env:
+        entry["env"] = env
     return entry
 
 
