@@ -30,6 +30,17 @@ from tollhouse.opdirs import ensure_private_dir, secrets_dir
 from tollhouse.trust import UntrustedPolicy, record_stamp, refusal, trust_state
 
 POLL_S = 1.0
+ENV_POLL = "TOLLHOUSE_POLICY_POLL_S"
+
+
+def poll_interval() -> float | None:
+    """Seconds between looks at the file (``$TOLLHOUSE_POLICY_POLL_S``, default 1); None: SIGHUP only."""
+    raw = os.environ.get(ENV_POLL, "").strip()
+    try:
+        value = float(raw) if raw else POLL_S
+    except ValueError:
+        value = POLL_S
+    return value if value > 0 else None
 
 
 def _servers_dir(state_dir: Path) -> Path:
@@ -122,8 +133,9 @@ class PolicyWatch:
         self._wake.set()
 
     def _loop(self) -> None:
+        interval = poll_interval()
         while not self._stop.is_set():
-            self._wake.wait(POLL_S)
+            self._wake.wait(interval)
             self._wake.clear()
             if self._stop.is_set():
                 return
