@@ -90,10 +90,15 @@ def trusted_record(config_path: Path) -> TrustRecord | None:
     return record if policy_digest(record.text) == record.sha256 else None
 
 
-def record_stamp(config_path: Path) -> tuple[int, int] | None:
-    """(mtime_ns, size) of the trust record, or None: cheap to poll for a trust given elsewhere."""
+def record_file(config_path: Path) -> Path:
+    """Where the trust record of ``config_path`` is kept (whether or not it exists)."""
+    return _record_file(config_path)
+
+
+def record_stamp(record: Path) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a trust record file, or None: cheap to poll for a trust given elsewhere."""
     try:
-        st = _record_file(config_path).stat()
+        st = record.stat()
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size

@@ -27,7 +27,7 @@ from typing import Any
 
 from tollhouse.config import ConfigError, parse_config, read_config_text
 from tollhouse.opdirs import ensure_private_dir, secrets_dir
-from tollhouse.trust import UntrustedPolicy, record_stamp, refusal, trust_state
+from tollhouse.trust import UntrustedPolicy, record_file, record_stamp, refusal, trust_state
 
 POLL_S = 1.0
 ENV_POLL = "TOLLHOUSE_POLICY_POLL_S"
@@ -67,6 +67,7 @@ class PolicyWatch:
         self.say = say
         self.path: Path | None = gate.config.path
         self.channel = channel
+        self._record = record_file(self.path) if self.path is not None else None
         self._stamp: tuple[Any, ...] | None = self._stamps()
         self._reported: set[str] = set()
         self._status = _servers_dir(gate.config.state_dir) / f"{os.getpid()}.json"
@@ -102,13 +103,13 @@ class PolicyWatch:
 
     # -- watching -------------------------------------------------------------------------------
     def _stamps(self) -> tuple[Any, ...] | None:
-        if self.path is None:
+        if self.path is None or self._record is None:
             return None
         try:
             st = os.stat(self.path)
         except OSError:
-            return ("missing", record_stamp(self.path))
-        return (st.st_ino, st.st_mtime_ns, st.st_size, record_stamp(self.path))
+            return ("missing", record_stamp(self._record))
+        return (st.st_ino, st.st_mtime_ns, st.st_size, record_stamp(self._record))
 
     def start(self) -> None:
         """Publish the status file, start polling, and take SIGHUP (call from the main thread)."""
@@ -202,7 +203,8 @@ class PolicyWatch:
             policy = Policy.load(config, self.gate.registry)
         except Exception as exc:  # any failure: the old policy stays, and the log says why
             self._report(
-                f"failed:{digest}", f"trusted policy {digest[:12]} not loaded, keeping {old[:12]}: {exc}"
+                f"failed:{digest}",
+                f"trusted policy {digest[:12]} not loaded, still enforcing {old[:12]}: {exc}",
             )
             return False
         self.gate.policy = policy  # one attribute swap: a call decides under the old or the new, whole
