@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tollhouse.config import Config, ConfigError
-from tollhouse.opdirs import secrets_dir
+from tollhouse.opdirs import ensure_private_dir, secrets_dir
 
 DEFAULT_PORT = 8765
 TOKEN_FILE = "http-token"  # noqa: S105 - a file name, not a secret
@@ -181,9 +181,9 @@ def move_legacy_token(config: Config, path: Path) -> None:
 
 
 def _make_parent(path: Path) -> None:
-    # A folder the operator already has keeps its mode; a new one is private.
+    # A folder the operator already has keeps its mode; new ones are private.
     if not path.parent.is_dir():
-        path.parent.mkdir(mode=0o700, parents=True)
+        ensure_private_dir(path.parent)
 
 
 def token_digest(token: str) -> str:
