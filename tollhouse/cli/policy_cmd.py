@@ -82,6 +82,15 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any] | int:
     return config, registry, policy
 
 
+def _trust_json(config: Any) -> Any:
+    from tollhouse.trust import UntrustedPolicy, trust_state
+
+    try:
+        return trust_state(config.path, config.text).to_json()
+    except UntrustedPolicy as exc:
+        return {"status": "error", "error": str(exc)}
+
+
 def run_check(args: argparse.Namespace) -> int:
     loaded = _load(args)
     if isinstance(loaded, int):
@@ -97,6 +106,7 @@ def run_check(args: argparse.Namespace) -> int:
                     "file": str(config.path),
                     "sha256": policy.sha256,
                     "rules": len(policy.rules),
+                    "trust": _trust_json(config),
                     "findings": [f.to_json() for f in findings],
                 },
                 indent=2,
