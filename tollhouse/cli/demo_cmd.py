@@ -103,7 +103,7 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "tollhouse", "serve"], env=env, cwd=str(root)
+        command=sys.executable, args=["-P", "-m", "tollhouse", "serve"], env=env, cwd=str(root)
     )
     prompts: list[str] = []
 
@@ -172,7 +172,16 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
 
     step = Step("receipts verify", "the chain and its signatures check out")
     steps.append(step)
-    cmd = [sys.executable, "-m", "tollhouse", "--config", str(root / "tollhouse.toml"), "receipts", "verify"]
+    cmd = [
+        sys.executable,
+        "-P",
+        "-m",
+        "tollhouse",
+        "--config",
+        str(root / "tollhouse.toml"),
+        "receipts",
+        "verify",
+    ]
     # The MCP session is closed (the server has exited); this runs the public command as a user would.
     proc = await anyio.to_thread.run_sync(
         lambda: subprocess.run(cmd, capture_output=True, text=True, env={**_base_env(), **env}, timeout=60)

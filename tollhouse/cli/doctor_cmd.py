@@ -178,7 +178,8 @@ def check_receipts(config_path: Path, state: Path) -> Check:
             "run `tollhouse init` to create it",
         )
     # The public `receipts verify` command is the contract; run it as a user would.
-    cmd = [sys.executable, "-m", "tollhouse", "--config", str(config_path), "receipts", "verify"]
+    # -P: never import a module from the working folder (the workspace, where agents write code).
+    cmd = [sys.executable, "-P", "-m", "tollhouse", "--config", str(config_path), "receipts", "verify"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:

@@ -83,7 +83,9 @@ def server_entry(kind: ClientKind, config_path: Path, python: str | None = None)
     if kind.with_type:
         entry["type"] = "stdio"
     entry["command"] = str(Path(python or sys.executable).absolute())
-    entry["args"] = ["-m", "tollhouse", "--config", str(config_path.resolve()), "serve"]
+    # -P: `python -m` would put the client's working folder (often the workspace) first on sys.path,
+    # so a `tollhouse/` or `anyio.py` an agent wrote there would run in place of the gate.
+    entry["args"] = ["-P", "-m", "tollhouse", "--config", str(config_path.resolve()), "serve"]
     env: dict[str, str] = {}
     pythonpath = _needs_pythonpath()
     if pythonpath:
