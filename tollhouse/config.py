@@ -143,6 +143,14 @@ class Config:
         return self.text.count("\n", 0, match.start()) + 1 if match else None
 
 
+def _placed(path: Path) -> Path:
+    """The folder resolved, the file's own name kept: a symlinked tollhouse.toml is found at the same
+    place (and so judged against the same trust record, with the same workspace root) whether it is
+    named with --config, $TOLLHOUSE_CONFIG or found by the upward search."""
+    absolute = Path(os.path.abspath(path))
+    return Path(os.path.realpath(absolute.parent)) / absolute.name
+
+
 def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
     if explicit:
         path = Path(explicit).expanduser()
@@ -150,13 +158,13 @@ def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None
             path = path / CONFIG_NAME
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        return path.resolve()
+        return _placed(path)
     env = os.environ.get(ENV_VAR)
     if env:
         path = Path(env).expanduser()
         if not path.is_file():
             raise ConfigError(f"${ENV_VAR} names {path}, which does not exist")
-        return path.resolve()
+        return _placed(path)
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / CONFIG_NAME

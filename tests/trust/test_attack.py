@@ -143,6 +143,8 @@ def test_every_way_of_changing_the_policy_in_force_is_refused(dev: Path, variant
         assert th(dev, "policy", "trust").returncode == 0
         trusted = sha(config)
         assert th(dev, "call", "shell_run", TOUCH).returncode == 3  # trusted, and denies touch
+        # Named explicitly, the link is judged at its own place too (the same record, still trusted).
+        assert th(dev, "--config", str(config), "call", "shell_run", TOUCH).returncode == 3
         config.unlink()
         config.symlink_to(policies / "b.toml")
     _assert_refused(dev, config, trusted, *extra, **env)

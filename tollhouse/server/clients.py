@@ -85,7 +85,9 @@ def server_entry(kind: ClientKind, config_path: Path, python: str | None = None)
     entry["command"] = str(Path(python or sys.executable).absolute())
     # -P: `python -m` would put the client's working folder (often the workspace) first on sys.path,
     # so a `tollhouse/` or `anyio.py` an agent wrote there would run in place of the gate.
-    entry["args"] = ["-P", "-m", "tollhouse", "--config", str(config_path.resolve()), "serve"]
+    # The folder resolved, not a symlinked file: the same place `tollhouse policy trust` recorded.
+    placed = Path(os.path.realpath(config_path.parent)) / config_path.name
+    entry["args"] = ["-P", "-m", "tollhouse", "--config", str(placed), "serve"]
     env: dict[str, str] = {}
     pythonpath = _needs_pythonpath()
     if pythonpath:
