@@ -27,7 +27,7 @@ import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from tollhouse.opdirs import ensure_private_dir, operator_home
 
@@ -188,6 +188,12 @@ def refusal(state: TrustState) -> str:
         f"{lead}. See what changed with `tollhouse policy diff{flag}`, then accept it with "
         f"`tollhouse policy trust{flag}`"
     )
+
+
+def guarded_folders(config: Any) -> list[Path]:
+    """The folders the operator home must stay out of: every workspace root, and the config's folder
+    (which holds ``.tollhouse/``) even when the roots are narrower."""
+    return [*config.workspace.roots, Path(config.state_dir).parent]
 
 
 def check_home_outside(roots: list[Path] | tuple[Path, ...]) -> None:

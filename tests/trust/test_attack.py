@@ -185,3 +185,16 @@ def test_an_operator_home_inside_the_workspace_is_refused(dev: Path) -> None:
         suffix = "; nothing trusted" if args[0] == "policy" else ""
         assert (out.returncode, out.stderr) == (9, f"tollhouse: {message}{suffix}\n"), args
     assert snapshot(dev) == before
+
+
+def test_an_operator_home_beside_narrower_roots_is_still_inside_the_workspace(workspace: Path) -> None:
+    (workspace / "src").mkdir()
+    from tests.conftest import write_config
+
+    write_config(workspace, '[workspace]\nroots = ["src"]\n')
+    home = workspace / ".operator"
+    out = th(workspace, "call", "files_list", '{"path": "."}', TOLLHOUSE_HOME=str(home))
+    assert (
+        out.returncode == 9
+        and f"the operator home {home} lies inside the workspace root {workspace}," in out.stderr
+    )

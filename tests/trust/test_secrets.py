@@ -192,11 +192,20 @@ def test_an_http_token_left_in_the_workspace_moves_out_and_keeps_working(workspa
     legacy.parent.mkdir(exist_ok=True)
     legacy.write_text("legacy-token-" + "x" * 40 + "\n")
     legacy.chmod(0o600)
+    doctor = json.loads(th(ws, "--config", str(ws / "tollhouse.toml"), "doctor", "--json").stdout)
+    check = {c["name"]: c for c in doctor["checks"]}["http token"]
+    assert (
+        check["status"] == "FAIL"
+        and f"{legacy} holds http token material inside the workspace" in check["detail"]
+    )
     server = start_http(ws)
     try:
         assert server.token == "legacy-token-" + "x" * 40
         assert "generated a bearer token" not in "".join(server.stderr)
         assert not legacy.exists() and _mode(http_token_file(ws)) == 0o600
+        doctor = json.loads(th(ws, "--config", str(ws / "tollhouse.toml"), "doctor", "--json").stdout)
+        check = {c["name"]: c for c in doctor["checks"]}["http token"]
+        assert check["status"] == "OK" and "(mode 600, outside the workspace)" in check["detail"]
         assert _initialize(server.url, server.token) == 200
     finally:
         stop(server.proc)

@@ -27,11 +27,11 @@ def load_trusted(args: Any) -> Config:
     """The config, only if its policy is the one a person trusted: every command that enforces the
     policy (serve, call, export) loads through here. The hash is taken of the very text parsed, so a
     file swapped between the check and the parse cannot slip through."""
-    from tollhouse.trust import UntrustedPolicy, require_trusted
+    from tollhouse.trust import UntrustedPolicy, guarded_folders, require_trusted
 
     config = load(args)
     try:
-        require_trusted(config.path, config.text, config.workspace.roots)
+        require_trusted(config.path, config.text, guarded_folders(config))
     except UntrustedPolicy as exc:
         raise CommandError(str(exc), exitcodes.UNTRUSTED) from exc
     return config

@@ -140,11 +140,11 @@ def check_http_token(config: object, state: Path) -> Check | None:
 
 def check_trust(config: object) -> list[Check]:
     """Is the policy the one a person trusted, and does every running server enforce it?"""
-    from tollhouse.trust import UntrustedPolicy, check_home_outside, refusal, trust_state
+    from tollhouse.trust import UntrustedPolicy, check_home_outside, guarded_folders, refusal, trust_state
 
     path, text = config.path, config.text  # type: ignore[attr-defined]
     try:
-        check_home_outside(config.workspace.roots)  # type: ignore[attr-defined]
+        check_home_outside(guarded_folders(config))  # type: ignore[arg-type]
         state = trust_state(path, text)
     except UntrustedPolicy as exc:
         return [Check("policy trust", "FAIL", str(exc), "see docs/policy.md#trust")]

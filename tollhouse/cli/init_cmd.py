@@ -13,7 +13,7 @@ from tollhouse.cli.common import CommandError, print_json
 from tollhouse.config import CONFIG_NAME, parse_config
 from tollhouse.opdirs import secrets_dir
 from tollhouse.profiles import PROFILES, render
-from tollhouse.trust import UntrustedPolicy, check_home_outside, record_trust
+from tollhouse.trust import UntrustedPolicy, check_home_outside, guarded_folders, record_trust
 
 HELP = (
     """\
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     text = render(args.profile)
     config = parse_config(text, path)  # never write a file that would not load
     try:
-        check_home_outside(config.workspace.roots)  # before writing anything
+        check_home_outside(guarded_folders(config))  # before writing anything
     except UntrustedPolicy as exc:
         raise CommandError(str(exc), exitcodes.UNTRUSTED) from exc
     tmp = path.with_name(path.name + ".tmp")

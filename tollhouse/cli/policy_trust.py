@@ -72,6 +72,7 @@ def run_trust(args: argparse.Namespace) -> int:
         ENV_EXPECT,
         UntrustedPolicy,
         check_home_outside,
+        guarded_folders,
         policy_digest,
         record_trust,
         trusted_record,
@@ -92,7 +93,7 @@ def run_trust(args: argparse.Namespace) -> int:
                 exitcodes.UNTRUSTED,
             )
     try:
-        check_home_outside(config.workspace.roots)
+        check_home_outside(guarded_folders(config))
     except UntrustedPolicy as exc:
         return _fail(f"{exc}; nothing trusted", exitcodes.UNTRUSTED)
     try:
