@@ -57,8 +57,9 @@ def _assert_refused(root: Path, config: Path, trusted: str | None, *extra: str, 
     assert (call.returncode, call.stderr, call.stdout) == (9, expected, "")
     serve = th(root, *extra, "serve", stdin="", **env)
     assert (serve.returncode, serve.stderr) == (9, expected)
-    export = th(root, *extra, "export", "openai", **env)
-    assert (export.returncode, export.stderr, export.stdout) == (9, expected, "")
+    for target in (("openai",), ("skills", "--out", "skills", "--install", "project")):
+        export = th(root, *extra, "export", *target, **env)  # the provider exports and Agent Skills
+        assert (export.returncode, export.stderr, export.stdout) == (9, expected, "")
     assert not (root / "PWNED").exists()
     assert snapshot(root) == before  # not a receipt, not a byte
 
