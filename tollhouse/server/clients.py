@@ -92,8 +92,9 @@ def server_entry(kind: ClientKind, config_path: Path, python: str | None = None)
     pythonpath = _needs_pythonpath()
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    if os.environ.get("TOLLHOUSE_HOME"):
-        # The server must find the trust records and keys this operator home holds.
+    if os.environ.get("TOLLHOUSE_HOME") or os.environ.get("XDG_CONFIG_HOME"):
+        # The server must find the trust records and keys this operator home holds, and a client
+        # starting it may not pass the variables that chose it.
         from tollhouse.opdirs import operator_home
 
         env["TOLLHOUSE_HOME"] = str(operator_home())
