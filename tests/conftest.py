@@ -75,3 +75,17 @@ def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
     root.mkdir()
     return root
+
+
+def key_dir(state_dir: Path) -> Path:
+    """Where the receipt-signing key pair of the store in ``state_dir`` lives (outside the workspace)."""
+    from tollhouse.receipts.signing import key_dir as _key_dir
+
+    return _key_dir(Path(state_dir))
+
+
+def http_token_file(root: Path) -> Path:
+    """Where `serve --http` keeps the generated token of the workspace at ``root`` (outside it)."""
+    from tollhouse.opdirs import secrets_dir
+
+    return secrets_dir(Path(root) / ".tollhouse") / "http-token"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env, tollhouse_cmd
+from tests.conftest import subprocess_env, tollhouse_cmd, trust_config
 
 
 def th(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -122,6 +122,7 @@ def test_broken_policy_fails_closed_with_file_and_line(ws: Path) -> None:
     cfg.write_text(
         cfg.read_text() + '\n[[rules]]\nid = "oops"\ntools = ["files_read"]\neffect = "allow"\npath = ["x"]\n'
     )
+    trust_config(cfg)  # trusted (as it stands), yet it does not load: still nothing runs
     out = th(ws, "call", "files_read", '{"path": "src/app.py"}')
     assert out.returncode == 2 and "tollhouse.toml:" in out.stderr and "oops" in out.stderr
 

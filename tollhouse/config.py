@@ -144,6 +144,14 @@ class Config:
         return self.text.count("\n", 0, match.start()) + 1 if match else None
 
 
+def _placed(path: Path) -> Path:
+    """The folder resolved, the file's own name kept: a symlinked tollhouse.toml is found at the same
+    place (and so judged against the same trust record, with the same workspace root) whether it is
+    named with --config, $TOLLHOUSE_CONFIG or found by the upward search."""
+    absolute = Path(os.path.abspath(path))
+    return Path(os.path.realpath(absolute.parent)) / absolute.name
+
+
 def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
     if explicit:
         path = Path(explicit).expanduser()
@@ -151,13 +159,13 @@ def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None
             path = path / CONFIG_NAME
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        return path.resolve()
+        return _placed(path)
     env = os.environ.get(ENV_VAR)
     if env:
         path = Path(env).expanduser()
         if not path.is_file():
             raise ConfigError(f"${ENV_VAR} names {path}, which does not exist")
-        return path.resolve()
+        return _placed(path)
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / CONFIG_NAME
@@ -174,9 +182,20 @@ def _expect(cond: bool, message: str, path: Path | None, line: int | None = None
         raise ConfigError(message, file=path, line=line)
 
 
+def read_config_text(path: Path) -> str:
+    """The file's exact text: no newline translation, so the policy hash (and the trust record) is
+    the sha256 of the file's bytes, the same number `sha256sum tollhouse.toml` prints."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not valid UTF-8 at byte {exc.start}", file=path) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=path) from exc
+
+
 def load_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
     path = find_config(explicit, cwd)
-    return parse_config(path.read_text(encoding="utf-8"), path)
+    return parse_config(read_config_text(path), path)
 
 
 def _credential_files(data: dict[str, Any], base: Path) -> tuple[Path, ...]:

@@ -37,7 +37,20 @@ def workspace_dir(root: Path) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) readable by the operator alone; an existing folder is tightened."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create ``path`` readable by the operator alone, with any missing parents private too (mkdir's
+    ``parents`` would give them the umask's mode); an existing ``path`` is tightened."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
     os.chmod(path, 0o700)
     return path
+
+
+def secrets_dir(state_dir: Path) -> Path:
+    """Where the gate keeps what agents must not read for the workspace whose state is ``state_dir``
+    (``<root>/.tollhouse``): the operator's folder for that workspace (not created here)."""
+    return workspace_dir(Path(state_dir).parent)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import receipt_rows
+from tests.conftest import receipt_rows, trust_config
 
 CONFIG = """
 [tools]
@@ -24,6 +24,7 @@ def make_config(root: Path):
 
     path = root / "tollhouse.toml"
     path.write_text(textwrap.dedent(CONFIG))
+    trust_config(path)  # export and the skills' `tollhouse call` lines refuse an untrusted policy
     return parse_config(path.read_text(), path)
 
 

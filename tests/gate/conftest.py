@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import trust_config
 from tollhouse.config import parse_config
 
 BASE = """
@@ -56,6 +57,7 @@ def make_config(root: Path, extra: str = ""):
     text = textwrap.dedent(BASE) + textwrap.dedent(extra)
     path = root / "tollhouse.toml"
     path.write_text(text)
+    trust_config(path)  # tests that run `tollhouse call` on it need it trusted
     return parse_config(text, path)
 
 

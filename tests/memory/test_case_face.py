@@ -38,7 +38,8 @@ effect = "allow"
 
 def params(root: Path) -> StdioServerParameters:
     env = subprocess_env(TOLLHOUSE_CONFIG=str(root / "tollhouse.toml"))
-    keep = {k: env[k] for k in ("PYTHONPATH", "TOLLHOUSE_CONFIG", "PATH", "HOME") if k in env}
+    names = ("PYTHONPATH", "TOLLHOUSE_CONFIG", "TOLLHOUSE_HOME", "PATH", "HOME")
+    keep = {k: env[k] for k in names if k in env}
     return StdioServerParameters(
         command=sys.executable, args=["-m", "tollhouse", "serve"], env=keep, cwd=str(root)
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env, tollhouse_cmd, write_config
+from tests.conftest import key_dir, subprocess_env, tollhouse_cmd, write_config
 from tests.receipts.conftest import attacker, fill
 
 
@@ -71,7 +71,7 @@ def test_verify_export_and_verify_bundle(ws: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "empty"
     elsewhere.mkdir()
     assert run(elsewhere, "receipts", "verify", str(bundle)).returncode == 0
-    pub = ws / ".tollhouse" / "keys" / "receipts-ed25519.pub"
+    pub = key_dir(ws / ".tollhouse") / "receipts-ed25519.pub"
     assert run(elsewhere, "receipts", "verify", str(bundle), "--public-key", str(pub)).returncode == 0
 
 

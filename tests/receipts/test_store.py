@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from tests.conftest import key_dir
 from tests.receipts.conftest import fill, reference_hash, row
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError, make_entry, verify_db
 from tollhouse.receipts.schema import FIELDS
@@ -78,7 +79,7 @@ async def test_checkpoints_every_n_and_at_close_are_signed(state_dir: Path) -> N
         "SELECT seq, head_hash, time, key_id, signature FROM checkpoints ORDER BY seq"
     ).fetchall()
     assert [c[0] for c in cps] == [5, 10, 12]
-    pem = (state_dir / "keys" / "receipts-ed25519.pub").read_bytes()
+    pem = (key_dir(state_dir) / "receipts-ed25519.pub").read_bytes()
     public = serialization.load_pem_public_key(pem)
     assert isinstance(public, Ed25519PublicKey)
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -92,7 +93,8 @@ async def test_key_and_folder_permissions(state_dir: Path) -> None:
     store = await ReceiptStore.open(state_dir)
     await store.close()
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
-    assert stat.S_IMODE((state_dir / "keys" / "receipts-ed25519.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((key_dir(state_dir) / "receipts-ed25519.key").stat().st_mode) == 0o600
+    assert not (state_dir / "keys").exists()  # nothing of the key pair is left in the workspace
     assert store.key_id == key_id_of(store.public_key)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import key_dir
 from tests.receipts.conftest import fill
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
 
@@ -51,7 +52,7 @@ async def test_missing_db_without_create(state_dir: Path) -> None:
 
 async def test_key_readable_by_others(state_dir: Path) -> None:
     await fill(state_dir, 1)
-    key = state_dir / "keys" / "receipts-ed25519.key"
+    key = key_dir(state_dir) / "receipts-ed25519.key"
     key.chmod(0o644)
     with pytest.raises(ReceiptStoreError, match=r"has mode 0644.*chmod 600"):
         await ReceiptStore.open(state_dir)
@@ -84,7 +85,7 @@ async def test_state_path_is_a_file(state_dir: Path) -> None:
 
 async def test_damaged_key_file(state_dir: Path) -> None:
     await fill(state_dir, 1)
-    key = state_dir / "keys" / "receipts-ed25519.key"
+    key = key_dir(state_dir) / "receipts-ed25519.key"
     key.write_text("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
     os.chmod(key, 0o600)
     with pytest.raises(ReceiptStoreError, match="not a valid PEM private key"):

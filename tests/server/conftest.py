@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, receipt_rows, subprocess_env, tollhouse_cmd, write_config
+from tests.conftest import REPO, http_token_file, receipt_rows, subprocess_env, tollhouse_cmd, write_config
 
 SECRET = "sk-live-4f9b2c7d8e1a0b3c5d6e7f8091a2b3c4"
 
@@ -89,7 +89,9 @@ def stdio_params(root: Path) -> Any:
     from mcp import StdioServerParameters
 
     env = subprocess_env(TOLLHOUSE_CONFIG=str(root / "tollhouse.toml"))
-    keep = {k: env[k] for k in ("PYTHONPATH", "TOLLHOUSE_CONFIG", "PATH", "HOME") if k in env}
+    keep = {
+        k: env[k] for k in ("PYTHONPATH", "TOLLHOUSE_CONFIG", "TOLLHOUSE_HOME", "PATH", "HOME") if k in env
+    }
     return StdioServerParameters(
         command=sys.executable, args=["-m", "tollhouse", "serve"], env=keep, cwd=str(root)
     )
@@ -152,7 +154,7 @@ def start_http(root: Path, *extra: str) -> HttpServer:
         proc.kill()
         proc.wait()
         raise AssertionError("server did not start:\n" + "".join(lines) + (proc.stderr.read() or ""))
-    token_file = root / ".tollhouse" / "http-token"
+    token_file = http_token_file(root)
     token = token_file.read_text().strip() if token_file.exists() else ""
     return HttpServer(proc, url, token, lines)
 

@@ -11,6 +11,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from tests.conftest import trust_config
 from tests.server.conftest import outcomes, stdio_params
 from tollhouse.server.approvals import INPUT_KEY
 
@@ -125,6 +126,7 @@ async def test_an_approval_answered_after_it_expired_does_not_run(workspace: Pat
     ws = make_workspace(workspace, "")
     text = (ws / "tollhouse.toml").read_text().replace("ttl_s = 60", "ttl_s = 1")
     (ws / "tollhouse.toml").write_text(text)
+    trust_config(ws / "tollhouse.toml")
     async with Client(stdio_params(ws), mode="auto", elicitation_callback=_never) as client:
         session = client.session
         asked = await session.call_tool(

@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import subprocess_env, tollhouse_cmd
+from tests.conftest import http_token_file, subprocess_env, tollhouse_cmd
 from tests.server.conftest import INIT, HttpServer, outcomes, receipts, start_http, stop
 
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -26,8 +26,9 @@ def client_for(server: HttpServer, token: str | None, **kw):
 
 
 def test_token_is_generated_0600_and_printed_once(ws: Path, http_server: HttpServer) -> None:
-    token_file = ws / ".tollhouse" / "http-token"
+    token_file = http_token_file(ws)
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert not (ws / ".tollhouse" / "http-token").exists()  # outside the workspace, out of tools' reach
     printed = "".join(http_server.stderr)
     assert http_server.token and http_server.token in printed
     stop(http_server.proc)
@@ -173,11 +174,12 @@ def test_bad_listen_address_is_a_usage_error(ws: Path) -> None:
     assert proc.returncode == 2 and "port must be a number" in proc.stderr
 
 
-def test_loose_token_file_permissions_refuse_to_start(ws: Path) -> None:
+@pytest.mark.parametrize("legacy", [False, True], ids=["operator-folder", "legacy-in-workspace"])
+def test_loose_token_file_permissions_refuse_to_start(ws: Path, legacy: bool) -> None:
     import subprocess
 
-    token = ws / ".tollhouse" / "http-token"
-    token.parent.mkdir(exist_ok=True)
+    token = ws / ".tollhouse" / "http-token" if legacy else http_token_file(ws)
+    token.parent.mkdir(parents=True, exist_ok=True)
     token.write_text("t" * 40)
     token.chmod(0o644)
     proc = subprocess.run(
@@ -187,7 +189,8 @@ def test_loose_token_file_permissions_refuse_to_start(ws: Path) -> None:
         text=True,
         timeout=30,
     )
-    assert proc.returncode == 2 and "chmod 600" in proc.stderr
+    assert proc.returncode == 2 and f"chmod 600 {token}" in proc.stderr
+    assert token.read_text() == "t" * 40 and not (legacy and http_token_file(ws).exists())  # not moved
 
 
 @pytest.mark.parametrize(
@@ -222,7 +225,8 @@ def test_http_settings_defaults_and_ipv6(tmp_path: Path) -> None:
     config = parse_config("", tmp_path / "tollhouse.toml")
     default = load_http_settings(config, None)
     assert (default.host, default.port, default.auth, default.loopback) == ("127.0.0.1", 8765, "token", True)
-    assert default.token_file == config.state_dir / "http-token"
+    assert default.token_file == http_token_file(tmp_path)
+    assert tmp_path not in default.token_file.parents  # never inside the workspace
     assert default.max_event_bytes == 1024 * 1024  # the Python MCP client's limit on one SSE event
     unlimited = load_http_settings(parse_config("[http]\nmax_event_bytes = 0\n", tmp_path / "t.toml"), None)
     assert unlimited.max_event_bytes == 0

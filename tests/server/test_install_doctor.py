@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env, tollhouse_cmd
+from tests.conftest import key_dir, subprocess_env, tollhouse_cmd
 from tests.server.conftest import INIT, make_workspace
 from tollhouse.server.clients import CLIENTS
 from tollhouse.tools.shell.sandbox import sandbox_status
@@ -47,7 +47,14 @@ def test_install_adds_entry_keeps_others_and_backs_up(tmp_path: Path, client: st
     assert data["theme"] == "dark" and data[kind.servers_key]["other"] == other
     entry = data[kind.servers_key]["tollhouse"]
     assert Path(entry["command"]).is_absolute() and Path(entry["command"]).exists()
-    assert entry["args"] == ["-m", "tollhouse", "--config", str((ws / "tollhouse.toml").resolve()), "serve"]
+    assert entry["args"] == [
+        "-P",
+        "-m",
+        "tollhouse",
+        "--config",
+        str((ws / "tollhouse.toml").resolve()),
+        "serve",
+    ]
     assert ("type" in entry) == kind.with_type
     assert (target.stat().st_mode & 0o777) == 0o640
     backups = list(tmp_path.glob("client.json.bak-*"))
@@ -66,6 +73,10 @@ def test_installed_entry_really_starts_the_server_from_anywhere(tmp_path: Path) 
     entry = json.loads(target.read_text())["mcpServers"]["tollhouse"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    # What an agent could leave in the folder a client starts the server in: never imported (-P).
+    for name in ("tollhouse/__init__.py", "tollhouse/__main__.py", "anyio.py", "mcp.py"):
+        (elsewhere / name).parent.mkdir(exist_ok=True)
+        (elsewhere / name).write_text("import pathlib; pathlib.Path(__file__).with_name('RAN').touch()\n")
     env = {"PATH": "/usr/bin:/bin", **entry.get("env", {})}  # what a desktop client gives it: nearly nothing
     proc = subprocess.run(
         [entry["command"], *entry["args"]],
@@ -78,6 +89,7 @@ def test_installed_entry_really_starts_the_server_from_anywhere(tmp_path: Path) 
     )
     reply = json.loads(proc.stdout.splitlines()[0])
     assert reply["result"]["serverInfo"]["name"] == "tollhouse"
+    assert not list(elsewhere.rglob("RAN"))
 
 
 def test_install_print_changes_nothing(tmp_path: Path) -> None:
@@ -148,7 +160,7 @@ def test_doctor_reports_each_check_and_fails_with_a_fix(tmp_path: Path) -> None:
         assert checks[name]["status"] == "OK", checks[name]
     assert checks["client claude-desktop"]["status"] == "INFO"
 
-    key = ws / ".tollhouse" / "keys" / "receipts-ed25519.key"
+    key = key_dir(ws / ".tollhouse") / "receipts-ed25519.key"
     key.chmod(0o644)
     (ws / ".tollhouse").chmod(0o777)
     try:

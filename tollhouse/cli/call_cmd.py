@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 
 from tollhouse.cli import exitcodes
-from tollhouse.cli.common import CommandError, load, parse_json_arg, print_json
+from tollhouse.cli.common import CommandError, load_trusted, parse_json_arg, print_json
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Outcome
 
 HELP = """\
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from tollhouse.gate.gate import Gate
     from tollhouse.receipts import ReceiptStoreError
 
-    config = load(args)
+    config = load_trusted(args)  # an untrusted policy: exit 9, nothing runs
     arguments = parse_json_arg(args.arguments)
     interactive = not args.no_prompt and sys.stdin.isatty() and sys.stderr.isatty() and args.arguments != "-"
 

@@ -23,6 +23,36 @@ def load(args: Any) -> Config:
         raise CommandError(str(exc)) from exc
 
 
+def load_trusted(args: Any) -> Config:
+    """The config, only if its policy is the one a person trusted: every command that enforces the
+    policy (serve, call, export) loads through here. The hash is taken of the very text parsed, so a
+    file swapped between the check and the parse cannot slip through."""
+    from tollhouse.trust import UntrustedPolicy, guarded_folders, require_trusted
+
+    config = load(args)
+    try:
+        require_trusted(config.path, config.text, guarded_folders(config))
+    except UntrustedPolicy as exc:
+        raise CommandError(str(exc), exitcodes.UNTRUSTED) from exc
+    return config
+
+
+def trust_note(config: Config) -> str | None:
+    """For commands that only inspect (policy check/explain, doctor): a line saying the policy is not
+    trusted, or None when it is."""
+    from tollhouse.trust import UntrustedPolicy, refusal, trust_state
+
+    if config.path is None:
+        return None
+    try:
+        state = trust_state(config.path, config.text)
+    except UntrustedPolicy as exc:
+        return f"note: {exc}"
+    if state.ok:
+        return None
+    return "note: " + refusal(state).replace("; nothing was run", "; serve, call and export refuse it")
+
+
 def fail(message: str, code: int = exitcodes.USAGE) -> int:
     print(f"tollhouse: {message}", file=sys.stderr)
     return code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -95,12 +96,14 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
 
     from tollhouse.server.clients import _needs_pythonpath
 
-    env = {"TOLLHOUSE_CONFIG": str(root / "tollhouse.toml")}
+    # The demo's own operator home (beside the workspace, never inside it): its trust record and
+    # signing key leave nothing behind in the person's real one.
+    env = {"TOLLHOUSE_CONFIG": str(root / "tollhouse.toml"), "TOLLHOUSE_HOME": os.environ["TOLLHOUSE_HOME"]}
     pythonpath = _needs_pythonpath()
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "tollhouse", "serve"], env=env, cwd=str(root)
+        command=sys.executable, args=["-P", "-m", "tollhouse", "serve"], env=env, cwd=str(root)
     )
     prompts: list[str] = []
 
@@ -169,7 +172,16 @@ async def _tour(root: Path, interactive: bool, mode: str, steps: list[Step]) -> 
 
     step = Step("receipts verify", "the chain and its signatures check out")
     steps.append(step)
-    cmd = [sys.executable, "-m", "tollhouse", "--config", str(root / "tollhouse.toml"), "receipts", "verify"]
+    cmd = [
+        sys.executable,
+        "-P",
+        "-m",
+        "tollhouse",
+        "--config",
+        str(root / "tollhouse.toml"),
+        "receipts",
+        "verify",
+    ]
     # The MCP session is closed (the server has exited); this runs the public command as a user would.
     proc = await anyio.to_thread.run_sync(
         lambda: subprocess.run(cmd, capture_output=True, text=True, env={**_base_env(), **env}, timeout=60)
@@ -198,9 +210,14 @@ def _table(steps: list[Step]) -> str:
 def run(args: argparse.Namespace) -> int:
     import anyio
 
+    from tollhouse.trust import record_trust
+
     tmp = tempfile.mkdtemp(prefix="tollhouse-demo-")
-    root = Path(tmp)
+    root = Path(tmp) / "workspace"
+    root.mkdir()
+    os.environ["TOLLHOUSE_HOME"] = str(Path(tmp) / "operator-home")
     (root / "tollhouse.toml").write_text(DEMO_CONFIG, encoding="utf-8")
+    record_trust(root / "tollhouse.toml", DEMO_CONFIG)  # the demo's policy, trusted as `init` would
     (root / "notes").mkdir()
     (root / "notes" / "welcome.txt").write_text("welcome to tollhouse\n", encoding="utf-8")
     (root / "secrets").mkdir()
@@ -218,11 +235,14 @@ def run(args: argparse.Namespace) -> int:
     if error:
         print(f"\nthe demo stopped early: {error}")
     if args.keep:
-        print(f"\nworkspace kept: {root}  (try `tollhouse --config {root}/tollhouse.toml receipts tail`)")
+        print(
+            f"\nworkspace kept: {root}  (try `TOLLHOUSE_HOME={tmp}/operator-home "
+            f"tollhouse --config {root}/tollhouse.toml receipts verify`)"
+        )
     else:
         import shutil
 
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     ok = error is None and len(steps) == 7 and all(s.ok for s in steps)
     print("\nevery step behaved as designed" if ok else "\nsome steps did not behave as designed")
     return exitcodes.OK if ok else exitcodes.TOOL_ERROR

@@ -81,30 +81,91 @@ def check_state_dir(state: Path) -> Check:
     return Check("state dir", "OK", f"{state} (mode {mode:o})")
 
 
-def check_signing_key(state: Path) -> Check:
-    key = state / "keys" / "receipts-ed25519.key"
-    if not key.exists():
+def _inside(path: Path, roots: list[Path]) -> Path | None:
+    real = Path(os.path.realpath(path))
+    for root in roots:
+        top = Path(os.path.realpath(root))
+        if real == top or top in real.parents:
+            return top
+    return None
+
+
+def _secret_file(name: str, path: Path, roots: list[Path], legacy: Path) -> Check:
+    """A secret of the gate's: outside every workspace root, mode 0600, none left in the workspace."""
+    if legacy.exists():
+        return Check(
+            name, "FAIL", f"{legacy} holds {name} material inside the workspace, where tools can read it",
+            "run `tollhouse serve` or `tollhouse call` once to move it out (then consider rotating it)",
+        )  # fmt: skip
+    where = _inside(path, roots)
+    if where is not None:
+        return Check(
+            name, "FAIL", f"{path} lies inside the workspace {where}", "keep it outside the workspace"
+        )
+    mode = _mode(path)
+    if mode & 0o077:
+        return Check(name, "FAIL", f"{path} is readable by others (mode {mode:o})", f"chmod 600 {path}")
+    return Check(name, "OK", f"{path} (mode {mode:o}, outside the workspace)")
+
+
+def check_signing_key(state: Path, roots: list[Path]) -> Check:
+    from tollhouse.receipts.signing import ENV_KEY, ENV_KEY_FILE, KEY_NAME, key_dir
+
+    legacy = state / "keys" / KEY_NAME
+    if os.environ.get(ENV_KEY):
+        return Check("signing key", "OK", f"from ${ENV_KEY} (the operator's environment)")
+    named = os.environ.get(ENV_KEY_FILE)
+    key = Path(named).expanduser() if named else key_dir(state) / KEY_NAME
+    if not key.exists() and not legacy.exists():
         return Check(
             "signing key", "FAIL", f"{key} is missing", "run `tollhouse init` to create the state folder"
         )
-    mode = _mode(key)
-    if mode & 0o077:
-        return Check(
-            "signing key", "FAIL", f"{key} is readable by others (mode {mode:o})", f"chmod 600 {key}"
-        )
-    return Check("signing key", "OK", f"{key} (mode {mode:o})")
+    return _secret_file("signing key", key, roots, legacy)
 
 
-def check_http_token(state: Path) -> Check | None:
-    token = state / "http-token"
-    if not token.exists():
+def check_http_token(config: object, state: Path) -> Check | None:
+    from tollhouse.config import ConfigError
+    from tollhouse.server.http_auth import TOKEN_FILE, token_path
+
+    legacy = state / TOKEN_FILE
+    try:
+        token = token_path(config)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        return Check("http token", "FAIL", exc.bare, "set [http] token_file outside the workspace")
+    if not token.exists() and not legacy.exists():
         return None
-    mode = _mode(token)
-    if mode & 0o077:
-        return Check(
-            "http token", "FAIL", f"{token} is readable by others (mode {mode:o})", f"chmod 600 {token}"
-        )
-    return Check("http token", "OK", f"{token} (mode {mode:o})")
+    roots = [*config.workspace.roots, state.parent]  # type: ignore[attr-defined]
+    return _secret_file("http token", token, roots, legacy)
+
+
+def check_trust(config: object) -> list[Check]:
+    """Is the policy the one a person trusted, and does every running server enforce it?"""
+    from tollhouse.trust import UntrustedPolicy, check_home_outside, guarded_folders, refusal, trust_state
+
+    path, text = config.path, config.text  # type: ignore[attr-defined]
+    try:
+        check_home_outside(guarded_folders(config))  # type: ignore[arg-type]
+        state = trust_state(path, text)
+    except UntrustedPolicy as exc:
+        return [Check("policy trust", "FAIL", str(exc), "see docs/policy.md#trust")]
+    if state.ok:
+        how = "by $TOLLHOUSE_TRUST_POLICY" if state.source == "env" else "by a person"
+        checks = [Check("policy trust", "OK", f"sha256 {state.sha256[:12]} trusted {how}")]
+    else:
+        detail = refusal(state).replace("; nothing was run", "; serve, call and export refuse it")
+        checks = [Check("policy trust", "FAIL", detail, "review with `tollhouse policy diff`, then trust")]
+    from tollhouse.server.policy_watch import running_servers
+
+    for server in running_servers(config.state_dir):  # type: ignore[attr-defined]
+        enforced = str(server.get("policy_sha256", ""))
+        pid = server.get("pid")
+        if enforced == state.sha256 and state.ok:
+            checks.append(Check(f"server {pid}", "OK", f"enforces the trusted policy {enforced[:12]}"))
+        else:
+            detail = f"enforces policy {enforced[:12]}, the file is now {state.sha256[:12]} ({state.status})"
+            fix = "trust the file (the server reloads it), or fix it and send the server SIGHUP"
+            checks.append(Check(f"server {pid}", "FAIL", detail, fix))
+    return checks
 
 
 def check_receipts(config_path: Path, state: Path) -> Check:
@@ -117,7 +178,8 @@ def check_receipts(config_path: Path, state: Path) -> Check:
             "run `tollhouse init` to create it",
         )
     # The public `receipts verify` command is the contract; run it as a user would.
-    cmd = [sys.executable, "-m", "tollhouse", "--config", str(config_path), "receipts", "verify"]
+    # -P: never import a module from the working folder (the workspace, where agents write code).
+    cmd = [sys.executable, "-P", "-m", "tollhouse", "--config", str(config_path), "receipts", "verify"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
@@ -215,9 +277,10 @@ def run(args: argparse.Namespace) -> int:
     if config is not None:
         state = Path(config.state_dir)  # type: ignore[attr-defined]
         checks.append(check_policy(config))
+        checks.extend(check_trust(config))
         checks.append(check_state_dir(state))
-        checks.append(check_signing_key(state))
-        token = check_http_token(state)
+        checks.append(check_signing_key(state, [*config.workspace.roots, state.parent]))  # type: ignore[attr-defined]
+        token = check_http_token(config, state)
         if token is not None:
             checks.append(token)
         checks.append(check_receipts(Path(config.path), state))  # type: ignore[attr-defined]

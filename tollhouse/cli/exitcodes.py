@@ -9,6 +9,8 @@ TIMEOUT = 5
 CANCELLED = 6
 STORE_UNUSABLE = 7
 VERIFY_FAILED = 8
+UNTRUSTED = 9
+"""The policy file's hash is not one a person trusted (`tollhouse policy trust`): nothing ran."""
 
 BY_STATUS = {
     "ok": OK,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tollhouse.cli import exitcodes
-from tollhouse.cli.common import CommandError, load
+from tollhouse.cli.common import CommandError, load_trusted
 
 HELP = """\
 Write the tools this workspace's policy could allow in a provider's own format. Tools every rule
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from tollhouse.adapters import skills
     from tollhouse.adapters.export import Catalogue, export, strict_notes
 
-    config = load(args)
+    config = load_trusted(args)  # an untrusted policy: exit 9, nothing runs
     try:
         source = Catalogue(config)
     except Exception as exc:  # a policy or tool module that does not load: say so, export nothing

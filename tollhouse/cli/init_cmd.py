@@ -11,12 +11,16 @@ import anyio
 from tollhouse.cli import exitcodes
 from tollhouse.cli.common import CommandError, print_json
 from tollhouse.config import CONFIG_NAME, parse_config
+from tollhouse.opdirs import secrets_dir
 from tollhouse.profiles import PROFILES, render
+from tollhouse.trust import UntrustedPolicy, check_home_outside, guarded_folders, record_trust
 
 HELP = (
     """\
-Create tollhouse.toml in a folder (default: here) with a starting policy, and the .tollhouse/ state
-directory: receipts database, state database and the receipt-signing key (mode 0600).
+Create tollhouse.toml in a folder (default: here) with a starting policy, trust it (its sha256 is
+recorded in the operator home, as `tollhouse policy trust` does), and create the .tollhouse/ state
+directory (receipts and state databases). The receipt-signing key (mode 0600) is kept outside the
+workspace, in the operator home (see docs/configuration.md).
 
 profiles:
 """
@@ -56,9 +60,15 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{path} already exists; pass --force to replace it")
     text = render(args.profile)
     config = parse_config(text, path)  # never write a file that would not load
+    try:
+        check_home_outside(guarded_folders(config))  # before writing anything
+    except UntrustedPolicy as exc:
+        raise CommandError(str(exc), exitcodes.UNTRUSTED) from exc
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+    # The person running init chose this policy: trust exactly the text just written.
+    record = record_trust(path, text)
 
     state = config.state_dir
     state.mkdir(mode=0o700, exist_ok=True)
@@ -76,9 +86,18 @@ def run(args: argparse.Namespace) -> int:
             with ignore.open("a") as fh:
                 fh.write(("\n" if lines and lines[-1] else "") + ".tollhouse/\n")
     if args.json:
-        print_json({"config": str(path), "state_dir": str(state), "profile": args.profile})
+        print_json(
+            {
+                "config": str(path),
+                "state_dir": str(state),
+                "profile": args.profile,
+                "sha256": record.sha256,
+                "secrets_dir": str(secrets_dir(config.state_dir)),
+            }
+        )
     else:
-        print(f"wrote {path} (profile {args.profile})")
-        print(f"state in {state} (receipts, state database, signing key)")
+        print(f"wrote {path} (profile {args.profile}), trusted: sha256 {record.sha256}")
+        print(f"state in {state} (receipts, state database)")
+        print(f"signing key in {secrets_dir(config.state_dir) / 'keys'} (outside the workspace)")
         print('next: `tollhouse policy check`, then `tollhouse call files_list \'{"path": "."}\'`')
     return exitcodes.OK

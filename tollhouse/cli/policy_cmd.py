@@ -1,4 +1,7 @@
-"""``tollhouse policy check`` and ``tollhouse policy explain TOOL 'JSON'``."""
+"""``tollhouse policy check``, ``explain TOOL 'JSON'``; ``trust`` and ``diff`` live in policy_trust.
+
+check and explain only inspect: they work on an untrusted file and say so (on stderr).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ example: tollhouse policy explain files_write '{"path": "src/app.py", "content":
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("policy", help="check and explain the policy in tollhouse.toml")
+    from tollhouse.cli import policy_trust
+
+    parser = sub.add_parser("policy", help="check, explain, diff and trust the policy in tollhouse.toml")
     inner = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND")
     check = inner.add_parser(
         "check", help="lint the policy", description=CHECK_HELP, formatter_class=argparse.RawTextHelpFormatter
@@ -41,6 +46,7 @@ def register(sub: Any) -> None:
     )
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
     explain.set_defaults(handler=run_explain)
+    policy_trust.register(inner)
     parser.set_defaults(handler=lambda args: (parser.print_help(), exitcodes.USAGE)[1])
 
 
@@ -55,6 +61,11 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any] | int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exitcodes.USAGE
+    from tollhouse.cli.common import trust_note
+
+    note = trust_note(config)
+    if note:
+        print(f"tollhouse: {note}", file=sys.stderr)
     try:
         registry = build_registry(config.tool_families, config.tool_modules)
     except (ValueError, ImportError) as exc:
@@ -69,6 +80,15 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any] | int:
         print("the policy does not load; tollhouse refuses to serve until it does", file=sys.stderr)
         return exitcodes.USAGE
     return config, registry, policy
+
+
+def _trust_json(config: Any) -> Any:
+    from tollhouse.trust import UntrustedPolicy, trust_state
+
+    try:
+        return trust_state(config.path, config.text).to_json()
+    except UntrustedPolicy as exc:
+        return {"status": "error", "error": str(exc)}
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -86,6 +106,7 @@ def run_check(args: argparse.Namespace) -> int:
                     "file": str(config.path),
                     "sha256": policy.sha256,
                     "rules": len(policy.rules),
+                    "trust": _trust_json(config),
                     "findings": [f.to_json() for f in findings],
                 },
                 indent=2,

@@ -107,9 +107,14 @@ def _err(message: str, code: int) -> int:
 
 
 def _db_path(args: argparse.Namespace) -> Path:
+    from tollhouse.cli.common import trust_note
     from tollhouse.config import load_config
 
-    return load_config(getattr(args, "config", None)).state_dir / "receipts.db"
+    config = load_config(getattr(args, "config", None))
+    note = trust_note(config)  # reading receipts works on an untrusted policy; say it is untrusted
+    if note:
+        print(f"tollhouse receipts: {note}", file=sys.stderr)
+    return config.state_dir / "receipts.db"
 
 
 def _run(args: argparse.Namespace, body: Any) -> int:

@@ -62,10 +62,12 @@ def _publish(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from tollhouse.config import ConfigError, load_config
+    from tollhouse.cli.common import load_trusted
+    from tollhouse.config import ConfigError
 
+    # Refuses (exit 9) a policy whose hash a person has not trusted: nothing is served.
+    config = load_trusted(args)
     try:
-        config = load_config(args.config)
         publish = _publish(args, config)
         settings = None
         if args.http is not None:

@@ -181,8 +181,11 @@ class Gate:
     # -- receipts --------------------------------------------------------------------------------
 
     def _entry(self, kind: str, call: Call, **fields: Any) -> dict[str, Any]:
+        # The hash of the policy that decided this call, even if a reload swapped it in the meantime.
+        decided = fields.get("decision")
+        policy_hash = decided.policy_hash if isinstance(decided, Decision) else self.policy.sha256
         return make_entry(
-            kind, call, operator=self.operator, policy_hash=self.policy.sha256, process=self._process,
+            kind, call, operator=self.operator, policy_hash=policy_hash, process=self._process,
             redactor=self.services.redactor, **fields,
         )  # fmt: skip
 

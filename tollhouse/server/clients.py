@@ -83,10 +83,23 @@ def server_entry(kind: ClientKind, config_path: Path, python: str | None = None)
     if kind.with_type:
         entry["type"] = "stdio"
     entry["command"] = str(Path(python or sys.executable).absolute())
-    entry["args"] = ["-m", "tollhouse", "--config", str(config_path.resolve()), "serve"]
+    # -P: `python -m` would put the client's working folder (often the workspace) first on sys.path,
+    # so a `tollhouse/` or `anyio.py` an agent wrote there would run in place of the gate.
+    # The folder resolved, not a symlinked file: the same place `tollhouse policy trust` recorded.
+    placed = Path(os.path.realpath(config_path.parent)) / config_path.name
+    entry["args"] = ["-P", "-m", "tollhouse", "--config", str(placed), "serve"]
+    env: dict[str, str] = {}
     pythonpath = _needs_pythonpath()
     if pythonpath:
-        entry["env"] = {"PYTHONPATH": pythonpath}
+        env["PYTHONPATH"] = pythonpath
+    if os.environ.get("TOLLHOUSE_HOME") or os.environ.get("XDG_CONFIG_HOME"):
+        # The server must find the trust records and keys this operator home holds, and a client
+        # starting it may not pass the variables that chose it.
+        from tollhouse.opdirs import operator_home
+
+        env["TOLLHOUSE_HOME"] = str(operator_home())
+    if env:
+        entry["env"] = env
     return entry
 
 

@@ -6,7 +6,9 @@ JWT/introspection verifier and nothing else changes: the face reads the principa
 was accepted and puts it on the receipt as the operator.
 
 The config names tokens by their SHA-256 only, so ``tollhouse.toml`` holds no secret. The generated
-token lives in ``.tollhouse/http-token`` (0600) and is printed once, when it is created.
+token lives outside the workspace, in the operator's folder for it (``<TOLLHOUSE_HOME>/workspaces/
+<name>-<hash>/http-token``, 0600), and is printed once, when it is created. A token an older version
+kept in ``.tollhouse/http-token`` is moved there on first use.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tollhouse.config import Config, ConfigError
+from tollhouse.opdirs import ensure_private_dir, secrets_dir
 
 DEFAULT_PORT = 8765
 TOKEN_FILE = "http-token"  # noqa: S105 - a file name, not a secret
@@ -108,12 +111,11 @@ def load_http_settings(config: Config, listen: str | None) -> HttpSettings:
             f"{max_event!r}",
             file=config.path,
         )
-    token_file = section.get("token_file")
     settings = HttpSettings(
         host=host,
         port=port,
         auth=auth,
-        token_file=(config.root / token_file) if token_file else config.state_dir / TOKEN_FILE,
+        token_file=token_path(config),
         principal=str(section.get("principal") or config.operator or "http-token"),
         tokens=tokens,
         allowed_hosts=[str(h) for h in section.get("allowed_hosts", [])],
@@ -130,6 +132,58 @@ def load_http_settings(config: Config, listen: str | None) -> HttpSettings:
     if auth == "none" and not settings.loopback:
         raise ConfigError("http.auth = 'none' is only allowed on a loopback address", file=config.path)
     return settings
+
+
+def token_path(config: Config) -> Path:
+    """Where the generated token lives: ``[http] token_file`` (never inside a workspace root or the
+    config's folder, where tools could read it), else the operator's folder for this workspace."""
+    named = config.section("http").get("token_file")
+    if not named:
+        return secrets_dir(config.state_dir) / TOKEN_FILE
+    path = Path(os.path.expanduser(str(named)))
+    path = path if path.is_absolute() else config.root / path
+    real = Path(os.path.realpath(path))
+    for place in (*config.workspace.roots, config.state_dir.parent):
+        inside = Path(os.path.realpath(place))
+        if real == inside or inside in real.parents:
+            raise ConfigError(
+                f"http.token_file {named!r} lies inside {inside}, where tools can read it; name a file "
+                "outside the workspace, or leave token_file out to use the operator's folder",
+                file=config.path,
+            )
+    return path
+
+
+def move_legacy_token(config: Config, path: Path) -> None:
+    """Move a token an older version generated into ``.tollhouse/http-token`` to ``path`` (so clients
+    keep working) and remove the workspace copy."""
+    legacy = config.state_dir / TOKEN_FILE
+    if not legacy.is_file() or legacy.is_symlink() or legacy == path:
+        return
+    mode = stat.S_IMODE(legacy.stat().st_mode)
+    if mode & 0o077:  # others may have copied it: moving it would keep a leaked token alive
+        raise ConfigError(
+            f"{legacy} is readable by other users (mode {mode:o}); run `chmod 600 {legacy}` to keep it, "
+            "or delete it to have a new token generated outside the workspace"
+        )
+    try:
+        data = legacy.read_bytes()
+        if not path.exists():
+            _make_parent(path)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        legacy.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot move the HTTP token {legacy} out of the workspace to {path}: {exc}"
+        ) from exc
+
+
+def _make_parent(path: Path) -> None:
+    # A folder the operator already has keeps its mode; new ones are private.
+    if not path.parent.is_dir():
+        ensure_private_dir(path.parent)
 
 
 def token_digest(token: str) -> str:
@@ -149,7 +203,7 @@ def ensure_token(path: Path) -> tuple[str, bool]:
         if len(token) < 32:
             raise ConfigError(f"{path} holds no usable token (under 32 characters); delete it to regenerate")
         return token, False
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _make_parent(path)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

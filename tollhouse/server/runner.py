@@ -60,10 +60,21 @@ async def serve_stdio(config: Config, publish: Any = None) -> None:
             # The SDK drops a line it cannot parse without a word; answer it with the protocol's
             # error instead, so a broken client learns what happened, and carry on.
             screened = ScreenedStream(wire_in, write_stream, oversized)
+            watch = _watch(gate, "mcp-stdio")
             try:
                 await face.server.run(screened, write_stream, face.server.create_initialization_options())
             finally:
+                watch.stop()
                 await _close_cases(face, gate)
+
+
+def _watch(gate: Any, channel: str) -> Any:
+    """Keep the trusted policy in force, report an untrusted change, reload a trusted one."""
+    from tollhouse.server.policy_watch import PolicyWatch
+
+    watch = PolicyWatch(gate, _say, channel=channel)
+    watch.start()
+    return watch
 
 
 class ScreenedStream:
@@ -147,6 +158,7 @@ async def serve_http(config: Config, settings: HttpSettings, publish: Any = None
         TokenEntry,
         current_principal,
         ensure_token,
+        move_legacy_token,
         token_digest,
     )
 
@@ -154,6 +166,7 @@ async def serve_http(config: Config, settings: HttpSettings, publish: Any = None
     auth = None
     if settings.auth == "token":
         assert settings.token_file is not None
+        move_legacy_token(config, settings.token_file)
         token, created = ensure_token(settings.token_file)
         entries = [TokenEntry(principal=settings.principal, sha256=token_digest(token)), *settings.tokens]
         verifier = StaticTokenVerifier(entries)
@@ -186,8 +199,10 @@ async def serve_http(config: Config, settings: HttpSettings, publish: Any = None
             token_verifier=verifier,
         )
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        watch = _watch(gate, "mcp-http")
         _say(f"serving MCP over HTTP at {settings.url}" + (" (bearer token required)" if verifier else ""))
         try:
             await server.serve(sockets=[sock])
         finally:
+            watch.stop()
             await _close_cases(face, gate)
