@@ -228,7 +228,7 @@ def decode_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DDL = f"""
 CREATE TABLE IF NOT EXISTS receipts (
     seq INTEGER PRIMARY KEY,
@@ -268,6 +268,22 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     key_id TEXT NOT NULL,
     signature TEXT NOT NULL
 );
+-- v1 checkpoints (signed JSON over a chain head). No longer written; kept so that stores from v1 keep
+-- every signature they had, and verify still checks them. v2 signs notes over the Merkle root.
+-- The Merkle tree over the receipts (merkle_store.py): derived, never trusted by a verifier.
+CREATE TABLE IF NOT EXISTS merkle_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS merkle_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
+-- Signed checkpoints in the C2SP signed-note format: the tree of `size` receipts has root `root`.
+CREATE TABLE IF NOT EXISTS notes (
+    size INTEGER PRIMARY KEY,
+    root TEXT NOT NULL,
+    time TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS notes_no_update BEFORE UPDATE ON notes
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS notes_no_delete BEFORE DELETE ON notes
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 -- Append-only by construction: the store never updates or deletes. These triggers stop accidents;
 -- a deliberate attacker can drop them, which is what the hash chain and signatures are for.
 CREATE TRIGGER IF NOT EXISTS receipts_no_update BEFORE UPDATE ON receipts
