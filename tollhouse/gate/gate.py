@@ -29,6 +29,7 @@ from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision
 from tollhouse.identity import build_resolver
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
 from tollhouse.receipts.process import current_identity as process_identity
+from tollhouse.receipts.witness import witness_folders
 from tollhouse.state.db import StateDB
 from tollhouse.tools import build_registry
 from tollhouse.tools.base import PolicyDenied, Registry, Tool, ToolContext, ToolError
@@ -106,6 +107,8 @@ class Gate:
             config.state_dir,
             checkpoint_every=config.receipts.checkpoint_every,
             synchronous=config.receipts.synchronous,
+            checkpoint_interval_s=config.receipts.checkpoint_interval_s,
+            witnesses=witness_folders(config.root, config.receipts.witnesses),
         )
         try:
             await receipts.recover_interrupted()

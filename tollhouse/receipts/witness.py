@@ -32,6 +32,18 @@ def parse_witness_spec(spec: str) -> Path:
     return Path(spec).expanduser()
 
 
+def operator_witness(root: Path) -> Path:
+    """The witness every workspace has: in the operator's folder for it, outside the workspace."""
+    from tollhouse.opdirs import workspace_dir
+
+    return workspace_dir(root) / "witness"
+
+
+def witness_folders(root: Path, specs: tuple[str, ...] | list[str] = ()) -> list[Path]:
+    """The operator's witness and the configured ones (``[receipts] witnesses``)."""
+    return [operator_witness(root), *(parse_witness_spec(s) for s in specs)]
+
+
 def witness_file(folder: Path, key_id: str) -> Path:
     return folder / f"{key_id}{SUFFIX}"
 
