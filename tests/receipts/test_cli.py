@@ -183,3 +183,24 @@ def test_operator_witness_is_checked_without_being_named(workspace: Path) -> Non
     assert bad.returncode == 8 and "was truncated" in bad.stdout
     bogus = run(workspace, "receipts", "verify", "--witness", "https://example.invalid/w")
     assert bogus.returncode == 2 and "only file witnesses" in bogus.stderr
+
+
+def test_incremental_verify_reads_only_what_is_new(ws: Path) -> None:
+    first = run(ws, "receipts", "verify", "--incremental")
+    assert first.returncode == 0 and "verified by an earlier run" not in first.stdout
+    asyncio.run(fill(ws / ".tollhouse", 2, checkpoint_every=5, start=50))  # 16 entries now
+    second = run(ws, "receipts", "verify", "--incremental", "--json")
+    data = json.loads(second.stdout)
+    assert (second.returncode, data["ok"], data["resumed_from"], data["count"]) == (0, True, 12, 16)
+    # An old entry rewritten and the tail re-hashed: entry 17, appended after that, links to a head
+    # the earlier run never saw, although entries 1..16 are not read again.
+    conn = attacker(ws / ".tollhouse" / "receipts.db")
+    from tests.receipts.test_tamper import rehash_from
+
+    conn.execute("UPDATE receipts SET tool = 'x' WHERE seq = 3")
+    rehash_from(conn, 3)
+    asyncio.run(fill(ws / ".tollhouse", 2, checkpoint_every=5, start=60))  # the server signs 20
+    bad = run(ws, "receipts", "verify", "--incremental")
+    assert bad.returncode == 8
+    assert bad.stdout.startswith("FAILED at seq 16: entry 16 does not hash to the value entry 17 recorded")
+    assert run(ws, "receipts", "verify").returncode == 8

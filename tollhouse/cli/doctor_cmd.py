@@ -116,8 +116,18 @@ def check_receipts(config_path: Path, state: Path) -> Check:
             f"no receipt database at {state / 'receipts.db'}",
             "run `tollhouse init` to create it",
         )
-    # The public `receipts verify` command is the contract; run it as a user would.
-    cmd = [sys.executable, "-m", "tollhouse", "--config", str(config_path), "receipts", "verify"]
+    # The public `receipts verify` command is the contract; run it as a user would. --incremental:
+    # only what is new since the last run that verified (remembered in the operator's folder).
+    cmd = [
+        sys.executable,
+        "-m",
+        "tollhouse",
+        "--config",
+        str(config_path),
+        "receipts",
+        "verify",
+        "--incremental",
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:

@@ -109,6 +109,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="file:/PATH",
         help="also check against this witness folder (repeatable; the operator's own is always checked)",
     )
+    verify.add_argument(
+        "--incremental",
+        action="store_true",
+        help="read only the entries after the last run that verified (remembered in the operator's "
+        "folder, out of the agents' reach); the first run reads everything",
+    )
     verify.add_argument("--json", action="store_true", help="the result as JSON")
     verify.set_defaults(handler=cmd_verify)
 
@@ -312,7 +318,12 @@ def _verify(args: argparse.Namespace) -> int:
             if extra is None:
                 return exitcodes.USAGE
             anchors += extra
-        result = verify_db(db, pinned, require_head=args.require_head, anchors=anchors, progress=progress)
+        resume = _load_resume(config.root, key) if args.incremental else None
+        result = verify_db(
+            db, pinned, require_head=args.require_head, anchors=anchors, progress=progress, resume=resume
+        )
+        if args.incremental and result.ok and result.state is not None:
+            _save_resume(config.root, result.state)
     if progress is not None:
         progress.done()
     if args.json:
@@ -337,6 +348,40 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"FAILED {where}: {result.reason}".replace("FAILED :", "FAILED:"))
         print(f"({result.count} entries, {result.checkpoints} checkpoints in {source})")
     return exitcodes.OK if result.ok else exitcodes.VERIFY_FAILED
+
+
+def _resume_path(root: Path) -> Path:
+    from tollhouse.opdirs import workspace_dir
+
+    return workspace_dir(root) / "receipts-verified.json"
+
+
+def _load_resume(root: Path, key: bytes | None) -> dict[str, Any] | None:
+    """The state of the last verifying run, if it was made with this key; else None (full run)."""
+    from tollhouse.receipts.signing import key_id_of
+
+    try:
+        state = json.loads(_resume_path(root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or key is None or state.get("key_id") != key_id_of(key):
+        return None
+    return state
+
+
+def _save_resume(root: Path, state: dict[str, Any]) -> None:
+    import os
+
+    from tollhouse.opdirs import ensure_private_dir
+
+    path = _resume_path(root)
+    try:
+        ensure_private_dir(path.parent)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        print(f"note: could not remember this run for --incremental: {exc.strerror or exc}", file=sys.stderr)
 
 
 def _witness_paths(specs: list[str]) -> list[Path] | int:

@@ -50,6 +50,7 @@ _sha = hashlib.sha256
 CHECKPOINT_FIELDS = ("seq", "head_hash", "time", "key_id", "signature")
 # Column lists are constants of this package, never input.
 _SELECT_ROWS = f"SELECT {VERIFY_COLUMNS} FROM receipts ORDER BY seq"  # noqa: S608
+_SELECT_ROWS_AFTER = f"SELECT {VERIFY_COLUMNS} FROM receipts WHERE seq > ? ORDER BY seq"  # noqa: S608
 _SELECT_CPS = f"SELECT {', '.join(CHECKPOINT_FIELDS)} FROM checkpoints ORDER BY seq"  # noqa: S608
 PROGRESS_EVERY = 1 << 15
 
@@ -72,9 +73,15 @@ class VerifyResult:
     """Hex Merkle root of all ``count`` entries (None when the chain is broken)."""
     anchors: int = 0
     """Older checkpoints and witness copies the store was checked against."""
+    resumed_from: int = 0
+    """Entries 1..resumed_from were verified by an earlier run (``resume``) and not read again."""
+    state: dict[str, Any] | None = field(default=None, compare=False)
+    """What a later run needs to resume after this one (only when ok): see ``verify_db``."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("state")
+        return out
 
 
 def _hash(values: Sequence[Any]) -> str | None:
@@ -130,6 +137,15 @@ class Verifier:
         self.prev = ZERO_HASH
         self.prev2: str | None = None
         self.last_good = 0
+        self.resumed_from = 0
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Start after the entries an earlier run verified: its count, head hash and Merkle frontier."""
+        self.count = self.resumed_from = int(state["size"])
+        self.prev = str(state["head"])
+        self.last_good = int(state["covered"])
+        self.frontier.stack = [bytes.fromhex(h) for h in state["stack"]]
+        self.frontier.size = self.count
 
     # -- what the rows are checked against ---------------------------------------------------------
     def _expect(self, e: _Expect) -> None:
@@ -296,7 +312,15 @@ class Verifier:
                 )
             )
         root = self.frontier.root().hex() if self.intact is None else None
+        state = {
+            "key_id": self.key_id,
+            "size": count,
+            "head": self.prev,
+            "covered": covered,
+            "stack": [h.hex() for h in self.frontier.stack],
+        }
         common = dict(
+            resumed_from=self.resumed_from,
             key_id=self.key_id,
             last_checkpoint_seq=covered or None,
             uncovered=uncovered,
@@ -306,7 +330,7 @@ class Verifier:
         if self.problems:
             seq, reason = min(self.problems, key=lambda p: p[0])
             return VerifyResult(False, count, self.n_checkpoints, seq, reason, **common)  # type: ignore[arg-type]
-        return VerifyResult(True, count, self.n_checkpoints, None, None, **common)  # type: ignore[arg-type]
+        return VerifyResult(True, count, self.n_checkpoints, None, None, state=state, **common)  # type: ignore[arg-type]
 
 
 def _int(text: str) -> int:
@@ -323,10 +347,13 @@ def verify_rows(
     require_head: bool = True,
     progress: Progress | None = None,
     total: int = 0,
+    resume: dict[str, Any] | None = None,
 ) -> VerifyResult:
     """Check rows against the signed checkpoints (``notes``, v1 ``checkpoints``) and ``anchors``
     (``(label, note text)``: older checkpoints and witness copies held outside the store)."""
     v = Verifier(public_key, require_head)
+    if resume is not None:
+        v.resume(resume)
     for text in notes:
         v.add_note(text)
     for cp in v1_checkpoints:
@@ -353,10 +380,16 @@ def verify_db(
     require_head: bool = True,
     anchors: Iterable[tuple[str, str]] = (),
     progress: Progress | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> VerifyResult:
     """Verify a receipt database, streaming its rows. Without ``public_key`` the key file next to
     the store is used; pass a key kept elsewhere to pin it (whoever can rewrite the database may
-    replace that file)."""
+    replace that file).
+
+    ``resume`` is the ``state`` of an earlier ok result, kept where the agent cannot write: only
+    the entries after it are read, and the checkpoints over them are checked against the tree the
+    earlier run computed (so an old entry rewritten since shows as a mismatch at the next
+    checkpoint). Edits to old entries that no later checkpoint covers are left to a full run."""
     db_path = Path(db_path)
     anchors = list(anchors)
     if public_key is None:
@@ -364,13 +397,19 @@ def verify_db(
         if pub.exists():
             public_key = load_public_key(pub)
     try:
-        return _verify_snapshot(db_path, public_key, require_head, anchors, progress, None)
+        return _verify_snapshot(db_path, public_key, require_head, anchors, progress, None, resume)
     except sqlite3.OperationalError as exc:
         if "decode" not in str(exc):
             raise ReceiptStoreError(f"cannot read the receipt database {db_path}: {exc}") from exc
     # Someone stored bytes that are not UTF-8: read them losslessly so the hash check reports the entry.
     return _verify_snapshot(
-        db_path, public_key, require_head, anchors, progress, lambda b: b.decode("utf-8", "surrogateescape")
+        db_path,
+        public_key,
+        require_head,
+        anchors,
+        progress,
+        lambda b: b.decode("utf-8", "surrogateescape"),
+        resume,
     )
 
 
@@ -381,21 +420,24 @@ def _verify_snapshot(
     anchors: list[tuple[str, str]],
     progress: Progress | None,
     text_factory: Callable[[bytes], str] | None,
+    resume: dict[str, Any] | None = None,
 ) -> VerifyResult:
     conn = connect_readonly(db_path)
     if text_factory is not None:
         conn.text_factory = text_factory
     try:
         conn.execute("BEGIN")  # one read transaction: a concurrent writer cannot split the snapshot
+        since = int(resume["size"]) if resume else 0
         notes = (
-            [r[0] for r in conn.execute("SELECT note FROM notes ORDER BY size")]
+            [r[0] for r in conn.execute("SELECT note FROM notes WHERE size > ? ORDER BY size", (since,))]
             if _has(conn, "notes")
             else []
         )
         cps = [dict(zip(CHECKPOINT_FIELDS, r, strict=True)) for r in conn.execute(_SELECT_CPS)]
+        cps = [c for c in cps if not isinstance(c["seq"], int) or c["seq"] > since]
         total = conn.execute("SELECT coalesce(max(seq), 0) FROM receipts").fetchone()[0] if progress else 0
         return verify_rows(
-            conn.execute(_SELECT_ROWS),
+            conn.execute(_SELECT_ROWS_AFTER, (since,)),
             public_key,
             notes=notes,
             v1_checkpoints=cps,
@@ -403,6 +445,7 @@ def _verify_snapshot(
             require_head=require_head,
             progress=progress,
             total=total,
+            resume=resume,
         )
     finally:
         conn.close()
