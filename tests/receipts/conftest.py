@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import rfc8785
 
+from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, make_entry
 from tollhouse.receipts.schema import FIELDS
 
@@ -22,7 +23,9 @@ async def fill(
     start: int = 0,
 ) -> None:
     """Append ``calls`` intent+outcome pairs (2 * calls entries)."""
-    store = await ReceiptStore.open(state_dir, checkpoint_every=checkpoint_every, witnesses=witnesses)
+    store = await ReceiptStore.open(
+        state_dir, redactor=Redactor(), checkpoint_every=checkpoint_every, witnesses=witnesses
+    )
     for i in range(start, start + calls):
         await store.append(
             make_entry(

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.receipts.conftest import fill, reference_hash, row
+from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError, make_entry, verify_db
 from tollhouse.receipts.merkle import root_of
 from tollhouse.receipts.schema import FIELDS
@@ -41,13 +42,13 @@ async def test_chain_is_linked_and_hashes_match_the_spec(state_dir: Path) -> Non
 
 
 async def test_append_returns_after_commit_and_continues_after_reopen(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     receipt = await store.append(make_entry("intent", "c1", tool="t"))
     # Another connection sees it at once: the append returned only after COMMIT.
     other = sqlite3.connect(state_dir / "receipts.db")
     assert other.execute("SELECT hash FROM receipts WHERE seq = 1").fetchone()[0] == receipt.hash
     await store.close()
-    store = await ReceiptStore.open(state_dir, create=False)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor(), create=False)
     again = await store.append(make_entry("outcome", "c1", tool="t", outcome="ok"))
     await store.close()
     assert again.seq == 2
@@ -55,7 +56,7 @@ async def test_append_returns_after_commit_and_continues_after_reopen(state_dir:
 
 
 async def test_32_concurrent_appenders_get_one_gapless_chain_in_group_commits(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
 
     async def caller(i: int) -> list:
         return [
@@ -99,7 +100,7 @@ async def test_checkpoints_every_n_and_at_close_are_signed(state_dir: Path) -> N
 
 
 async def test_key_and_folder_permissions(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     await store.close()
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((state_dir / "keys" / "receipts-ed25519.key").stat().st_mode) == 0o600
@@ -107,7 +108,7 @@ async def test_key_and_folder_permissions(state_dir: Path) -> None:
 
 
 async def test_bad_entry_is_refused_and_nothing_is_written(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     with pytest.raises(ValueError, match="unknown fields"):
         await store.append({**make_entry("intent", "c1"), "extra": "x"})
     good = await store.append(make_entry("intent", "c1"))
@@ -116,7 +117,7 @@ async def test_bad_entry_is_refused_and_nothing_is_written(state_dir: Path) -> N
 
 
 async def test_append_after_close_fails_cleanly(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     await store.close()
     with pytest.raises(ReceiptStoreError, match="is closed; nothing was recorded"):
         await store.append(make_entry("intent", "c1"))

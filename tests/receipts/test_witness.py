@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.receipts.conftest import attacker, fill, row
 from tests.receipts.test_tamper import rehash_from, resign
+from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError, verify_db
 from tollhouse.receipts.note import parse_checkpoint
 from tollhouse.receipts.signing import key_id_of, load_public_key, public_key_path
@@ -120,7 +121,9 @@ def test_witness_folder_that_does_not_exist(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_interval_checkpoint_covers_the_head(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir, checkpoint_every=1000, checkpoint_interval_s=0.05)
+    store = await ReceiptStore.open(
+        state_dir, redactor=Redactor(), checkpoint_every=1000, checkpoint_interval_s=0.05
+    )
     try:
         await fill_open(store, 3)
         for _ in range(100):
@@ -144,7 +147,7 @@ async def fill_open(store: ReceiptStore, n: int) -> None:
 async def test_checkpoint_refuses_a_truncated_tree(state_dir: Path) -> None:
     await fill(state_dir, 5)
     attacker(state_dir / "receipts.db").execute("DELETE FROM receipts WHERE seq > 7")
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     try:
         with pytest.raises(ReceiptStoreError, match="receipts were removed; refusing to sign"):
             await store.checkpoint()

@@ -109,6 +109,7 @@ class Gate:
             synchronous=config.receipts.synchronous,
             checkpoint_interval_s=config.receipts.checkpoint_interval_s,
             witnesses=witness_folders(config.root, config.receipts.witnesses),
+            redactor=redactor,
         )
         try:
             await receipts.recover_interrupted()

@@ -216,6 +216,33 @@ def validate_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_NOT_TEXT = frozenset({"kind", "decision", "outcome", "prev_hash", "hash", "time", "seq"})
+"""Fields whose values the store or the schema fixes (enums, hashes): nothing a caller says goes there."""
+
+
+def redact_entry(entry: Mapping[str, Any], redactor: Any) -> dict[str, Any]:
+    """The entry with every free-text field through ``redactor.redact_text`` and every JSON field
+    decoded, through ``redactor.redact`` (values, and keys where the redactor redacts keys) and
+    encoded again. JSON text that does not decode is left for ``validate_entry`` to refuse."""
+    if not isinstance(entry, Mapping):
+        return entry  # type: ignore[return-value]  # validate_entry says what is wrong
+    out = dict(entry)
+    for name, value in out.items():
+        if type(value) is not str or name in _NOT_TEXT:
+            continue
+        if name in JSON_FIELDS:
+            try:
+                decoded = _json_value(value)
+            except ValueError:
+                continue
+            redacted = redactor.redact(decoded)
+            if redacted != decoded:
+                out[name] = json_text(redacted)
+        else:
+            out[name] = redactor.redact_text(value)
+    return out
+
+
 def decode_entry(entry: dict[str, Any]) -> dict[str, Any]:
     """A stored entry with its JSON-text fields decoded, for reading and display."""
     out = dict(entry)

@@ -24,12 +24,12 @@ import sqlite3
 import stat
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from tollhouse.receipts.errors import ReceiptStoreError
-from tollhouse.receipts.schema import DDL, FIELDS, INSERT_SQL, SCHEMA_VERSION, validate_entry
+from tollhouse.receipts.schema import DDL, FIELDS, INSERT_SQL, SCHEMA_VERSION, redact_entry, validate_entry
 from tollhouse.receipts.signing import Signer, load_or_create_signer
 from tollhouse.receipts.writer import Receipt, Writer, _Op, append_rows, chain_entries, crosses
 
@@ -41,11 +41,25 @@ WAL_EVERY = 1000
 __all__ = ["DB_NAME", "Receipt", "ReceiptStore", "ReceiptStoreError"]
 
 
+class EntryRedactor(Protocol):
+    """What the store needs of ``tollhouse.gate.redact.Redactor``."""
+
+    def redact(self, value: Any) -> Any: ...
+
+    def redact_text(self, text: str) -> str: ...
+
+
 class ReceiptStore:
     def __init__(
-        self, state_dir: Path, signer: Signer, writer: Writer, inline: sqlite3.Connection | None = None
+        self,
+        state_dir: Path,
+        signer: Signer,
+        writer: Writer,
+        inline: sqlite3.Connection | None = None,
+        redactor: EntryRedactor | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self._redactor = redactor
         self.db_path = state_dir / DB_NAME
         self.signer = signer
         self._writer = writer
@@ -77,12 +91,16 @@ class ReceiptStore:
         create: bool = True,
         checkpoint_interval_s: float | None = None,
         witnesses: tuple[Path, ...] | list[Path] = (),
+        redactor: EntryRedactor | None = None,
     ) -> ReceiptStore:
         """Open (and with ``create``, set up) the store in ``state_dir``. Raises ReceiptStoreError.
 
         A signed checkpoint is written every ``checkpoint_every`` entries, every
         ``checkpoint_interval_s`` seconds when entries are new, and at ``close``; each new one is
-        also written to every witness folder."""
+        also written to every witness folder.
+
+        Every entry appended passes ``redactor`` first, every field, JSON keys included: a store
+        opened without one can sign and be read, but cannot append (ReceiptStoreError)."""
         if checkpoint_interval_s is not None and checkpoint_interval_s <= 0:
             raise ValueError("checkpoint_interval_s must be > 0")
         if synchronous not in ("normal", "full"):
@@ -96,11 +114,20 @@ class ReceiptStore:
         )
         writer.start()
         inline = _inline_connection(state_dir / DB_NAME) if synchronous == "normal" else None
-        return cls(state_dir, signer, writer, inline)
+        return cls(state_dir, signer, writer, inline, redactor)
 
     async def append(self, entry: dict[str, Any]) -> Receipt:
-        """Append one entry; returns once it is committed. ValueError for a malformed entry."""
-        checked = validate_entry(entry)
+        """Append one entry; returns once it is committed. ValueError for a malformed entry.
+
+        The one door to the database: every field passes the redactor here, so no caller can store
+        an unredacted value, whatever it forgot."""
+        if self._redactor is None:
+            raise ReceiptStoreError(
+                f"the receipt store {self.db_path} was opened without a redactor, so it cannot append; "
+                "open it with ReceiptStore.open(..., redactor=Redactor.from_config(config)). "
+                "Nothing was recorded"
+            )
+        checked = validate_entry(redact_entry(entry, self._redactor))
         if self._inline is None:
             return await self._submit("append", checked)
         if self._closed:
