@@ -36,7 +36,14 @@ KNOWN_SECTIONS = {
 
 _SECTION_KEYS: dict[str, set[str]] = {
     "workspace": {"roots", "immutable"},
-    "receipts": {"checkpoint_every", "checkpoint_interval_s", "synchronous", "excerpt_bytes", "witnesses"},
+    "receipts": {
+        "checkpoint_every",
+        "checkpoint_interval_s",
+        "synchronous",
+        "excerpt_bytes",
+        "witnesses",
+        "max_value_bytes",
+    },
     "limits": {"timeout_s", "max_argument_bytes", "max_result_bytes"},
     "redaction": {"env", "patterns"},
     "identity": {"operator"},
@@ -96,6 +103,8 @@ class ReceiptSettings:
     excerpt_bytes: int = 2048
     checkpoint_interval_s: float = 5.0
     """A running server signs the head this often when receipts are new (and every N, and at exit)."""
+    max_value_bytes: int = 4096
+    """An argument string longer than this is kept in receipts as its sha256, length and a redacted head."""
     witnesses: tuple[str, ...] = ()
     """Extra places (``file:/folder``) each new checkpoint is copied to, besides the operator's own."""
 
@@ -238,7 +247,9 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
         excerpt_bytes=int(rs.get("excerpt_bytes", 2048)),
         checkpoint_interval_s=float(rs.get("checkpoint_interval_s", 5.0)),
         witnesses=tuple(rs.get("witnesses", ())),
+        max_value_bytes=int(rs.get("max_value_bytes", 4096)),
     )
+    _expect(receipts.max_value_bytes >= 64, "receipts.max_value_bytes must be >= 64", path)
     _expect(receipts.checkpoint_interval_s > 0, "receipts.checkpoint_interval_s must be > 0", path)
     _expect(
         all(isinstance(w, str) and w.startswith("file:") and len(w) > 5 for w in receipts.witnesses),

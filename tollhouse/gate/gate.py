@@ -28,6 +28,7 @@ from tollhouse.gate.redact import Redactor
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision, Outcome, Status
 from tollhouse.identity import build_resolver
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
+from tollhouse.receipts.compact import compact, longest_string
 from tollhouse.receipts.process import current_identity as process_identity
 from tollhouse.receipts.witness import witness_folders
 from tollhouse.state.db import StateDB
@@ -287,6 +288,9 @@ class Gate:
         args_text = canonical_json(args_json)
         digest = sha256_hex(args_text)
         redacted = self.services.redactor.redact(args_json)
+        limit = self.config.receipts.max_value_bytes
+        if longest_string(redacted) * 4 > limit:  # 4: the most UTF-8 bytes a character can take
+            redacted = compact(args_json, redacted, limit)  # receipts v2: long values as digests
         if redacted != args_json:  # equal: only strings can change, so the text is the same
             args_text = canonical_json(redacted)
         common: dict[str, Any] = {"arguments_text": args_text, "args_digest": digest}
@@ -324,8 +328,14 @@ class Gate:
                     **common,
                 )  # fmt: skip
 
-        intent = await self.services.receipts.append(self._entry("intent", call, **common))
-        receipts.append(int(intent.seq))
+        if not tool.read_only:
+            # Receipts v2: a tool that can change something gets an intent, durable before it runs;
+            # the outcome then refers to it by call id and args_digest instead of repeating the
+            # arguments. A read-only tool changes nothing, so its one entry (written, like every
+            # outcome, before the response leaves) holds everything.
+            intent = await self.services.receipts.append(self._entry("intent", call, **common))
+            receipts.append(int(intent.seq))
+            common = {**common, "arguments_text": None}
         return await self._run(call, tool, args, started, receipts, common)
 
     async def _run(
