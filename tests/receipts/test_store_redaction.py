@@ -74,3 +74,17 @@ async def test_every_field_is_redacted_on_the_way_in(state_dir: Path) -> None:
     assert b"plain-looking-value-123" not in data  # a value under a secret-looking key
     assert b"[REDACTED:secret]" in data
     assert verify_db(state_dir / "receipts.db").ok  # hashed after redaction: the chain holds
+
+
+async def test_memo_redactor_forgets_when_a_secret_is_added() -> None:
+    from tollhouse.receipts.redaction import MEMO_SIZE, MemoRedactor
+
+    r = MemoRedactor()
+    text = f"the token is {SECRET} here"
+    assert r.redact_text(text) == text  # not a secret yet: the text is remembered as clean
+    assert r.redact_text(text) == text
+    r.add_secret(SECRET)  # a credential resolved later
+    assert r.redact_text(text) == "the token is [REDACTED:secret] here"
+    for i in range(MEMO_SIZE + 10):  # bounded: old texts go first
+        r.redact_text(f"filler text number {i}")
+    assert len(r._clean) == MEMO_SIZE

@@ -30,6 +30,7 @@ from tollhouse.identity import build_resolver
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
 from tollhouse.receipts.compact import compact, longest_string
 from tollhouse.receipts.process import current_identity as process_identity
+from tollhouse.receipts.redaction import MemoRedactor
 from tollhouse.receipts.witness import witness_folders
 from tollhouse.state.db import StateDB
 from tollhouse.tools import build_registry
@@ -102,7 +103,7 @@ class Gate:
             registry if registry is not None else build_registry(config.tool_families, config.tool_modules)
         )
         policy = Policy.load(config, registry)
-        redactor = Redactor.from_config(config)
+        redactor = MemoRedactor.from_config(config)  # remembers its outputs: the store's pass is cheap
         credentials = build_resolver(config, redactor)  # a bad [credentials] table fails here, first
         receipts = await ReceiptStore.open(
             config.state_dir,
