@@ -204,3 +204,31 @@ def test_incremental_verify_reads_only_what_is_new(ws: Path) -> None:
     assert bad.returncode == 8
     assert bad.stdout.startswith("FAILED at seq 16: entry 16 does not hash to the value entry 17 recorded")
     assert run(ws, "receipts", "verify").returncode == 8
+
+
+def test_progress_bar_only_on_a_terminal(ws: Path) -> None:
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            tollhouse_cmd("receipts", "verify"), cwd=ws, stdout=subprocess.PIPE, stderr=slave,
+            env=subprocess_env(), timeout=60, text=True,
+        )  # fmt: skip
+        os.close(slave)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok: 12 entries")
+    assert b"100% 12/12 entries" in drawn
+    piped = run(ws, "receipts", "verify")
+    assert piped.stderr == ""  # not a terminal: nothing drawn
