@@ -252,10 +252,19 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
     _expect(receipts.max_value_bytes >= 64, "receipts.max_value_bytes must be >= 64", path)
     _expect(receipts.checkpoint_interval_s > 0, "receipts.checkpoint_interval_s must be > 0", path)
     _expect(
-        all(isinstance(w, str) and w.startswith("file:") and len(w) > 5 for w in receipts.witnesses),
-        'receipts.witnesses must be a list of "file:/path/to/folder" strings',
+        all(
+            isinstance(w, str) and w.startswith(("file:/", "https://", "http://")) for w in receipts.witnesses
+        ),
+        'receipts.witnesses must be a list of "file:/path/to/folder" or "https://host/path" strings',
         path,
     )
+    from tollhouse.receipts.witness import parse_witness_spec
+
+    for spec in receipts.witnesses:
+        try:
+            parse_witness_spec(spec)
+        except ValueError as exc:
+            raise ConfigError(f"receipts.witnesses: {exc}", file=path) from exc
     _expect(receipts.synchronous in ("normal", "full"), "receipts.synchronous: normal or full", path)
     _expect(receipts.checkpoint_every >= 1, "receipts.checkpoint_every must be >= 1", path)
     lim = data.get("limits", {})

@@ -181,8 +181,14 @@ def test_operator_witness_is_checked_without_being_named(workspace: Path) -> Non
     conn.execute("DELETE FROM notes WHERE size > 10")
     bad = run(workspace, "receipts", "verify")
     assert bad.returncode == 8 and "was truncated" in bad.stdout
-    bogus = run(workspace, "receipts", "verify", "--witness", "https://example.invalid/w")
-    assert bogus.returncode == 2 and "only file witnesses" in bogus.stderr
+    for spec, said in (
+        ("https://example.invalid/w", "cannot reach witness https://example.invalid/w/"),
+        ("http://example.com/w", "plain http is for loopback addresses only; use https"),
+        ("ftp://example.com/w", "a witness is file:/path or https://host/path"),
+        ("file:/nowhere/at/all", "witness folder /nowhere/at/all does not exist"),
+    ):
+        bogus = run(workspace, "receipts", "verify", "--witness", spec)
+        assert bogus.returncode == 2 and said in bogus.stderr, (spec, bogus.stderr)
 
 
 def test_incremental_verify_reads_only_what_is_new(ws: Path) -> None:

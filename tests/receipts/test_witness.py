@@ -154,3 +154,64 @@ async def test_checkpoint_refuses_a_truncated_tree(state_dir: Path) -> None:
     finally:
         with pytest.raises(ReceiptStoreError):
             await store.close()
+
+
+class WitnessServer:
+    """A loopback HTTP witness: GET and PUT of <key_id>.checkpoint, kept in memory."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        store: dict[str, bytes] = {}
+        self.store = store
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = store.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def do_PUT(self) -> None:
+                store[self.path] = self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/witness"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def http_witness():
+    server = WitnessServer()
+    yield server
+    server.close()
+
+
+def test_http_witness_gets_each_checkpoint_and_catches_truncation(state_dir: Path, http_witness) -> None:
+    from tollhouse.receipts.witness import parse_witness_spec
+
+    witness = parse_witness_spec(http_witness.url)
+    asyncio.run(fill(state_dir, 10, checkpoint_every=5, witnesses=(witness,)))
+    db = state_dir / "receipts.db"
+    pinned = load_public_key(public_key_path(db.parent))
+    stored = http_witness.store[f"/witness/{key_id(db)}.checkpoint"].decode()
+    assert parse_checkpoint(stored, pinned).size == 20
+    assert verify_db(db, pinned, anchors=anchors_from(witness, key_id(db))).ok
+    truncate_at_15(db)
+    asyncio.run(fill(db.parent, 1, checkpoint_every=5, witnesses=(witness,), start=100))  # 17 now
+    assert (
+        parse_checkpoint(http_witness.store[f"/witness/{key_id(db)}.checkpoint"].decode(), pinned).size == 20
+    )
+    result = verify_db(db, pinned, anchors=anchors_from(witness, key_id(db)))
+    assert not result.ok and "entries 18..20 were removed (the history was truncated)" in result.reason

@@ -106,8 +106,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--witness",
         action="append",
         default=[],
-        metavar="file:/PATH",
-        help="also check against this witness folder (repeatable; the operator's own is always checked)",
+        metavar="WITNESS",
+        help="also check against this witness: file:/FOLDER or https://HOST/PATH (repeatable; the "
+        "operator's own folder is always checked)",
     )
     verify.add_argument(
         "--incremental",

@@ -31,6 +31,7 @@ import anyio
 from tollhouse.receipts.errors import ReceiptStoreError
 from tollhouse.receipts.schema import DDL, FIELDS, INSERT_SQL, SCHEMA_VERSION, redact_entry, validate_entry
 from tollhouse.receipts.signing import Signer, load_or_create_signer
+from tollhouse.receipts.witness import Witness
 from tollhouse.receipts.writer import Receipt, Writer, _Op, append_rows, chain_entries, crosses
 
 DB_NAME = "receipts.db"
@@ -90,7 +91,7 @@ class ReceiptStore:
         synchronous: str = "normal",
         create: bool = True,
         checkpoint_interval_s: float | None = None,
-        witnesses: tuple[Path, ...] | list[Path] = (),
+        witnesses: tuple[Witness, ...] | list[Witness] = (),
         redactor: EntryRedactor | None = None,
     ) -> ReceiptStore:
         """Open (and with ``create``, set up) the store in ``state_dir``. Raises ReceiptStoreError.

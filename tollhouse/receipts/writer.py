@@ -37,7 +37,7 @@ from tollhouse.receipts.schema import (
     now_rfc3339,
 )
 from tollhouse.receipts.signing import Signer
-from tollhouse.receipts.witness import publish
+from tollhouse.receipts.witness import Witness, publish
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class Writer(threading.Thread):
         signer: Signer,
         checkpoint_every: int,
         interval_s: float | None = None,
-        witnesses: tuple[Path, ...] = (),
+        witnesses: tuple[Witness, ...] = (),
     ):
         super().__init__(name=f"tollhouse-receipts:{db_path.name}", daemon=True)
         self.conn = conn
