@@ -165,8 +165,11 @@ def _json_value(text: str) -> Any:
     return value if end == len(text) else json.loads(text)
 
 
-def validate_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """Check an entry a caller wants appended; return a plain copy. Raises ValueError saying what."""
+def validate_entry(entry: Mapping[str, Any], decoded_json: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Check an entry a caller wants appended; return a plain copy. Raises ValueError saying what.
+
+    ``decoded_json`` holds JSON fields ``redact_entry`` already decoded from this very text, so they
+    are not decoded twice."""
     if not isinstance(entry, Mapping):
         raise ValueError(f"receipt entry must be a dict, not {type(entry).__name__}")
     if entry.keys() != _INPUT_SET:
@@ -206,10 +209,13 @@ def validate_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
         text = out[name]
         if text is None:
             continue
-        try:
-            decoded = _json_value(text)
-        except ValueError as exc:
-            raise ValueError(f"receipt field {name} must be JSON text ({exc})") from exc
+        if decoded_json is not None and name in decoded_json:
+            decoded = decoded_json[name]
+        else:
+            try:
+                decoded = _json_value(text)
+            except ValueError as exc:
+                raise ValueError(f"receipt field {name} must be JSON text ({exc})") from exc
         if expected is not object and not isinstance(decoded, expected):
             what = "a JSON array" if expected is list else "a JSON object"
             raise ValueError(f"receipt field {name} must be {what}, got {text[:40]!r}")
@@ -220,12 +226,14 @@ _NOT_TEXT = frozenset({"kind", "decision", "outcome", "prev_hash", "hash", "time
 """Fields whose values the store or the schema fixes (enums, hashes): nothing a caller says goes there."""
 
 
-def redact_entry(entry: Mapping[str, Any], redactor: Any) -> dict[str, Any]:
+def redact_entry(entry: Mapping[str, Any], redactor: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The entry with every free-text field through ``redactor.redact_text`` and every JSON field
     decoded, through ``redactor.redact`` (values, and keys where the redactor redacts keys) and
-    encoded again. JSON text that does not decode is left for ``validate_entry`` to refuse."""
+    encoded again; and the decoded value of each JSON field, which its new text encodes. JSON text
+    that does not decode is left for ``validate_entry`` to refuse."""
+    decoded_json: dict[str, Any] = {}
     if not isinstance(entry, Mapping):
-        return entry  # type: ignore[return-value]  # validate_entry says what is wrong
+        return entry, decoded_json  # type: ignore[return-value]  # validate_entry says what is wrong
     out = dict(entry)
     for name, value in out.items():
         if type(value) is not str or name in _NOT_TEXT:
@@ -238,9 +246,10 @@ def redact_entry(entry: Mapping[str, Any], redactor: Any) -> dict[str, Any]:
             redacted = redactor.redact(decoded)
             if redacted != decoded:
                 out[name] = json_text(redacted)
+            decoded_json[name] = redacted
         else:
             out[name] = redactor.redact_text(value)
-    return out
+    return out, decoded_json
 
 
 def decode_entry(entry: dict[str, Any]) -> dict[str, Any]:

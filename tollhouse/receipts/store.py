@@ -128,7 +128,7 @@ class ReceiptStore:
                 "open it with ReceiptStore.open(..., redactor=Redactor.from_config(config)). "
                 "Nothing was recorded"
             )
-        checked = validate_entry(redact_entry(entry, self._redactor))
+        checked = validate_entry(*redact_entry(entry, self._redactor))
         if self._inline is None:
             return await self._submit("append", checked)
         if self._closed:
