@@ -3,10 +3,12 @@
 Part 1 reads one 4 KiB file N times through `tollhouse serve` (stdio, gate and receipts included)
 and through the reference server (`npx -y @modelcontextprotocol/server-filesystem DIR`, tool
 read_text_file), with the same `mcp.Client`, in the same run: all servers open at once, each timed
-in blocks of consecutive calls, the blocks alternating over four rounds. Target: tollhouse p50 <=
-1.5x the reference. A bare Python SDK server reading the same file (no gate) is timed too, to show
-the floor the SDK itself sets, once on the SDK's stdio and once on tollhouse's event-loop stdio. If
-`tollhouse serve` is not available in this checkout, its row says so.
+in blocks of consecutive calls, the blocks alternating over four rounds. Targets: tollhouse p50 <=
+1.25x a bare Python SDK `MCPServer` reading the same file (no gate), and <= 1.5x the reference. The
+bare server is timed once on the SDK's stdio and once on tollhouse's event-loop stdio. If
+`tollhouse serve` is not available in this checkout, its row says so; if `npx` cannot start the
+reference server (offline), its rows say so. The policy file is trusted in a private TOLLHOUSE_HOME,
+as `tollhouse init` would.
 
 Part 2 searches a generated 20,000-file tree for a literal, in-process through the tool, and runs
 `grep -rn` over the same tree as a baseline.
@@ -94,6 +96,23 @@ anyio.run(main)""",
 )
 
 
+def _trust(config: Path, home: Path) -> None:
+    """Trust the benchmark's policy as its operator would (``tollhouse init``), in a private home."""
+    try:
+        from tollhouse.trust import record_trust
+    except ImportError:  # a checkout from before trust records: nothing to do
+        return
+    old = os.environ.get("TOLLHOUSE_HOME")
+    os.environ["TOLLHOUSE_HOME"] = str(home)
+    try:
+        record_trust(config, config.read_text())
+    finally:
+        if old is None:
+            os.environ.pop("TOLLHOUSE_HOME", None)
+        else:
+            os.environ["TOLLHOUSE_HOME"] = old
+
+
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -142,11 +161,14 @@ async def stdio_part(rows: list[tuple[str, str]]) -> None:
         (root / "bare_server.py").write_text(BARE)
         (root / "bare_loop.py").write_text(BARE_LOOP)
         (root / "tollhouse.toml").write_text(CONFIG)
+        home = root / "operator-home"
         env = {
             "PYTHONPATH": str(REPO),
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", ""),
+            "TOLLHOUSE_HOME": str(home),
         }
+        _trust(root / "tollhouse.toml", home)
         params = {
             "reference": (
                 StdioServerParameters(
@@ -184,11 +206,19 @@ async def stdio_part(rows: list[tuple[str, str]]) -> None:
         async with AsyncExitStack() as stack:
             servers, started = {}, {}
             for name, (server, tool, args) in params.items():
-                client, started[name] = await open_client(stack, server)
+                try:
+                    client, started[name] = await open_client(stack, server)
+                except Exception as exc:
+                    if name != "reference":
+                        raise
+                    rows.append(
+                        ("reference read_text_file 4 KiB", f"not run: npx could not start it ({exc})")
+                    )
+                    continue
                 servers[name] = (client, tool, args)
             samples = await alternate(servers)
         p50 = {name: statistics.median(values) for name, values in samples.items()}
-        ref = p50["reference"]
+        ref = p50.get("reference", float("nan"))
 
         def row(label: str, name: str, extra: str = "") -> None:
             values = samples[name]
@@ -200,7 +230,8 @@ async def stdio_part(rows: list[tuple[str, str]]) -> None:
                 )
             )
 
-        row("reference read_text_file 4 KiB", "reference")
+        if "reference" in samples:
+            row("reference read_text_file 4 KiB", "reference")
         row("bare Python SDK server 4 KiB", "bare", f"  ({p50['bare'] / ref:.2f}x reference)")
         row("bare Python SDK server, loop stdio", "bare_loop", f"  ({p50['bare_loop'] / ref:.2f}x reference)")
         if "tollhouse" not in samples:
@@ -209,7 +240,9 @@ async def stdio_part(rows: list[tuple[str, str]]) -> None:
         row("tollhouse files_read 4 KiB", "tollhouse")
         ours = p50["tollhouse"]
         rows.append(("ratio p50 vs reference (target <= 1.5x)", f"{ours / ref:.2f}x"))
-        rows.append(("ratio p50 vs bare Python SDK server", f"{ours / p50['bare']:.2f}x"))
+        ratio = ours / p50["bare"]
+        verdict = "met" if ratio <= 1.25 else "MISSED"
+        rows.append(("ratio p50 vs bare Python SDK server (target <= 1.25x)", f"{ratio:.2f}x {verdict}"))
         rows.append(
             ("ratio p50 vs bare server on loop stdio", f"{ours / p50['bare_loop']:.2f}x (the gate's share)")
         )

@@ -78,3 +78,22 @@ def test_serve_start_up_imports_no_provider_sdk() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("witnesses", "said"),
+    [
+        ('["http://example.com/w"]', "plain http is for loopback addresses only; use https"),
+        ('["ftp://example.com/w"]', 'must be a list of "file:/path/to/folder" or "https://host/path"'),
+        ('["relative/folder"]', 'must be a list of "file:/path/to/folder" or "https://host/path"'),
+        ("[1]", 'must be a list of "file:/path/to/folder" or "https://host/path"'),
+    ],
+)
+def test_receipt_witnesses_are_checked_when_the_config_loads(
+    tmp_path: Path, witnesses: str, said: str
+) -> None:
+    path = write_config(tmp_path, f"[receipts]\nwitnesses = {witnesses}\n")
+    with pytest.raises(ConfigError, match=said.replace("(", r"\(").replace(".", r"\.")):
+        load_config(path)
+    ok = write_config(tmp_path, '[receipts]\nwitnesses = ["file:/srv/w", "https://w.example/log"]\n')
+    assert load_config(ok).receipts.witnesses == ("file:/srv/w", "https://w.example/log")

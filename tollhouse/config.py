@@ -36,7 +36,14 @@ KNOWN_SECTIONS = {
 
 _SECTION_KEYS: dict[str, set[str]] = {
     "workspace": {"roots", "immutable"},
-    "receipts": {"checkpoint_every", "synchronous", "excerpt_bytes"},
+    "receipts": {
+        "checkpoint_every",
+        "checkpoint_interval_s",
+        "synchronous",
+        "excerpt_bytes",
+        "witnesses",
+        "max_value_bytes",
+    },
     "limits": {"timeout_s", "max_argument_bytes", "max_result_bytes"},
     "redaction": {"env", "patterns"},
     "identity": {"operator"},
@@ -95,6 +102,12 @@ class ReceiptSettings:
     synchronous: str = "normal"
     """``normal``: a receipt survives a crash of the process (WAL). ``full``: also a power loss."""
     excerpt_bytes: int = 2048
+    checkpoint_interval_s: float = 5.0
+    """A running server signs the head this often when receipts are new (and every N, and at exit)."""
+    max_value_bytes: int = 4096
+    """An argument string longer than this is kept in receipts as its sha256, length and a redacted head."""
+    witnesses: tuple[str, ...] = ()
+    """Extra places (``file:/folder``) each new checkpoint is copied to, besides the operator's own."""
 
 
 @dataclass(frozen=True)
@@ -270,7 +283,26 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
         checkpoint_every=int(rs.get("checkpoint_every", 1000)),
         synchronous=str(rs.get("synchronous", "normal")),
         excerpt_bytes=int(rs.get("excerpt_bytes", 2048)),
+        checkpoint_interval_s=float(rs.get("checkpoint_interval_s", 5.0)),
+        witnesses=tuple(rs.get("witnesses", ())),
+        max_value_bytes=int(rs.get("max_value_bytes", 4096)),
     )
+    _expect(receipts.max_value_bytes >= 64, "receipts.max_value_bytes must be >= 64", path)
+    _expect(receipts.checkpoint_interval_s > 0, "receipts.checkpoint_interval_s must be > 0", path)
+    _expect(
+        all(
+            isinstance(w, str) and w.startswith(("file:/", "https://", "http://")) for w in receipts.witnesses
+        ),
+        'receipts.witnesses must be a list of "file:/path/to/folder" or "https://host/path" strings',
+        path,
+    )
+    from tollhouse.receipts.witness import parse_witness_spec
+
+    for spec in receipts.witnesses:
+        try:
+            parse_witness_spec(spec)
+        except ValueError as exc:
+            raise ConfigError(f"receipts.witnesses: {exc}", file=path) from exc
     _expect(receipts.synchronous in ("normal", "full"), "receipts.synchronous: normal or full", path)
     _expect(receipts.checkpoint_every >= 1, "receipts.checkpoint_every must be >= 1", path)
     lim = data.get("limits", {})

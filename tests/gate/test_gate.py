@@ -30,20 +30,53 @@ def of_call(config, call_id: str) -> list[dict]:
     return [r for r in rows(config) if r["call_id"] == call_id]
 
 
-async def test_allowed_call_runs_and_leaves_intent_and_outcome(config) -> None:
+async def test_allowed_read_only_call_leaves_one_entry_with_everything(config) -> None:
+    """Receipts v2: a read-only tool changes nothing, so one entry (durable before the response)."""
     async with await Gate.open(config) as gate:
         out = await gate.call(Call("fx_echo", {"text": "hi", "times": 2}, channel="cli"))
     assert out.status == "ok" and out.result == {"text": "hihi"}
     assert out.decision is not None and out.decision.rules == ("read-all",)
     entries = of_call(config, out.call_id)
-    assert [e["kind"] for e in entries] == ["intent", "outcome"]
+    assert [e["kind"] for e in entries] == ["outcome"]
     assert [e["seq"] for e in entries] == out.receipts
-    outcome = entries[1]
+    outcome = entries[0]
     assert outcome["outcome"] == "ok" and outcome["decision"] == "allow"
     assert json.loads(outcome["rules"]) == ["read-all"]
     assert json.loads(outcome["arguments"]) == {"text": "hi", "times": 2}
     assert outcome["channel"] == "cli" and outcome["operator"].startswith("local:")
     assert outcome["policy_hash"] == gate.policy.sha256 and len(outcome["result_digest"]) == 64
+
+
+async def test_a_call_that_can_change_something_stores_its_arguments_once(config) -> None:
+    """The intent (durable before the tool runs) holds the arguments; the outcome refers to it."""
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_note", {"path": "notes/a.txt", "content": "hello"}))
+    assert out.status == "ok", out.message
+    intent, outcome = of_call(config, out.call_id)
+    assert (intent["kind"], outcome["kind"]) == ("intent", "outcome")
+    assert json.loads(intent["arguments"]) == {"path": "notes/a.txt", "content": "hello"}
+    assert outcome["arguments"] is None
+    assert outcome["args_digest"] == intent["args_digest"] and len(intent["args_digest"]) == 64
+
+
+async def test_a_long_value_is_kept_as_its_digest_and_a_redacted_head(workspace) -> None:
+    import hashlib
+
+    config = make_config(workspace, "[receipts]\nmax_value_bytes = 1024\n")
+    content = "token ghp_" + "Z" * 36 + " then " + "lorem ipsum " * 300
+    async with await Gate.open(config) as gate:
+        out = await gate.call(Call("fx_note", {"path": "notes/big.txt", "content": content}))
+    assert out.status == "ok", out.message
+    intent, outcome = of_call(config, out.call_id)
+    assert outcome["arguments"] is None  # stored once, in the intent
+    kept = json.loads(intent["arguments"])["content"]
+    assert kept["sha256"] == hashlib.sha256(content.encode()).hexdigest()
+    assert kept["bytes"] == len(content.encode())
+    assert kept["head"].startswith("token [REDACTED:github-token] then lorem ipsum")
+    assert len(kept["head"]) == 256
+    raw = b"".join(p.read_bytes() for p in config.state_dir.glob("receipts.db*"))
+    assert b"lorem ipsum " * 30 not in raw and b"ghp_" + b"Z" * 36 not in raw
+    assert (config.root / "notes/big.txt").read_text() == content  # the tool got it whole
 
 
 async def test_no_rule_means_deny_and_the_tool_never_runs(config) -> None:
@@ -264,7 +297,7 @@ async def test_many_concurrent_calls_keep_one_chain(config) -> None:
                 tg.start_soon(one, i)
     assert len(outs) == 64 and all(o.ok for o in outs)
     result = verify_db(config.state_dir / "receipts.db")
-    assert result.ok and result.count == 128
+    assert result.ok and result.count == 64  # read-only calls: one entry each
 
 
 async def test_a_closed_store_runs_nothing(config) -> None:

@@ -8,14 +8,25 @@ from pathlib import Path
 import pytest
 import rfc8785
 
+from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, make_entry
 from tollhouse.receipts.schema import FIELDS
 
 
-async def fill(state_dir: Path, calls: int, *, checkpoint_every: int = 1000, close: bool = True) -> None:
+async def fill(
+    state_dir: Path,
+    calls: int,
+    *,
+    checkpoint_every: int = 1000,
+    close: bool = True,
+    witnesses: tuple[Path, ...] = (),
+    start: int = 0,
+) -> None:
     """Append ``calls`` intent+outcome pairs (2 * calls entries)."""
-    store = await ReceiptStore.open(state_dir, checkpoint_every=checkpoint_every)
-    for i in range(calls):
+    store = await ReceiptStore.open(
+        state_dir, redactor=Redactor(), checkpoint_every=checkpoint_every, witnesses=witnesses
+    )
+    for i in range(start, start + calls):
         await store.append(
             make_entry(
                 "intent",
@@ -56,6 +67,8 @@ def attacker(db: Path) -> sqlite3.Connection:
         "receipts_no_delete",
         "checkpoints_no_update",
         "checkpoints_no_delete",
+        "notes_no_update",
+        "notes_no_delete",
     ):
         conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     return conn

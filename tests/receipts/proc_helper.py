@@ -8,12 +8,13 @@ import signal
 import sys
 from pathlib import Path
 
+from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, make_entry
 
 
 async def append_many(state_dir: Path, n: int) -> None:
     """Wait for "go" on stdin, then append n entries from 8 concurrent tasks."""
-    store = await ReceiptStore.open(state_dir, checkpoint_every=50)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor(), checkpoint_every=50)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     await asyncio.to_thread(sys.stdin.readline)
@@ -31,7 +32,7 @@ async def append_many(state_dir: Path, n: int) -> None:
 
 async def crash_mid_call(state_dir: Path) -> None:
     """Write a durable intent, start "running the tool", and die by SIGKILL before the outcome."""
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     receipt = await store.append(
         make_entry("intent", "doomed-call", tool="shell_run", arguments={"argv": ["sleep"]})
     )
@@ -43,7 +44,7 @@ async def crash_mid_call(state_dir: Path) -> None:
 
 async def intent_then_wait(state_dir: Path) -> None:
     """Write an intent and stay alive (a live server mid-call) until stdin closes."""
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     await store.append(make_entry("intent", "live-call", tool="shell_run"))
     sys.stdout.write("written\n")
     sys.stdout.flush()

@@ -23,7 +23,12 @@ async def bundle(state_dir: Path, tmp_path: Path) -> Path:
     await fill(state_dir, 10, checkpoint_every=5)
     out = tmp_path / "bundle.jsonl"
     header = export_bundle(state_dir / "receipts.db", out)
-    assert (header["format"], header["count"], header["checkpoints"]) == ("tollhouse-receipts/1", 20, 4)
+    assert (header["format"], header["count"], header["checkpoints"], header["notes"]) == (
+        "tollhouse-receipts/2",
+        20,
+        0,
+        4,
+    )
     return out
 
 
@@ -37,7 +42,7 @@ def edit_line(path: Path, index: int, change: dict) -> None:
 
 async def test_export_verifies_offline(bundle: Path, state_dir: Path) -> None:
     result = verify_bundle(bundle)
-    assert (result.ok, result.count, result.checkpoints) == (True, 20, 4)
+    assert (result.ok, result.count, result.checkpoints, result.uncovered) == (True, 20, 4, 0)
     assert verify_bundle(bundle, load_public_key(public_key_path(state_dir))).ok
 
 
@@ -62,8 +67,17 @@ async def test_removed_entry_line(bundle: Path) -> None:
     assert not result.ok and "lines were removed or added" in result.reason
 
 
+def edit_note(path: Path, index: int, old: str, new: str) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    obj = json.loads(lines[index])
+    assert old in obj["note"]
+    obj["note"] = obj["note"].replace(old, new, 1)
+    lines[index] = json.dumps(obj, ensure_ascii=False)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 async def test_tampered_checkpoint_line(bundle: Path) -> None:
-    edit_line(bundle, 21, {"seq": 4})  # the first checkpoint line now claims another seq
+    edit_note(bundle, 21, "\n5\n", "\n4\n")  # the first note now claims another tree size
     result = verify_bundle(bundle)
     assert (result.ok, result.first_bad_seq) == (False, 4)
     assert "signature does not verify" in result.reason
@@ -112,9 +126,11 @@ async def test_standalone_script_agrees(bundle: Path, state_dir: Path) -> None:
 
 
 async def test_standalone_script_catches_a_forged_checkpoint(bundle: Path) -> None:
-    edit_line(bundle, 22, {"head_hash": "0" * 64})
+    import base64
+
+    edit_note(bundle, 22, "\n10\n", "\n10\n" + base64.b64encode(bytes(32)).decode() + "\n")
     bad = run_script(str(bundle))
-    assert bad.returncode == 1 and "checkpoint at seq 10: bad signature" in bad.stdout
+    assert bad.returncode == 1 and "a checkpoint note: bad signature" in bad.stdout
 
 
 async def test_standalone_script_catches_a_truncated_tail(bundle: Path) -> None:
@@ -124,8 +140,34 @@ async def test_standalone_script_catches_a_truncated_tail(bundle: Path) -> None:
     kept = [json.dumps(header), *lines[1:19], *lines[21:]]
     bundle.write_text("\n".join(kept) + "\n")
     bad = run_script(str(bundle))
-    assert bad.returncode == 1 and "checkpoint at seq 20" in bad.stdout
+    assert bad.returncode == 1 and "no signed checkpoint covers the head" in bad.stdout
     assert (verify_bundle(bundle).ok, verify_bundle(bundle).first_bad_seq) == (False, 19)
+
+
+async def test_truncated_tail_with_its_notes_is_caught_without_an_older_checkpoint(bundle: Path) -> None:
+    """Drop entries 16..20 and the note at 20: the head is no longer covered by a signature."""
+    lines = bundle.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["count"], header["notes"] = 15, 3
+    bundle.write_text("\n".join([json.dumps(header), *lines[1:16], *lines[21:24]]) + "\n")
+    # 15 is a multiple of 5, so the note at 15 covers the new head: a clean cut at a checkpoint
+    # verifies on its own. Only a checkpoint held elsewhere tells it from the real history.
+    assert verify_bundle(bundle).ok
+    assert run_script(str(bundle)).returncode == 0
+
+
+async def test_script_and_library_refuse_a_bundle_without_notes(bundle: Path) -> None:
+    """The reviewed attack: history rewritten from seq 1, re-hashed, every checkpoint dropped."""
+    lines = bundle.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["notes"] = 0
+    bundle.write_text("\n".join([json.dumps(header), *lines[1:21]]) + "\n")
+    result = verify_bundle(bundle)
+    assert (result.ok, result.first_bad_seq) == (False, 1)
+    assert "entries 1..20 are not covered by a signed checkpoint" in result.reason
+    assert verify_bundle(bundle, require_head=False).ok
+    bad = run_script(str(bundle))
+    assert bad.returncode == 1 and "no signed checkpoint covers the head" in bad.stdout
 
 
 def test_docs_show_the_tested_script() -> None:

@@ -10,13 +10,14 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, make_entry, verify_db
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_appends_in_one_tick_share_one_commit(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     receipts = []
 
     async def one(i: int) -> None:
@@ -35,7 +36,7 @@ async def test_appends_in_one_tick_share_one_commit(state_dir: Path) -> None:
 
 
 async def test_a_lone_append_commits_in_the_callers_turn(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     ran: list[str] = []
 
     async def other() -> None:
@@ -55,7 +56,7 @@ async def test_a_lone_append_commits_in_the_callers_turn(state_dir: Path) -> Non
 async def test_a_lock_held_elsewhere_defers_to_the_writer_thread_without_stalling_the_loop(
     state_dir: Path,
 ) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     await store.append(make_entry("event", "before", tool="t"))
     other = sqlite3.connect(state_dir / "receipts.db", isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")  # another process's writer, mid-transaction
@@ -84,7 +85,7 @@ async def test_a_lock_held_elsewhere_defers_to_the_writer_thread_without_stallin
 
 
 async def test_full_synchronous_mode_uses_the_writer_thread(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir, synchronous="full")
+    store = await ReceiptStore.open(state_dir, redactor=Redactor(), synchronous="full")
     assert store._inline is None
     r = await store.append(make_entry("event", "x", tool="t"))
     await store.close()
@@ -92,7 +93,7 @@ async def test_full_synchronous_mode_uses_the_writer_thread(state_dir: Path) -> 
 
 
 async def test_entries_appended_right_before_close_are_written(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     results = []
 
     async def late() -> None:
@@ -109,8 +110,8 @@ async def test_a_head_moved_by_another_writer_is_noticed_and_the_chain_stays_who
     """The one-statement append only lands on the head it hashed against; when another store (here
     a second one on the same file, as a second server would be) has appended meanwhile, it falls back
     to reading the head inside a transaction."""
-    first = await ReceiptStore.open(state_dir)
-    second = await ReceiptStore.open(state_dir)
+    first = await ReceiptStore.open(state_dir, redactor=Redactor())
+    second = await ReceiptStore.open(state_dir, redactor=Redactor())
     a = await first.append(make_entry("event", "a", tool="t"))
     b = await first.append(make_entry("event", "b", tool="t"))  # first now caches head = b
     c = await second.append(make_entry("event", "c", tool="t"))

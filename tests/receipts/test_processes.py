@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import subprocess_env
 from tests.receipts.conftest import row
+from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, make_entry, verify_db
 from tollhouse.receipts.process import current_identity, is_alive
 
@@ -33,7 +34,9 @@ def helper(*args: str) -> subprocess.Popen[str]:
 
 
 async def test_two_processes_appending_concurrently_keep_one_chain(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)  # create the db and key first, then let both race
+    store = await ReceiptStore.open(
+        state_dir, redactor=Redactor()
+    )  # create the db and key first, then let both race
     await store.close()
     procs = [helper("append", str(state_dir), "400") for _ in range(2)]
     try:
@@ -66,7 +69,7 @@ async def test_sigkill_mid_call_leaves_an_intent_that_the_next_start_closes(stat
     assert proc.wait(timeout=30) == -signal.SIGKILL
     conn = sqlite3.connect(state_dir / "receipts.db")
     assert row(conn, intent_seq)["kind"] == "intent"  # durable before the "tool" ran
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     closed = await store.recover_interrupted()
     assert closed == [intent_seq + 1]
     assert await store.recover_interrupted() == []  # never closed twice
@@ -86,7 +89,7 @@ async def test_intents_of_a_live_process_stay_open(state_dir: Path) -> None:
     proc = helper("live", str(state_dir))
     try:
         assert proc.stdout.readline().strip() == "written"
-        store = await ReceiptStore.open(state_dir)
+        store = await ReceiptStore.open(state_dir, redactor=Redactor())
         assert await store.recover_interrupted() == []  # that server is still running the call
         proc.stdin.close()
         assert proc.wait(timeout=30) == 0
@@ -111,7 +114,7 @@ async def test_liveness_rules(state_dir: Path) -> None:
 
 
 async def test_recover_skips_own_and_foreign_intents_and_closes_reused_pid(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     host = socket.gethostname()
     await store.append(make_entry("intent", "mine", tool="t"))  # this live process
     await store.append(make_entry("intent", "other-host", tool="t", process=f"elsewhere:{os.getpid()}:1-1"))
@@ -127,7 +130,7 @@ async def test_recover_skips_own_and_foreign_intents_and_closes_reused_pid(state
 
 async def test_recovery_reads_only_intents_above_its_mark(state_dir: Path) -> None:
     host = socket.gethostname()
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     dead = f"{host}:1:0-0"  # pid 1 with another start time: a process that is gone
     first = await store.append(make_entry("intent", "first", tool="t", process=dead))
     assert await store.recover_interrupted() == [first.seq + 1]  # closed, and the mark moves past it

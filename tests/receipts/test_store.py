@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import re
 import sqlite3
 import stat
@@ -15,9 +16,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.conftest import key_dir
 from tests.receipts.conftest import fill, reference_hash, row
+from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError, make_entry, verify_db
+from tollhouse.receipts.merkle import root_of
 from tollhouse.receipts.schema import FIELDS
-from tollhouse.receipts.signing import checkpoint_payload, key_id_of
+from tollhouse.receipts.signing import key_id_of
 
 pytestmark = pytest.mark.anyio
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -40,13 +43,13 @@ async def test_chain_is_linked_and_hashes_match_the_spec(state_dir: Path) -> Non
 
 
 async def test_append_returns_after_commit_and_continues_after_reopen(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     receipt = await store.append(make_entry("intent", "c1", tool="t"))
     # Another connection sees it at once: the append returned only after COMMIT.
     other = sqlite3.connect(state_dir / "receipts.db")
     assert other.execute("SELECT hash FROM receipts WHERE seq = 1").fetchone()[0] == receipt.hash
     await store.close()
-    store = await ReceiptStore.open(state_dir, create=False)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor(), create=False)
     again = await store.append(make_entry("outcome", "c1", tool="t", outcome="ok"))
     await store.close()
     assert again.seq == 2
@@ -54,7 +57,7 @@ async def test_append_returns_after_commit_and_continues_after_reopen(state_dir:
 
 
 async def test_32_concurrent_appenders_get_one_gapless_chain_in_group_commits(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
 
     async def caller(i: int) -> list:
         return [
@@ -75,22 +78,30 @@ async def test_32_concurrent_appenders_get_one_gapless_chain_in_group_commits(st
 async def test_checkpoints_every_n_and_at_close_are_signed(state_dir: Path) -> None:
     await fill(state_dir, 6, checkpoint_every=5)  # 12 entries: checkpoints at 5, 10, and 12 at close
     conn = sqlite3.connect(state_dir / "receipts.db")
-    cps = conn.execute(
-        "SELECT seq, head_hash, time, key_id, signature FROM checkpoints ORDER BY seq"
-    ).fetchall()
-    assert [c[0] for c in cps] == [5, 10, 12]
+    notes = conn.execute("SELECT size, root, note FROM notes ORDER BY size").fetchall()
+    assert [n[0] for n in notes] == [5, 10, 12]
+    assert conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0  # v1 form: no longer written
     pem = (key_dir(state_dir) / "receipts-ed25519.pub").read_bytes()
     public = serialization.load_pem_public_key(pem)
     assert isinstance(public, Ed25519PublicKey)
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    for seq, head, time, key_id, sig in cps:
-        assert head == row(conn, seq)["hash"]
-        assert key_id == key_id_of(raw)
-        public.verify(base64.b64decode(sig), checkpoint_payload(seq, head, time, key_id))  # raises if bad
+    hashes = [r[0] for r in conn.execute("SELECT hash FROM receipts ORDER BY seq")]
+    leaves = [hashlib.sha256(b"\x00" + bytes.fromhex(h)).digest() for h in hashes]
+    origin = f"tollhouse/receipts/{key_id_of(raw)}"
+    for size, root, note in notes:
+        # The C2SP form, checked by hand: origin, size, base64 root; a blank line; "— name sig".
+        body, sig_line = note.split("\n\n")
+        assert body.split("\n") == [origin, str(size), base64.b64encode(bytes.fromhex(root)).decode()]
+        assert root == root_of(leaves[:size]).hex()
+        dash, name, blob = sig_line.rstrip("\n").split(" ")
+        assert (dash, name) == ("\u2014", origin)
+        sig = base64.b64decode(blob)
+        assert sig[:4] == hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()[:4]
+        public.verify(sig[4:], (body + "\n").encode())  # raises if bad
 
 
 async def test_key_and_folder_permissions(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     await store.close()
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((key_dir(state_dir) / "receipts-ed25519.key").stat().st_mode) == 0o600
@@ -99,7 +110,7 @@ async def test_key_and_folder_permissions(state_dir: Path) -> None:
 
 
 async def test_bad_entry_is_refused_and_nothing_is_written(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     with pytest.raises(ValueError, match="unknown fields"):
         await store.append({**make_entry("intent", "c1"), "extra": "x"})
     good = await store.append(make_entry("intent", "c1"))
@@ -108,7 +119,7 @@ async def test_bad_entry_is_refused_and_nothing_is_written(state_dir: Path) -> N
 
 
 async def test_append_after_close_fails_cleanly(state_dir: Path) -> None:
-    store = await ReceiptStore.open(state_dir)
+    store = await ReceiptStore.open(state_dir, redactor=Redactor())
     await store.close()
     with pytest.raises(ReceiptStoreError, match="is closed; nothing was recorded"):
         await store.append(make_entry("intent", "c1"))
@@ -122,7 +133,9 @@ async def test_store_refuses_updates_and_deletes(state_dir: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM receipts")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("DELETE FROM checkpoints")
+        conn.execute("DELETE FROM notes")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE notes SET size = 2")
 
 
 async def test_table_matches_the_documented_fields(state_dir: Path) -> None:

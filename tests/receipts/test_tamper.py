@@ -6,7 +6,6 @@ The chain is 20 entries (10 calls) with signed checkpoints at 5, 10, 15 and 20.
 from __future__ import annotations
 
 import asyncio
-import base64
 import shutil
 import sqlite3
 from pathlib import Path
@@ -17,7 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.receipts.conftest import attacker, fill, reference_hash, row, write_row
 from tollhouse.receipts import verify_db
-from tollhouse.receipts.signing import checkpoint_payload, key_id_of, load_public_key, public_key_path
+from tollhouse.receipts.merkle import leaf_hash, root_of
+from tollhouse.receipts.note import origin_for, sign_checkpoint
+from tollhouse.receipts.signing import key_id_of, load_public_key, public_key_path
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def rehash_from(conn: sqlite3.Connection, start: int) -> None:
 def test_untouched_chain_verifies(db: Path) -> None:
     result = verify_db(db)
     assert (result.ok, result.count, result.checkpoints, result.last_checkpoint_seq) == (True, 20, 4, 20)
+    assert result.uncovered == 0
 
 
 def test_edited_entry(db: Path) -> None:
@@ -71,7 +73,7 @@ def test_edit_with_whole_tail_rehashed_is_caught_by_the_signed_checkpoint(db: Pa
     result = verify_db(db)
     # Entries 1..5 are vouched for by checkpoint 5; checkpoint 10 no longer matches the chain.
     assert (result.ok, result.first_bad_seq) == (False, 6)
-    assert "checkpoint at seq 10" in result.reason and "6..10" in result.reason
+    assert "checkpoint at size 10 signed another history" in result.reason and "6..10" in result.reason
 
 
 def test_deleted_entry(db: Path) -> None:
@@ -118,6 +120,7 @@ def test_truncated_tail_covered_by_a_checkpoint(db: Path) -> None:
     result = verify_db(db)
     assert (result.ok, result.first_bad_seq, result.count) == (False, 18, 17)
     assert "entries 18..20 were removed" in result.reason
+    assert not verify_db(db, require_head=False).ok
 
 
 def test_first_entry_must_start_the_chain(db: Path) -> None:
@@ -129,26 +132,76 @@ def test_first_entry_must_start_the_chain(db: Path) -> None:
     assert (result.ok, result.first_bad_seq) == (False, 1)
 
 
+def note_at(conn: sqlite3.Connection, size: int) -> str:
+    return conn.execute("SELECT note FROM notes WHERE size = ?", (size,)).fetchone()[0]
+
+
 def test_edited_checkpoint(db: Path) -> None:
     conn = attacker(db)
-    conn.execute("UPDATE checkpoints SET head_hash = ? WHERE seq = 10", (row(conn, 11)["hash"],))
+    forged = note_at(conn, 10).replace("\n10\n", "\n11\n", 1)
+    conn.execute("UPDATE notes SET note = ? WHERE size = 10", (forged,))
     result = verify_db(db)
-    assert (result.ok, result.first_bad_seq) == (False, 10)
+    assert (result.ok, result.first_bad_seq) == (False, 11)
     assert "signature does not verify" in result.reason
 
 
+def resign(conn: sqlite3.Connection, key: Ed25519PrivateKey, origin: str | None = None) -> None:
+    """Replace every note with one signed by ``key`` over the store's current tree."""
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    origin = origin or origin_for(key_id_of(raw))
+    hashes = [r[0] for r in conn.execute("SELECT hash FROM receipts ORDER BY seq")]
+    leaves = [leaf_hash(bytes.fromhex(h)) for h in hashes]
+    sizes = [r[0] for r in conn.execute("SELECT size FROM notes")] or [len(leaves)]
+    conn.execute("DELETE FROM notes")
+    for size in sizes:
+        root = root_of(leaves[:size])
+        conn.execute(
+            "INSERT INTO notes VALUES (?, ?, '2026-01-01T00:00:00.000000Z', ?)",
+            (size, root.hex(), sign_checkpoint(key, raw, origin, size, root)),
+        )
+
+
 def test_checkpoint_signed_by_another_key(db: Path) -> None:
-    conn = attacker(db)
     mine = Ed25519PrivateKey.generate()
-    raw = mine.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    head, time = row(conn, 12)["hash"], "2026-01-01T00:00:00.000000Z"
-    for key_id in (key_id_of(raw), key_id_of(load_public_key(public_key_path(db.parent)))):
-        conn.execute("DELETE FROM checkpoints WHERE seq = 12")
-        sig = base64.b64encode(mine.sign(checkpoint_payload(12, head, time, key_id))).decode()
-        conn.execute("INSERT INTO checkpoints VALUES (12, ?, ?, ?, ?)", (head, time, key_id, sig))
+    pinned = load_public_key(public_key_path(db.parent))
+    # Under its own name, and under the store's name (the key hash then names another key).
+    for origin in (None, origin_for(key_id_of(pinned))):
+        conn = attacker(db)
+        conn.execute("UPDATE receipts SET tool = 'x' WHERE seq = 12")
+        rehash_from(conn, 12)
+        resign(conn, mine, origin)
         result = verify_db(db)
-        assert (result.ok, result.first_bad_seq) == (False, 12)
-        assert ("names key" in result.reason) or ("signature does not verify" in result.reason)
+        assert not result.ok
+        assert ("not 'tollhouse/receipts/" in result.reason) or (
+            "no signature by the expected key" in result.reason
+        )
+
+
+def test_rewritten_history_without_checkpoints_fails_with_the_pinned_key(db: Path) -> None:
+    """The reviewed attack: rewrite from seq 1, re-hash the chain, drop every checkpoint."""
+    pinned = load_public_key(public_key_path(db.parent))
+    conn = attacker(db)
+    conn.execute('UPDATE receipts SET arguments = \'{"path":"innocent"}\' WHERE seq = 1')
+    rehash_from(conn, 1)
+    conn.execute("DELETE FROM notes")
+    conn.execute("DELETE FROM merkle_state")
+    result = verify_db(db, pinned)
+    assert (result.ok, result.first_bad_seq, result.uncovered) == (False, 1, 20)
+    assert "entries 1..20 are not covered by a signed checkpoint (the store has none" in result.reason
+    assert verify_db(db, pinned, require_head=False).ok  # what the flag gives up, spelled out
+
+
+def test_uncovered_tail_is_counted(db: Path) -> None:
+    attacker(db).execute("DELETE FROM notes WHERE size = 20")
+    result = verify_db(db)
+    assert (result.ok, result.first_bad_seq, result.uncovered, result.last_checkpoint_seq) == (
+        False,
+        16,
+        5,
+        15,
+    )
+    loose = verify_db(db, require_head=False)
+    assert (loose.ok, loose.uncovered) == (True, 5)
 
 
 def test_replaced_public_key_is_caught_only_with_a_pinned_key(db: Path, tmp_path: Path) -> None:
@@ -159,22 +212,15 @@ def test_replaced_public_key_is_caught_only_with_a_pinned_key(db: Path, tmp_path
     conn.execute("UPDATE receipts SET tool = 'x' WHERE seq = 3")
     rehash_from(conn, 3)
     mine = Ed25519PrivateKey.generate()
-    raw = mine.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    for seq, _h, time in conn.execute("SELECT seq, head_hash, time FROM checkpoints").fetchall():
-        head = row(conn, seq)["hash"]
-        sig = base64.b64encode(mine.sign(checkpoint_payload(seq, head, time, key_id_of(raw)))).decode()
-        conn.execute(
-            "UPDATE checkpoints SET head_hash = ?, key_id = ?, signature = ? WHERE seq = ?",
-            (head, key_id_of(raw), sig, seq),
-        )
+    resign(conn, mine)
     pem = mine.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     public_key_path(db.parent).write_bytes(pem)
     assert verify_db(db).ok  # the limit of trusting a key file the attacker controls
     result = verify_db(db, pinned)
-    assert (result.ok, result.first_bad_seq) == (False, 5)
-    assert "not this store's key" in result.reason
+    assert not result.ok
+    assert "signed by another key (re-keyed?)" in result.reason
 
 
 def test_verify_reads_a_copy_without_the_writer(db: Path, tmp_path: Path) -> None:

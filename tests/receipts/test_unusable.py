@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import key_dir
 from tests.receipts.conftest import fill
+from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
 
 pytestmark = pytest.mark.anyio
@@ -22,7 +23,7 @@ async def test_read_only_db_file(state_dir: Path) -> None:
     db.chmod(0o444)
     try:
         with pytest.raises(ReceiptStoreError, match=r"receipts\.db is read-only.*chmod u\+w"):
-            await ReceiptStore.open(state_dir)
+            await ReceiptStore.open(state_dir, redactor=Redactor())
     finally:
         db.chmod(0o644)
     assert db.read_bytes() == before
@@ -33,21 +34,21 @@ async def test_read_only_state_folder(state_dir: Path) -> None:
     state_dir.chmod(0o500)
     try:
         with pytest.raises(ReceiptStoreError, match=r"state folder .* is read-only"):
-            await ReceiptStore.open(state_dir)
+            await ReceiptStore.open(state_dir, redactor=Redactor())
     finally:
         state_dir.chmod(0o700)
 
 
 async def test_missing_folder_without_create(state_dir: Path) -> None:
     with pytest.raises(ReceiptStoreError, match=r"does not exist; run `tollhouse init`"):
-        await ReceiptStore.open(state_dir, create=False)
+        await ReceiptStore.open(state_dir, redactor=Redactor(), create=False)
     assert not state_dir.exists()
 
 
 async def test_missing_db_without_create(state_dir: Path) -> None:
     state_dir.mkdir(parents=True)
     with pytest.raises(ReceiptStoreError, match="no receipt database at"):
-        await ReceiptStore.open(state_dir, create=False)
+        await ReceiptStore.open(state_dir, redactor=Redactor(), create=False)
 
 
 async def test_key_readable_by_others(state_dir: Path) -> None:
@@ -55,7 +56,7 @@ async def test_key_readable_by_others(state_dir: Path) -> None:
     key = key_dir(state_dir) / "receipts-ed25519.key"
     key.chmod(0o644)
     with pytest.raises(ReceiptStoreError, match=r"has mode 0644.*chmod 600"):
-        await ReceiptStore.open(state_dir)
+        await ReceiptStore.open(state_dir, redactor=Redactor())
 
 
 async def test_corrupt_db(state_dir: Path) -> None:
@@ -63,7 +64,7 @@ async def test_corrupt_db(state_dir: Path) -> None:
     db = state_dir / "receipts.db"
     db.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ReceiptStoreError, match="corrupt or not SQLite; move it aside"):
-        await ReceiptStore.open(state_dir)
+        await ReceiptStore.open(state_dir, redactor=Redactor())
     assert db.read_bytes() == b"this is not sqlite" * 100
 
 
@@ -73,14 +74,14 @@ async def test_foreign_table(state_dir: Path) -> None:
     conn.execute("CREATE TABLE receipts (id INTEGER, body TEXT)")
     conn.commit()
     with pytest.raises(ReceiptStoreError, match="not a tollhouse receipt store"):
-        await ReceiptStore.open(state_dir)
+        await ReceiptStore.open(state_dir, redactor=Redactor())
 
 
 async def test_state_path_is_a_file(state_dir: Path) -> None:
     state_dir.parent.mkdir(parents=True)
     state_dir.write_text("x")
     with pytest.raises(ReceiptStoreError, match="is not a folder"):
-        await ReceiptStore.open(state_dir)
+        await ReceiptStore.open(state_dir, redactor=Redactor())
 
 
 async def test_damaged_key_file(state_dir: Path) -> None:
@@ -89,4 +90,4 @@ async def test_damaged_key_file(state_dir: Path) -> None:
     key.write_text("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
     os.chmod(key, 0o600)
     with pytest.raises(ReceiptStoreError, match="not a valid PEM private key"):
-        await ReceiptStore.open(state_dir)
+        await ReceiptStore.open(state_dir, redactor=Redactor())

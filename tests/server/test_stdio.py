@@ -183,7 +183,8 @@ async def test_resources_are_served_and_receipted(ws: Path, mode: str) -> None:
             "uri": "tollhouse://policy",
             "status": "ok",
         }
-        assert [e["tool"] for e in recent["receipts"][1:]] == ["demo_note_read", "demo_note_read"]
+        # demo_note_read is read-only: one entry (receipts v2).
+        assert [(e["tool"], e["kind"]) for e in recent["receipts"][1:]] == [("demo_note_read", "outcome")]
 
         one = json.loads((await client.read_resource(f"tollhouse://receipts/{seqs[-1]}")).contents[0].text)
         assert one["seq"] == seqs[-1]

@@ -179,7 +179,11 @@ def check_receipts(config_path: Path, state: Path) -> Check:
         )
     # The public `receipts verify` command is the contract; run it as a user would.
     # -P: never import a module from the working folder (the workspace, where agents write code).
-    cmd = [sys.executable, "-P", "-m", "tollhouse", "--config", str(config_path), "receipts", "verify"]
+    # --incremental: only what is new since the last run that verified (remembered in the operator's folder).
+    cmd = [
+        sys.executable, "-P", "-m", "tollhouse", "--config", str(config_path),
+        "receipts", "verify", "--incremental",
+    ]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:

@@ -87,7 +87,7 @@ def _record(config, kind: str, details: dict) -> None:  # type: ignore[no-untype
     from tollhouse.receipts.process import current_identity as process_identity
 
     async def main() -> None:
-        store = await ReceiptStore.open(config.state_dir)
+        store = await ReceiptStore.open(config.state_dir, redactor=Redactor.from_config(config))
         try:
             call = Call(tool=kind, arguments={}, channel="cli", client="tollhouse-cli")
             await store.append(

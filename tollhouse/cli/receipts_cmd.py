@@ -12,8 +12,9 @@ from tollhouse.cli import exitcodes
 
 DESCRIPTION = """\
 Every call through the gate leaves receipts in <workspace>/.tollhouse/receipts.db: an intent before
-the tool runs and an outcome after it, each hash-chained to the one before, with Ed25519-signed
-checkpoints over the chain head."""
+the tool runs and an outcome after it, each hash-chained to the one before and a leaf of a Merkle
+tree, with Ed25519-signed checkpoints (C2SP signed notes) over the tree's root. Each new checkpoint is
+also copied to a witness folder in the operator's home, out of the agents' reach."""
 
 EPILOG = """\
 examples:
@@ -21,12 +22,15 @@ examples:
   tollhouse receipts tail -n 100 --json    the last 100 as JSON, oldest first
   tollhouse receipts show 42               receipt 42 and the other receipts of its call
   tollhouse receipts show CALL_ID          a call by its full call id
-  tollhouse receipts verify                check this workspace's chain and signatures
+  tollhouse receipts verify                check this workspace's chain, tree, signatures, witnesses
   tollhouse receipts export --out r.jsonl  a self-contained bundle for someone else
   tollhouse receipts verify r.jsonl        check a bundle offline (no workspace needed)
+  tollhouse receipts prove 42 --out p.json a proof that receipt 42 is in the signed log
+  tollhouse receipts verify-proof p.json --public-key trusted.pub
 
-`verify` exits 0 only when every entry, link and signature holds; otherwise it prints the first bad
-seq and why, and exits 8. An unusable store exits 7, a config problem 2. Format: docs/receipts.md."""
+`verify` exits 0 only when every entry, link, root and signature holds and a signed checkpoint covers
+the head; otherwise it prints the first bad seq and why, and exits 8. An unusable store exits 7, a
+config problem 2. Format: docs/receipts.md."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,11 +73,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     verify = actions.add_parser(
         "verify",
-        help="check the hash chain and checkpoint signatures (exit 8 if anything fails)",
-        description="Recompute every hash and link, check seq continuity and every checkpoint "
-        "signature. Without BUNDLE: this workspace's database. With BUNDLE: an exported file, offline.",
-        epilog="examples:\n  tollhouse receipts verify\n  tollhouse receipts verify bundle.jsonl "
-        "--public-key trusted.pub",
+        help="check hashes, links, Merkle roots and signed checkpoints (exit 8 if anything fails)",
+        description="Recompute every hash, link and the Merkle root at every signed checkpoint, and "
+        "require a checkpoint at the head. Without BUNDLE: this workspace's database, checked also "
+        "against the operator's witness copy. With BUNDLE: an exported file, offline.",
+        epilog="examples:\n  tollhouse receipts verify --public-key trusted.pub\n"
+        "  tollhouse receipts verify --since-checkpoint last-week.checkpoint\n"
+        "  tollhouse receipts verify --witness file:/mnt/backup/witness\n"
+        "  tollhouse receipts verify bundle.jsonl --public-key trusted.pub",
         formatter_class=fmt,
     )
     verify.add_argument("bundle", nargs="?", metavar="BUNDLE", help="an exported .jsonl bundle")
@@ -82,8 +89,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FILE",
         help="require this Ed25519 public key (PEM or base64) instead of trusting the stored one",
     )
+    verify.add_argument(
+        "--require-head",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fail when entries at the head are not yet covered by a signed checkpoint (default: on)",
+    )
+    verify.add_argument(
+        "--since-checkpoint",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a checkpoint note kept from before: the log must still hold that history (repeatable)",
+    )
+    verify.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="WITNESS",
+        help="also check against this witness: file:/FOLDER or https://HOST/PATH (repeatable; the "
+        "operator's own folder is always checked)",
+    )
+    verify.add_argument(
+        "--incremental",
+        action="store_true",
+        help="read only the entries after the last run that verified (remembered in the operator's "
+        "folder, out of the agents' reach); the first run reads everything",
+    )
     verify.add_argument("--json", action="store_true", help="the result as JSON")
     verify.set_defaults(handler=cmd_verify)
+
+    from tollhouse.cli.receipts_proof_cmd import register_proofs
+
+    register_proofs(actions, fmt)
 
     export = actions.add_parser(
         "export",
@@ -231,8 +269,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from tollhouse.cli.receipts_verify_help import (
+        _bundle_key,
+        _load_resume,
+        _progress_bar,
+        _save_resume,
+        _witness_anchors,
+        _witness_paths,
+    )
     from tollhouse.receipts import ReceiptStoreError, verify_bundle, verify_db
-    from tollhouse.receipts.signing import parse_public_key
+    from tollhouse.receipts.signing import load_public_key, parse_public_key, public_key_path
 
     pinned = None
     if args.public_key:
@@ -240,28 +286,77 @@ def _verify(args: argparse.Namespace) -> int:
             pinned = parse_public_key(Path(args.public_key).read_bytes())
         except (OSError, ValueError) as exc:
             return _err(f"cannot use --public-key {args.public_key}: {exc}", exitcodes.USAGE)
+    anchors: list[tuple[str, str]] = []
+    for name in args.since_checkpoint:
+        try:
+            anchors.append((f"the checkpoint {name}", Path(name).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            return _err(f"cannot read --since-checkpoint {name}: {exc}", exitcodes.USAGE)
+    progress = _progress_bar()
     if args.bundle:
         if not Path(args.bundle).is_file():
             return _err(f"bundle {args.bundle} does not exist", exitcodes.USAGE)
         source = args.bundle
-        result = verify_bundle(args.bundle, pinned)
+        witnesses = _witness_paths(args.witness)
+        if isinstance(witnesses, int):
+            return witnesses
+        key = pinned or _bundle_key(Path(args.bundle))
+        if key is not None and witnesses:
+            extra = _witness_anchors(witnesses, key)
+            if extra is None:
+                return exitcodes.USAGE
+            anchors += extra
+        result = verify_bundle(
+            args.bundle, pinned, require_head=args.require_head, anchors=anchors, progress=progress
+        )
     else:
-        db = _db_path(args)
+        from tollhouse.config import load_config
+        from tollhouse.receipts.witness import operator_witness
+
+        config = load_config(getattr(args, "config", None))
+        db = config.state_dir / "receipts.db"
         if not db.exists():
             raise ReceiptStoreError(f"no receipt database at {db}; nothing to verify yet")
         source = str(db)
-        result = verify_db(db, pinned)
+        witnesses = _witness_paths([*config.receipts.witnesses, *args.witness])
+        if isinstance(witnesses, int):
+            return witnesses
+        own = operator_witness(config.root)
+        if own.is_dir():
+            witnesses.insert(0, own)
+        key = pinned
+        if key is None and public_key_path(db.parent).exists():
+            key = load_public_key(public_key_path(db.parent))
+        if key is not None:
+            extra = _witness_anchors(witnesses, key)
+            if extra is None:
+                return exitcodes.USAGE
+            anchors += extra
+        resume = _load_resume(config.root, key) if args.incremental else None
+        result = verify_db(
+            db, pinned, require_head=args.require_head, anchors=anchors, progress=progress, resume=resume
+        )
+        if args.incremental and result.ok and result.state is not None:
+            _save_resume(config.root, result.state)
+    if progress is not None:
+        progress.done()
     if args.json:
         print(json.dumps({"source": source, **result.to_json()}, indent=2))
     elif result.ok:
-        signed = result.last_checkpoint_seq or 0
-        tail = result.count - signed
         print(
             f"ok: {result.count} entries, {result.checkpoints} signed checkpoints (key {result.key_id}); "
-            f"chain verified from seq 1 to {result.count}"
+            f"chain and Merkle tree verified from seq 1 to {result.count}"
+            + (
+                f", consistent with {result.anchors} older checkpoint(s) and witness copies"
+                if result.anchors
+                else ""
+            )
         )
-        if tail:
-            print(f"note: the last {tail} entries are chained but not yet covered by a signed checkpoint")
+        if result.uncovered:
+            print(
+                f"note: the last {result.uncovered} entries are chained but not yet covered by a signed "
+                "checkpoint (--no-require-head accepted them)"
+            )
     else:
         where = f"at seq {result.first_bad_seq}" if result.first_bad_seq is not None else ""
         print(f"FAILED {where}: {result.reason}".replace("FAILED :", "FAILED:"))
@@ -275,14 +370,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from tollhouse.cli.receipts_verify_help import _progress_bar
     from tollhouse.receipts import ReceiptStoreError, export_bundle
 
     db = _db_path(args)
     if not db.exists():
         raise ReceiptStoreError(f"no receipt database at {db}; nothing to export yet")
-    header = export_bundle(db, args.out)
+    progress = _progress_bar()
+    header = export_bundle(db, args.out, progress=progress)
+    if progress is not None:
+        progress.done()
     print(
-        f"wrote {args.out}: {header['count']} entries, {header['checkpoints']} checkpoints, "
+        f"wrote {args.out}: {header['count']} entries, {header['notes']} signed checkpoints, "
         f"key {header['key_id']}. Check it anywhere with `tollhouse receipts verify {args.out}`"
     )
     return exitcodes.OK

@@ -29,7 +29,10 @@ from tollhouse.gate.redact import Redactor, redact_logs
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision, Outcome, Status
 from tollhouse.identity import build_resolver
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
+from tollhouse.receipts.compact import compact, longest_string
 from tollhouse.receipts.process import current_identity as process_identity
+from tollhouse.receipts.redaction import MemoRedactor
+from tollhouse.receipts.witness import witness_folders
 from tollhouse.state.db import StateDB
 from tollhouse.tools import build_registry
 from tollhouse.tools.base import (
@@ -124,7 +127,7 @@ class Gate:
             registry if registry is not None else build_registry(config.tool_families, config.tool_modules)
         )
         policy = Policy.load(config, registry)
-        redactor = Redactor.from_config(config)
+        redactor = MemoRedactor.from_config(config)  # remembers its outputs: the store's pass is cheap
         redact_logs(redactor)  # log records (stderr included) hold no secret either
         credentials = build_resolver(config, redactor)  # a bad [credentials] table fails here, first
         credentials.register_known()  # env:/file: values are hidden from the first call on
@@ -132,6 +135,9 @@ class Gate:
             config.state_dir,
             checkpoint_every=config.receipts.checkpoint_every,
             synchronous=config.receipts.synchronous,
+            checkpoint_interval_s=config.receipts.checkpoint_interval_s,
+            witnesses=witness_folders(config.root, config.receipts.witnesses),
+            redactor=redactor,
         )
         try:
             await receipts.recover_interrupted()
@@ -337,6 +343,9 @@ class Gate:
         args_text = canonical_json(args_json)
         digest = sha256_hex(args_text)
         redacted = self.services.redactor.redact(args_json)
+        limit = self.config.receipts.max_value_bytes
+        if longest_string(redacted) * 4 > limit:  # 4: the most UTF-8 bytes a character can take
+            redacted = compact(args_json, redacted, limit)  # receipts v2: long values as digests
         if redacted != args_json:  # equal: only strings can change, so the text is the same
             args_text = canonical_json(redacted)
         common: dict[str, Any] = {"arguments_text": args_text, "args_digest": digest}
@@ -388,8 +397,14 @@ class Gate:
                     **common,
                 )  # fmt: skip
 
-        intent = await self.services.receipts.append(self._entry("intent", call, **common))
-        receipts.append(int(intent.seq))
+        if not tool.read_only:
+            # Receipts v2: a tool that can change something gets an intent, durable before it runs;
+            # the outcome then refers to it by call id and args_digest instead of repeating the
+            # arguments. A read-only tool changes nothing, so its one entry (written, like every
+            # outcome, before the response leaves) holds everything.
+            intent = await self.services.receipts.append(self._entry("intent", call, **common))
+            receipts.append(int(intent.seq))
+            common = {**common, "arguments_text": None}
         return await self._run(call, tool, args, started, receipts, common)
 
     async def _run(

@@ -1,12 +1,14 @@
-"""Receipts: an append-only, hash-chained, signed record of every call through the gate.
+"""Receipts: an append-only, hash-chained Merkle log of every call through the gate, with signed
+checkpoints (C2SP signed notes) copied to witnesses.
 
 Public surface (implementation in the private-ish modules next to this file)::
 
-    store = await ReceiptStore.open(state_dir)         # raises ReceiptStoreError when unusable
+    store = await ReceiptStore.open(state_dir, redactor=r)  # raises ReceiptStoreError when unusable
     receipt = await store.append(make_entry("intent", call_id, tool="files_read", ...))
     await store.recover_interrupted()                  # close intents of processes that died
     read_receipts(db_path, limit=20) / get_receipt(db_path, 12) / get_call(db_path, call_id)
-    verify_db(db_path) / export_bundle(db_path, out) / verify_bundle(out)
+    verify_db(db_path, key) / export_bundle(db_path, out) / verify_bundle(out)
+    proofs.inclusion_proof(db_path, seq) / proofs.consistency_proof(db_path, old) / proofs.check_proof
 
 Format and threat model: docs/receipts.md.
 """

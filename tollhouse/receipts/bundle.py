@@ -1,9 +1,11 @@
-"""Exported bundles: a self-contained JSONL file anyone can verify offline.
+"""Exported bundles: a self-contained JSONL file anyone can verify offline, streamed both ways.
 
-Line 1 is a header ``{"format": "tollhouse-receipts/1", "public_key": <base64 raw Ed25519 key>,
-"key_id", "count", "checkpoints"}``; then ``count`` entry objects by seq (every field, JSON-valued
-fields kept as the exact text that was hashed); then ``checkpoints`` checkpoint objects
-``{"seq", "head_hash", "time", "key_id", "signature"}``.
+Format ``tollhouse-receipts/2``: line 1 is a header ``{"format", "public_key" (base64 of the raw
+Ed25519 key), "key_id", "origin", "count", "checkpoints", "notes"}``; then ``count`` entry objects by
+seq (every field, JSON-valued fields kept as the exact text that was hashed); then ``checkpoints`` v1
+checkpoint objects (from stores written before v2); then ``notes`` lines ``{"note": <signed note>}``,
+the C2SP checkpoints over the Merkle tree, oldest first. Bundles of format ``tollhouse-receipts/1``
+(no notes) still verify, but only with ``require_head=False`` unless a v1 checkpoint covers the head.
 """
 
 from __future__ import annotations
@@ -12,119 +14,201 @@ import base64
 import binascii
 import json
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from tollhouse.receipts.errors import ReceiptStoreError
+from tollhouse.receipts.note import origin_for
+from tollhouse.receipts.read import connect_readonly
 from tollhouse.receipts.schema import FIELDS
 from tollhouse.receipts.signing import key_id_of, load_public_key, public_key_path
 from tollhouse.receipts.verify import (
+    _SELECT_CPS,
+    _SELECT_ROWS,
     CHECKPOINT_FIELDS,
     SORTED_FIELDS,
     VERIFY_COLUMNS,
+    Progress,
     VerifyResult,
-    read_for_verify,
-    verify_chain,
+    verify_rows,
 )
 
-FORMAT = "tollhouse-receipts/1"
+FORMAT = "tollhouse-receipts/2"
+FORMATS = ("tollhouse-receipts/1", FORMAT)
 _ENTRY_KEYS = frozenset(FIELDS)
 _VERIFY_ORDER = VERIFY_COLUMNS.split(", ")
+_ORDER = (*SORTED_FIELDS, "hash")
+_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
 
 def _line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+    return _dumps(obj) + "\n"
 
 
 def export_bundle(
-    db_path: Path | str, out_path: Path | str, public_key: bytes | None = None
+    db_path: Path | str,
+    out_path: Path | str,
+    public_key: bytes | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Write every entry and checkpoint of ``db_path`` to ``out_path``; returns the header."""
+    """Write every entry, checkpoint and note of ``db_path`` to ``out_path``; returns the header.
+
+    One read transaction, rows streamed to the file: memory stays flat whatever the store's size."""
     db_path, out_path = Path(db_path), Path(out_path)
-    rows, cps = read_for_verify(db_path)
     if public_key is None:
         public_key = load_public_key(public_key_path(db_path.parent))
-    header = {
-        "format": FORMAT,
-        "public_key": base64.b64encode(public_key).decode("ascii"),
-        "key_id": key_id_of(public_key),
-        "count": len(rows),
-        "checkpoints": len(cps),
-    }
+    conn = connect_readonly(db_path)
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
+        conn.execute("BEGIN")
+        count = conn.execute("SELECT count(*) FROM receipts").fetchone()[0]
+        cps = [dict(zip(CHECKPOINT_FIELDS, r, strict=True)) for r in conn.execute(_SELECT_CPS)]
+        notes = [r[0] for r in conn.execute("SELECT note FROM notes ORDER BY size")]
+        key_id = key_id_of(public_key)
+        header = {
+            "format": FORMAT,
+            "public_key": base64.b64encode(public_key).decode("ascii"),
+            "key_id": key_id,
+            "origin": origin_for(key_id),
+            "count": count,
+            "checkpoints": len(cps),
+            "notes": len(notes),
+        }
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(_line(header))
-            for row in rows:
-                fh.write(_line(dict(zip(_VERIFY_ORDER, row, strict=True))))
+            write = fh.write
+            for n, row in enumerate(conn.execute(_SELECT_ROWS), 1):
+                write(_line(dict(zip(_VERIFY_ORDER, row, strict=True))))
+                if progress is not None and n % 32768 == 0:
+                    progress(n, count)
             for cp in cps:
-                fh.write(_line(cp))
+                write(_line(cp))
+            for note in notes:
+                write(_line({"note": note}))
+        if progress is not None:
+            progress(count, count)
         os.replace(tmp, out_path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ReceiptStoreError(f"cannot write the bundle {out_path}: {exc.strerror or exc}") from exc
+    finally:
+        conn.close()
     return header
 
 
-def _fail(reason: str, seq: int | None = None, count: int = 0) -> VerifyResult:
-    return VerifyResult(False, count, 0, seq, reason)
+class _Bad(Exception):
+    def __init__(self, reason: str, seq: int | None = None, count: int = 0) -> None:
+        super().__init__(reason)
+        self.result = VerifyResult(False, count, 0, seq, reason)
 
 
-def verify_bundle(path: Path | str, public_key: bytes | None = None) -> VerifyResult:
-    """Verify an exported bundle using only its own contents (and, if given, a pinned public key)."""
-    path = Path(path)
+def _lines(path: Path) -> Iterator[str]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with open(path, encoding="utf-8", newline="\n") as fh:
+            for line in fh:
+                yield line.rstrip("\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise ReceiptStoreError(f"cannot read the bundle {path}: {exc}") from exc
-    if not lines:
-        return _fail("the bundle is empty")
+
+
+def _header(path: Path, public_key: bytes | None) -> tuple[dict[str, Any], bytes]:
+    first = next(iter(_lines(path)), None)
+    if first is None:
+        raise _Bad("the bundle is empty")
     try:
-        header = json.loads(lines[0])
+        header = json.loads(first)
     except ValueError:
-        return _fail("line 1 (the header) is not JSON")
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        return _fail(f"line 1 is not a {FORMAT} header")
+        raise _Bad("line 1 (the header) is not JSON") from None
+    if not isinstance(header, dict) or header.get("format") not in FORMATS:
+        raise _Bad(f"line 1 is not a {FORMAT} header")
     try:
         bundle_key = base64.b64decode(str(header.get("public_key")), validate=True)
     except (binascii.Error, ValueError):
-        return _fail("the header's public_key is not base64")
+        raise _Bad("the header's public_key is not base64") from None
     if len(bundle_key) != 32:
-        return _fail("the header's public_key is not a 32-byte Ed25519 key")
+        raise _Bad("the header's public_key is not a 32-byte Ed25519 key")
     if public_key is not None and bundle_key != public_key:
-        return _fail(
+        raise _Bad(
             f"the bundle is signed by key {key_id_of(bundle_key)}, not the expected {key_id_of(public_key)}"
         )
-    count, n_cps = header.get("count"), header.get("checkpoints")
-    if not isinstance(count, int) or not isinstance(n_cps, int) or count < 0 or n_cps < 0:
-        return _fail("the header's count and checkpoints must be non-negative integers")
-    body = lines[1:]
-    if len(body) != count + n_cps:
-        return _fail(
-            f"the header announces {count} entries and {n_cps} checkpoints but the bundle has {len(body)} "
-            "lines after it: lines were removed or added",
-            min(count, len(body)) + 1,
+    for name in ("count", "checkpoints") + (("notes",) if header["format"] == FORMAT else ()):
+        value = header.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise _Bad("the header's count, checkpoints and notes must be non-negative integers")
+    return header, bundle_key
+
+
+def _tail(path: Path, count: int, n_cps: int, n_notes: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """First pass: the checkpoints and notes after the entries, and the line count."""
+    cps: list[dict[str, Any]] = []
+    notes: list[str] = []
+    total = 0
+    for i, text in enumerate(_lines(path)):
+        total = i
+        if i <= count:
+            continue
+        line_no = i + 1
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            raise _Bad(f"line {line_no} (a checkpoint) is not valid JSON", None, count) from None
+        if i <= count + n_cps:
+            if not isinstance(obj, dict) or set(obj) != set(CHECKPOINT_FIELDS):
+                raise _Bad(f"line {line_no} is not a checkpoint object", None, count)
+            cps.append(obj)
+        else:
+            if not isinstance(obj, dict) or set(obj) != {"note"} or not isinstance(obj["note"], str):
+                raise _Bad(f"line {line_no} is not a note object", None, count)
+            notes.append(obj["note"])
+    if total != count + n_cps + n_notes:
+        raise _Bad(
+            f"the header announces {count} entries, {n_cps} checkpoints and {n_notes} notes but the bundle "
+            f"has {total} lines after it: lines were removed or added",
+            min(count, total) + 1,
             count,
         )
-    rows: list[tuple[Any, ...]] = []
-    for i, text in enumerate(body[:count]):
+    return cps, notes
+
+
+def _entries(path: Path, count: int) -> Iterator[tuple[Any, ...]]:
+    lines = _lines(path)
+    next(lines)
+    for i, text in enumerate(lines):
+        if i >= count:
+            return
         try:
             obj = json.loads(text)
         except ValueError:
-            return _fail(f"line {i + 2} (entry {i + 1}) is not valid JSON", i + 1, count)
+            raise _Bad(f"line {i + 2} (entry {i + 1}) is not valid JSON", i + 1, count) from None
         if not isinstance(obj, dict) or obj.keys() != _ENTRY_KEYS:
-            return _fail(
-                f"line {i + 2} (entry {i + 1}) does not hold exactly the receipt fields", i + 1, count
-            )
-        rows.append(tuple(obj[k] for k in (*SORTED_FIELDS, "hash")))
-    cps: list[dict[str, Any]] = []
-    for j, text in enumerate(body[count:]):
-        line_no = count + j + 2
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            return _fail(f"line {line_no} (a checkpoint) is not valid JSON", None, count)
-        if not isinstance(obj, dict) or set(obj) != set(CHECKPOINT_FIELDS):
-            return _fail(f"line {line_no} is not a checkpoint object", None, count)
-        cps.append(obj)
-    return verify_chain(rows, cps, bundle_key)
+            raise _Bad(f"line {i + 2} (entry {i + 1}) does not hold exactly the receipt fields", i + 1, count)
+        yield tuple(obj[k] for k in _ORDER)
+
+
+def verify_bundle(
+    path: Path | str,
+    public_key: bytes | None = None,
+    *,
+    require_head: bool = True,
+    anchors: Iterable[tuple[str, str]] = (),
+    progress: Progress | None = None,
+) -> VerifyResult:
+    """Verify an exported bundle using only its own contents, a pinned key and ``anchors``."""
+    path = Path(path)
+    try:
+        header, bundle_key = _header(path, public_key)
+        count = header["count"]
+        cps, notes = _tail(path, count, header["checkpoints"], header.get("notes", 0))
+        return verify_rows(
+            _entries(path, count),
+            bundle_key,
+            notes=notes,
+            v1_checkpoints=cps,
+            anchors=anchors,
+            require_head=require_head,
+            progress=progress,
+            total=count,
+        )
+    except _Bad as bad:
+        return bad.result

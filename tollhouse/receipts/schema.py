@@ -165,8 +165,11 @@ def _json_value(text: str) -> Any:
     return value if end == len(text) else json.loads(text)
 
 
-def validate_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """Check an entry a caller wants appended; return a plain copy. Raises ValueError saying what."""
+def validate_entry(entry: Mapping[str, Any], decoded_json: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Check an entry a caller wants appended; return a plain copy. Raises ValueError saying what.
+
+    ``decoded_json`` holds JSON fields ``redact_entry`` already decoded from this very text, so they
+    are not decoded twice."""
     if not isinstance(entry, Mapping):
         raise ValueError(f"receipt entry must be a dict, not {type(entry).__name__}")
     if entry.keys() != _INPUT_SET:
@@ -206,14 +209,47 @@ def validate_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
         text = out[name]
         if text is None:
             continue
-        try:
-            decoded = _json_value(text)
-        except ValueError as exc:
-            raise ValueError(f"receipt field {name} must be JSON text ({exc})") from exc
+        if decoded_json is not None and name in decoded_json:
+            decoded = decoded_json[name]
+        else:
+            try:
+                decoded = _json_value(text)
+            except ValueError as exc:
+                raise ValueError(f"receipt field {name} must be JSON text ({exc})") from exc
         if expected is not object and not isinstance(decoded, expected):
             what = "a JSON array" if expected is list else "a JSON object"
             raise ValueError(f"receipt field {name} must be {what}, got {text[:40]!r}")
     return out
+
+
+_NOT_TEXT = frozenset({"kind", "decision", "outcome", "prev_hash", "hash", "time", "seq"})
+"""Fields whose values the store or the schema fixes (enums, hashes): nothing a caller says goes there."""
+
+
+def redact_entry(entry: Mapping[str, Any], redactor: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The entry with every free-text field through ``redactor.redact_text`` and every JSON field
+    decoded, through ``redactor.redact`` (values, and keys where the redactor redacts keys) and
+    encoded again; and the decoded value of each JSON field, which its new text encodes. JSON text
+    that does not decode is left for ``validate_entry`` to refuse."""
+    decoded_json: dict[str, Any] = {}
+    if not isinstance(entry, Mapping):
+        return entry, decoded_json  # type: ignore[return-value]  # validate_entry says what is wrong
+    out = dict(entry)
+    for name, value in out.items():
+        if type(value) is not str or name in _NOT_TEXT:
+            continue
+        if name in JSON_FIELDS:
+            try:
+                decoded = _json_value(value)
+            except ValueError:
+                continue
+            redacted = redactor.redact(decoded)
+            if redacted != decoded:
+                out[name] = json_text(redacted)
+            decoded_json[name] = redacted
+        else:
+            out[name] = redactor.redact_text(value)
+    return out, decoded_json
 
 
 def decode_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +264,7 @@ def decode_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DDL = f"""
 CREATE TABLE IF NOT EXISTS receipts (
     seq INTEGER PRIMARY KEY,
@@ -268,6 +304,22 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     key_id TEXT NOT NULL,
     signature TEXT NOT NULL
 );
+-- v1 checkpoints (signed JSON over a chain head). No longer written; kept so that stores from v1 keep
+-- every signature they had, and verify still checks them. v2 signs notes over the Merkle root.
+-- The Merkle tree over the receipts (merkle_store.py): derived, never trusted by a verifier.
+CREATE TABLE IF NOT EXISTS merkle_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS merkle_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
+-- Signed checkpoints in the C2SP signed-note format: the tree of `size` receipts has root `root`.
+CREATE TABLE IF NOT EXISTS notes (
+    size INTEGER PRIMARY KEY,
+    root TEXT NOT NULL,
+    time TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS notes_no_update BEFORE UPDATE ON notes
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS notes_no_delete BEFORE DELETE ON notes
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 -- Append-only by construction: the store never updates or deletes. These triggers stop accidents;
 -- a deliberate attacker can drop them, which is what the hash chain and signatures are for.
 CREATE TRIGGER IF NOT EXISTS receipts_no_update BEFORE UPDATE ON receipts

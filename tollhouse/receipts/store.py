@@ -24,14 +24,15 @@ import sqlite3
 import stat
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from tollhouse.receipts.errors import ReceiptStoreError
-from tollhouse.receipts.schema import DDL, FIELDS, INSERT_SQL, SCHEMA_VERSION, validate_entry
+from tollhouse.receipts.schema import DDL, FIELDS, INSERT_SQL, SCHEMA_VERSION, redact_entry, validate_entry
 from tollhouse.receipts.signing import Signer, load_or_create_signer
-from tollhouse.receipts.writer import Receipt, Writer, _Op, append_rows, chain_entries
+from tollhouse.receipts.witness import Witness
+from tollhouse.receipts.writer import Receipt, Writer, _Op, append_rows, chain_entries, crosses
 
 DB_NAME = "receipts.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -41,11 +42,25 @@ WAL_EVERY = 1000
 __all__ = ["DB_NAME", "Receipt", "ReceiptStore", "ReceiptStoreError"]
 
 
+class EntryRedactor(Protocol):
+    """What the store needs of ``tollhouse.gate.redact.Redactor``."""
+
+    def redact(self, value: Any) -> Any: ...
+
+    def redact_text(self, text: str) -> str: ...
+
+
 class ReceiptStore:
     def __init__(
-        self, state_dir: Path, signer: Signer, writer: Writer, inline: sqlite3.Connection | None = None
+        self,
+        state_dir: Path,
+        signer: Signer,
+        writer: Writer,
+        inline: sqlite3.Connection | None = None,
+        redactor: EntryRedactor | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self._redactor = redactor
         self.db_path = state_dir / DB_NAME
         self.signer = signer
         self._writer = writer
@@ -75,22 +90,45 @@ class ReceiptStore:
         checkpoint_every: int = 1000,
         synchronous: str = "normal",
         create: bool = True,
+        checkpoint_interval_s: float | None = None,
+        witnesses: tuple[Witness, ...] | list[Witness] = (),
+        redactor: EntryRedactor | None = None,
     ) -> ReceiptStore:
-        """Open (and with ``create``, set up) the store in ``state_dir``. Raises ReceiptStoreError."""
+        """Open (and with ``create``, set up) the store in ``state_dir``. Raises ReceiptStoreError.
+
+        A signed checkpoint is written every ``checkpoint_every`` entries, every
+        ``checkpoint_interval_s`` seconds when entries are new, and at ``close``; each new one is
+        also written to every witness folder.
+
+        Every entry appended passes ``redactor`` first, every field, JSON keys included: a store
+        opened without one can sign and be read, but cannot append (ReceiptStoreError)."""
+        if checkpoint_interval_s is not None and checkpoint_interval_s <= 0:
+            raise ValueError("checkpoint_interval_s must be > 0")
         if synchronous not in ("normal", "full"):
             raise ValueError("synchronous must be 'normal' or 'full'")
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
         state_dir = Path(state_dir)
         conn, signer = await anyio.to_thread.run_sync(_setup, state_dir, create, synchronous)
-        writer = Writer(conn, state_dir / DB_NAME, signer, checkpoint_every)
+        writer = Writer(
+            conn, state_dir / DB_NAME, signer, checkpoint_every, checkpoint_interval_s, tuple(witnesses)
+        )
         writer.start()
         inline = _inline_connection(state_dir / DB_NAME) if synchronous == "normal" else None
-        return cls(state_dir, signer, writer, inline)
+        return cls(state_dir, signer, writer, inline, redactor)
 
     async def append(self, entry: dict[str, Any]) -> Receipt:
-        """Append one entry; returns once it is committed. ValueError for a malformed entry."""
-        checked = validate_entry(entry)
+        """Append one entry; returns once it is committed. ValueError for a malformed entry.
+
+        The one door to the database: every field passes the redactor here, so no caller can store
+        an unredacted value, whatever it forgot."""
+        if self._redactor is None:
+            raise ReceiptStoreError(
+                f"the receipt store {self.db_path} was opened without a redactor, so it cannot append; "
+                "open it with ReceiptStore.open(..., redactor=Redactor.from_config(config)). "
+                "Nothing was recorded"
+            )
+        checked = validate_entry(*redact_entry(entry, self._redactor))
         if self._inline is None:
             return await self._submit("append", checked)
         if self._closed:
@@ -133,9 +171,7 @@ class ReceiptStore:
             return
         try:
             try:
-                receipts = append_rows(
-                    conn, entries, self._writer.identity, self._writer.checkpoint_every, self.signer
-                )
+                receipts = append_rows(conn, entries, self._writer.identity)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -150,6 +186,7 @@ class ReceiptStore:
                     future.set_exception(error)
             return
         self._head = (receipts[-1].seq, receipts[-1].hash)
+        self._tree_if_due(receipts[0].seq, receipts[-1].seq)
         for (_, future), receipt in zip(batch, receipts, strict=True):
             if not future.done():  # a cancelled caller: its entry is committed all the same
                 future.set_result(receipt)
@@ -163,9 +200,9 @@ class ReceiptStore:
         It is hashed against the head this connection last wrote. If another writer has appended
         since, the row for seq+1 exists and the primary key refuses this one (seqs are gapless and
         rows are never deleted), so nothing can slip in between. False when this cannot be done: the
-        head moved or is unknown, a checkpoint is due, or the database is locked or failing; the
+        head moved or is unknown, or the database is locked or failing; the
         transaction path then takes the entry and waits or reports properly."""
-        if self._head is None or (self._head[0] + 1) % self._writer.checkpoint_every == 0:
+        if self._head is None:
             return False
         seq, prev = self._head
         rows, receipts = chain_entries([entry], seq, prev, self._writer.identity)
@@ -175,10 +212,16 @@ class ReceiptStore:
             self._head = None
             return False
         self._head = (receipts[0].seq, receipts[0].hash)
+        self._tree_if_due(receipts[0].seq, receipts[0].seq)
         if not future.done():
             future.set_result(receipts[0])
         self._count_for_wal(1)
         return True
+
+    def _tree_if_due(self, first: int, last: int) -> None:
+        """A multiple of checkpoint_every was reached: the writer thread signs it, off the loop."""
+        if crosses(first, last, self._writer.checkpoint_every):
+            self._writer.submit(_Op("tree", None, None))
 
     def _count_for_wal(self, n: int) -> None:
         self._since_wal += n
@@ -195,7 +238,7 @@ class ReceiptStore:
         return await self._submit("recover")
 
     async def checkpoint(self) -> int | None:
-        """Sign the current head now; returns its seq (None for an empty store)."""
+        """Sign the current head now; returns the size it signed (None for an empty store)."""
         return await self._submit("checkpoint")
 
     async def close(self) -> None:

@@ -1,234 +1,176 @@
-"""Verifying a chain of receipts and its signed checkpoints.
+"""Verifying receipts: every entry's hash and link, the Merkle root at every signed checkpoint.
 
-``first_bad_seq`` is the first seq verification cannot vouch for; everything before it is intact.
-What each check catches:
+Rows stream through ``Verifier`` one at a time (constant memory: a compact Merkle range and the last
+two hashes). ``first_bad_seq`` is the first seq verification cannot vouch for. What each check catches:
 
 - an entry edited in place: its hash no longer matches its contents;
 - an edited entry whose hash was recomputed: the next entry's ``prev_hash`` no longer matches it;
-- a deleted entry: a gap in seq (or, renumbered, an entry that hashes only under its old seq);
-- an inserted entry: the entry after it hashes only under its old seq and links past it;
-- reordered entries: an entry hashes only under another seq;
-- a whole tail re-hashed after an edit: the signed checkpoint's head no longer matches;
-- a truncated tail: a checkpoint signs a head beyond the end of the chain;
-- a forged or edited checkpoint: its Ed25519 signature does not verify.
+- a deleted, inserted or reordered entry: a gap in seq, or an entry that hashes only under another seq;
+- a whole tail re-hashed after an edit: a signed checkpoint's Merkle root no longer matches;
+- a history rewritten from seq 1 with every checkpoint dropped: no signed checkpoint covers the head
+  (``require_head``, on by default);
+- a truncated tail (its checkpoints dropped too) or a fork: an older checkpoint the verifier holds
+  (``anchors``) or a witness's copy covers more entries, or another root, than the store has;
+- a forged, edited or re-keyed checkpoint: its Ed25519 signature does not verify under the pinned key.
 
-An attacker who can write the database can still rewrite entries after the last checkpoint and delete
-checkpoints; keep an exported bundle (or the latest checkpoint) elsewhere to pin the history.
+What it cannot catch: someone holding the signing key can sign any history; entries after the last
+checkpoint are only chained until the next one is signed (the server signs at exit, on an interval and
+every N entries); without a pinned key or a witness, a replaced key file re-signs a forgery.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from tollhouse.receipts.errors import ReceiptStoreError
 from tollhouse.receipts.read import connect_readonly
-from tollhouse.receipts.schema import HASHED_FIELDS, ZERO_HASH
-from tollhouse.receipts.signing import (
-    key_id_of,
-    load_public_key,
-    public_key_path,
-    verify_checkpoint_signature,
-)
+from tollhouse.receipts.signing import load_public_key, public_key_path
+from tollhouse.receipts.verifier import SORTED_FIELDS, VERIFY_COLUMNS, Verifier, VerifyResult
 
-# Rows are read with their columns already in sorted-key order: the encoder then skips sorting.
-SORTED_FIELDS: tuple[str, ...] = tuple(sorted(HASHED_FIELDS))
-VERIFY_COLUMNS = ", ".join((*SORTED_FIELDS, "hash"))
-_SEQ = SORTED_FIELDS.index("seq")
-_PREV = SORTED_FIELDS.index("prev_hash")
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+__all__ = ["SORTED_FIELDS", "VERIFY_COLUMNS", "Verifier", "VerifyResult", "verify_db", "verify_rows"]
+
 CHECKPOINT_FIELDS = ("seq", "head_hash", "time", "key_id", "signature")
 # Column lists are constants of this package, never input.
 _SELECT_ROWS = f"SELECT {VERIFY_COLUMNS} FROM receipts ORDER BY seq"  # noqa: S608
+_SELECT_ROWS_AFTER = f"SELECT {VERIFY_COLUMNS} FROM receipts WHERE seq > ? ORDER BY seq"  # noqa: S608
 _SELECT_CPS = f"SELECT {', '.join(CHECKPOINT_FIELDS)} FROM checkpoints ORDER BY seq"  # noqa: S608
+PROGRESS_EVERY = 1 << 15
+
+Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    count: int
-    checkpoints: int
-    first_bad_seq: int | None = None
-    reason: str | None = None
-    key_id: str | None = None
-    last_checkpoint_seq: int | None = None
-    """Entries after this seq are protected by the hash chain only, not yet by a signature."""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _hash(values: Sequence[Any]) -> str | None:
-    """Hash of a row in SORTED_FIELDS order; extra trailing values (the stored hash) are ignored.
-
-    None when the values cannot have been written by the store (NaN, undecodable text): the caller
-    reports a mismatch. ``surrogatepass`` keeps undecodable bytes distinct from any valid string.
-    """
-    try:
-        text = _encode(dict(zip(SORTED_FIELDS, values, strict=False)))
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    except (ValueError, TypeError):
-        return None
-
-
-def _matches(values: Sequence[Any], stored: Any) -> bool:
-    computed = _hash(values)
-    return computed is not None and computed == stored
-
-
-def _with_seq(row: Sequence[Any], seq: int) -> list[Any]:
-    values = list(row[:-1])
-    values[_SEQ] = seq
-    return values
-
-
-def _diagnose(rows: Sequence[Sequence[Any]], i: int) -> tuple[int, str]:
-    """Why row i (expected seq i+1) does not match its own hash."""
-    row = rows[i]
-    seq = i + 1
-    if _matches(_with_seq(row, seq + 1), row[-1]):
-        return seq, (
-            f"entry {seq} was written as seq {seq + 1}: an entry was removed or entries were reordered, "
-            "and the rest renumbered"
-        )
-    if seq > 1 and _matches(_with_seq(row, seq - 1), row[-1]):
-        if seq > 2 and row[_PREV] == rows[i - 2][-1]:
-            return seq - 1, (
-                f"entry {seq - 1} was inserted: entry {seq} was written as seq {seq - 1} and links to "
-                f"entry {seq - 2}"
-            )
-        return seq, f"entry {seq} was written as seq {seq - 1}: entries were reordered or renumbered"
-    return seq, f"entry {seq} does not match its hash: it was altered after it was written"
-
-
-def verify_chain(
-    rows: Sequence[Sequence[Any]],
-    checkpoints: Sequence[dict[str, Any]],
+def verify_rows(
+    rows: Iterable[Sequence[Any]],
     public_key: bytes | None,
+    *,
+    notes: Iterable[str] = (),
+    v1_checkpoints: Iterable[dict[str, Any]] = (),
+    anchors: Iterable[tuple[str, str]] = (),
+    require_head: bool = True,
+    progress: Progress | None = None,
+    total: int = 0,
+    resume: dict[str, Any] | None = None,
 ) -> VerifyResult:
-    """Check rows (columns in ``VERIFY_COLUMNS`` order, by seq) and checkpoints against a public key."""
-    problems: list[tuple[int, str]] = []
-    prev = ZERO_HASH
-    intact = len(rows)  # entries 1..intact passed the chain checks
-    for i, row in enumerate(rows):
-        seq = row[_SEQ]
-        if seq != i + 1:
-            problems.append((i + 1, f"entry {i + 1} is missing (the entry after {i} is seq {seq!r})"))
-            intact = i
-            break
-        if not _matches(row, row[-1]):  # zip stops before the trailing hash column
-            problems.append(_diagnose(rows, i))
-            intact = i
-            break
-        if row[_PREV] != prev:
-            if seq == 1:
-                problems.append((1, "entry 1 does not start the chain (its prev_hash is not 64 zeros)"))
-            else:
-                problems.append(
-                    (
-                        seq - 1,
-                        f"entry {seq - 1} does not hash to the value entry {seq} recorded for it: entry "
-                        f"{seq - 1} was altered and re-hashed (or entry {seq} was re-linked)",
-                    )
-                )
-            intact = i
-            break
-        prev = row[-1]
-
-    key_id = key_id_of(public_key) if public_key is not None else None
-    last_good = 0
-    for cp in sorted(checkpoints, key=lambda c: c.get("seq") if isinstance(c.get("seq"), int) else -1):
-        cseq = cp.get("seq")
-        if not isinstance(cseq, int) or cseq < 1:
-            problems.append((1, f"a checkpoint has an invalid seq {cseq!r}"))
-            continue
-        if public_key is None:
-            problems.append((cseq, f"checkpoint at seq {cseq} cannot be checked: no public key"))
-            continue
-        if cp.get("key_id") != key_id:
-            problems.append(
-                (
-                    cseq,
-                    f"checkpoint at seq {cseq} names key {cp.get('key_id')!r}, not this store's key {key_id}",
-                )
-            )
-            continue
-        if not verify_checkpoint_signature(public_key, cp):
-            problems.append(
-                (cseq, f"checkpoint at seq {cseq}: the signature does not verify (forged or edited)")
-            )
-            continue
-        if cseq > len(rows):
-            problems.append(
-                (
-                    len(rows) + 1,
-                    f"the chain ends at seq {len(rows)} but a signed checkpoint covers seq {cseq}: "
-                    f"entries {len(rows) + 1}..{cseq} were removed",
-                )
-            )
-            continue
-        if cseq > intact:
-            continue  # already reported by the chain checks above
-        if rows[cseq - 1][-1] != cp.get("head_hash"):
-            problems.append(
-                (
-                    last_good + 1,
-                    f"checkpoint at seq {cseq} signed head {str(cp.get('head_hash'))[:16]}…, but the chain "
-                    f"has {rows[cseq - 1][-1][:16]}… there: an entry in {last_good + 1}..{cseq} was altered "
-                    "and the chain re-hashed",
-                )
-            )
-            continue
-        last_good = max(last_good, cseq)
-
-    if problems:
-        seq, reason = min(problems, key=lambda p: p[0])
-        return VerifyResult(False, len(rows), len(checkpoints), seq, reason, key_id, last_good or None)
-    return VerifyResult(True, len(rows), len(checkpoints), None, None, key_id, last_good or None)
+    """Check rows against the signed checkpoints (``notes``, v1 ``checkpoints``) and ``anchors``
+    (``(label, note text)``: older checkpoints and witness copies held outside the store)."""
+    v = Verifier(public_key, require_head)
+    if resume is not None:
+        v.resume(resume)
+    for text in notes:
+        v.add_note(text)
+    for cp in v1_checkpoints:
+        v.add_v1_checkpoint(cp)
+    for label, text in anchors:
+        v.add_note(text, label, anchor=True)
+    feed = v.feed
+    if progress is None:
+        for row in rows:
+            feed(row)
+    else:
+        for n, row in enumerate(rows, 1):
+            feed(row)
+            if n % PROGRESS_EVERY == 0:
+                progress(n, total)
+        progress(v.count, total)
+    return v.finish()
 
 
-def read_for_verify(db_path: Path) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
-    """Entries and checkpoints from one consistent snapshot of the database."""
+def verify_db(
+    db_path: Path | str,
+    public_key: bytes | None = None,
+    *,
+    require_head: bool = True,
+    anchors: Iterable[tuple[str, str]] = (),
+    progress: Progress | None = None,
+    resume: dict[str, Any] | None = None,
+) -> VerifyResult:
+    """Verify a receipt database, streaming its rows. Without ``public_key`` the key file next to
+    the store is used; pass a key kept elsewhere to pin it (whoever can rewrite the database may
+    replace that file).
+
+    ``resume`` is the ``state`` of an earlier ok result, kept where the agent cannot write: only
+    the entries after it are read, and the checkpoints over them are checked against the tree the
+    earlier run computed (so an old entry rewritten since shows as a mismatch at the next
+    checkpoint). Edits to old entries that no later checkpoint covers are left to a full run."""
+    db_path = Path(db_path)
+    anchors = list(anchors)
+    if public_key is None:
+        pub = public_key_path(db_path.parent)
+        if pub.exists():
+            public_key = load_public_key(pub)
     try:
-        return _read_snapshot(db_path, None)
+        return _verify_snapshot(db_path, public_key, require_head, anchors, progress, None, resume)
     except sqlite3.OperationalError as exc:
         if "decode" not in str(exc):
             raise ReceiptStoreError(f"cannot read the receipt database {db_path}: {exc}") from exc
     # Someone stored bytes that are not UTF-8: read them losslessly so the hash check reports the entry.
-    return _read_snapshot(db_path, lambda b: b.decode("utf-8", "surrogateescape"))
+    return _verify_snapshot(
+        db_path,
+        public_key,
+        require_head,
+        anchors,
+        progress,
+        lambda b: b.decode("utf-8", "surrogateescape"),
+        resume,
+    )
 
 
-def _read_snapshot(
-    db_path: Path, text_factory: Callable[[bytes], str] | None
-) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+def _verify_snapshot(
+    db_path: Path,
+    public_key: bytes | None,
+    require_head: bool,
+    anchors: list[tuple[str, str]],
+    progress: Progress | None,
+    text_factory: Callable[[bytes], str] | None,
+    resume: dict[str, Any] | None = None,
+) -> VerifyResult:
     conn = connect_readonly(db_path)
     if text_factory is not None:
         conn.text_factory = text_factory
     try:
         conn.execute("BEGIN")  # one read transaction: a concurrent writer cannot split the snapshot
+        since = int(resume["size"]) if resume else 0
+        notes = (
+            [r[0] for r in conn.execute("SELECT note FROM notes WHERE size > ? ORDER BY size", (since,))]
+            if _has(conn, "notes")
+            else []
+        )
+        cps = [dict(zip(CHECKPOINT_FIELDS, r, strict=True)) for r in conn.execute(_SELECT_CPS)]
+        cps = [c for c in cps if not isinstance(c["seq"], int) or c["seq"] > since]
+        total = conn.execute("SELECT coalesce(max(seq), 0) FROM receipts").fetchone()[0] if progress else 0
+        return verify_rows(
+            conn.execute(_SELECT_ROWS_AFTER, (since,)),
+            public_key,
+            notes=notes,
+            v1_checkpoints=cps,
+            anchors=anchors,
+            require_head=require_head,
+            progress=progress,
+            total=total,
+            resume=resume,
+        )
+    finally:
+        conn.close()
+
+
+def _has(conn: sqlite3.Connection, table: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        is not None
+    )
+
+
+def read_for_verify(db_path: Path) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    """Entries and v1 checkpoints in memory (small stores and tests only; verify streams)."""
+    conn = connect_readonly(db_path)
+    try:
+        conn.execute("BEGIN")
         rows = conn.execute(_SELECT_ROWS).fetchall()
         cps = [dict(zip(CHECKPOINT_FIELDS, r, strict=True)) for r in conn.execute(_SELECT_CPS)]
         conn.execute("COMMIT")
     finally:
         conn.close()
     return rows, cps
-
-
-def verify_db(db_path: Path | str, public_key: bytes | None = None) -> VerifyResult:
-    """Verify a receipt database. Without ``public_key`` the key in ``<state_dir>/keys/`` is used;
-    pass a key kept elsewhere to pin it (someone who can rewrite the database may replace that file).
-    """
-    db_path = Path(db_path)
-    rows, cps = read_for_verify(db_path)
-    if public_key is None:
-        pub = public_key_path(db_path.parent)
-        if pub.exists():
-            public_key = load_public_key(pub)
-        elif cps:
-            raise ReceiptStoreError(f"public key {pub} is missing; pass the store's public key to verify")
-    return verify_chain(rows, cps, public_key)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import operator
 import queue
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from typing import Any
 
 from tollhouse.receipts import process
 from tollhouse.receipts.errors import ReceiptStoreError
+from tollhouse.receipts.merkle_store import TreeReader, extend_and_sign, last_note_size
 from tollhouse.receipts.schema import (
     COLUMNS,
     FIELDS,
@@ -34,6 +37,9 @@ from tollhouse.receipts.schema import (
     now_rfc3339,
 )
 from tollhouse.receipts.signing import Signer
+from tollhouse.receipts.witness import Witness, publish
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 4096
 
@@ -49,11 +55,12 @@ class Receipt:
 
 @dataclass
 class _Op:
-    kind: str  # append | recover | checkpoint | wal | stop
+    kind: str  # append | recover | checkpoint (sign the head) | tree (sign due multiples) | wal | stop
     loop: asyncio.AbstractEventLoop | None
     future: asyncio.Future[Any] | None
     entry: dict[str, Any] | None = None
     results: list[Any] = field(default_factory=list)
+    notes: list[tuple[int, bytes, str]] = field(default_factory=list)
 
 
 # Open intents after a seq: no later outcome or interrupted entry for the same call. COLUMNS is a
@@ -69,26 +76,22 @@ _COPIED = ("operator", "credentials", "channel", "client", "session", "case_id",
 _COPIED += ("args_digest", "decision", "rules", "policy_hash", "approver")
 
 
-def append_rows(
-    conn: sqlite3.Connection,
-    entries: list[dict[str, Any]],
-    identity: str,
-    checkpoint_every: int,
-    signer: Signer,
-) -> list[Receipt]:
+def append_rows(conn: sqlite3.Connection, entries: list[dict[str, Any]], identity: str) -> list[Receipt]:
     """Chain and insert entries inside an open write transaction (the caller began it IMMEDIATE).
 
     The head is read inside the transaction, so every connection that appends, in this process or
-    another, extends the same chain.
+    another, extends the same chain. Checkpoints are not signed here: see ``crosses``.
     """
     row = conn.execute("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = row if row else (0, ZERO_HASH)
     rows, receipts = chain_entries(entries, seq, prev, identity)
     conn.executemany(INSERT_SQL, rows)
-    for receipt in receipts:
-        if receipt.seq % checkpoint_every == 0:
-            insert_checkpoint(conn, signer, receipt.seq, receipt.hash)
     return receipts
+
+
+def crosses(first_seq: int, last_seq: int, every: int) -> bool:
+    """Whether seqs first..last include a multiple of ``every`` (a checkpoint is then due)."""
+    return last_seq // every > (first_seq - 1) // every
 
 
 _row = operator.itemgetter(*FIELDS)
@@ -114,22 +117,26 @@ def chain_entries(
     return rows, receipts
 
 
-def insert_checkpoint(conn: sqlite3.Connection, signer: Signer, seq: int, head_hash: str) -> None:
-    now = now_rfc3339()
-    signature = signer.sign_checkpoint(seq, head_hash, now)
-    conn.execute(
-        "INSERT OR IGNORE INTO checkpoints (seq, head_hash, time, key_id, signature) VALUES (?,?,?,?,?)",
-        (seq, head_hash, now, signer.key_id, signature),
-    )
-
-
 class Writer(threading.Thread):
-    def __init__(self, conn: sqlite3.Connection, db_path: Path, signer: Signer, checkpoint_every: int):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        db_path: Path,
+        signer: Signer,
+        checkpoint_every: int,
+        interval_s: float | None = None,
+        witnesses: tuple[Witness, ...] = (),
+    ):
         super().__init__(name=f"tollhouse-receipts:{db_path.name}", daemon=True)
         self.conn = conn
         self.db_path = db_path
         self.signer = signer
         self.checkpoint_every = checkpoint_every
+        self.interval_s = interval_s
+        self.witnesses = witnesses
+        self.witness_problems: list[str] = []
+        """What the last witness writes refused or failed (the server logs them; verify finds them)."""
+        self._last_signed = time.monotonic()
         self.identity = process.current_identity()
         self.queue: queue.SimpleQueue[_Op] = queue.SimpleQueue()
 
@@ -140,7 +147,11 @@ class Writer(threading.Thread):
     def run(self) -> None:
         stopping: _Op | None = None
         while stopping is None:
-            batch = [self.queue.get()]
+            try:
+                batch = [self.queue.get(timeout=self._until_interval())]
+            except queue.Empty:
+                self._interval_checkpoint()
+                continue
             while len(batch) < MAX_BATCH:
                 try:
                     batch.append(self.queue.get_nowait())
@@ -149,11 +160,18 @@ class Writer(threading.Thread):
             appends = [op for op in batch if op.kind == "append"]
             if appends:
                 self._run_txn(appends, functools.partial(self._write_appends, appends))
+                done = [op.results[0] for op in appends if op.results and isinstance(op.results[0], Receipt)]
+                if done and crosses(done[0].seq, done[-1].seq, self.checkpoint_every):
+                    batch.append(_Op("tree", None, None))
+            tree_done = False
             for op in batch:
                 if op.kind == "recover":
                     self._run_txn([op], functools.partial(self._recover, op))
                 elif op.kind == "checkpoint":
-                    self._run_txn([op], functools.partial(self._checkpoint_head, op))
+                    self._run_txn([op], functools.partial(self._checkpoint_head, op, True))
+                elif op.kind == "tree" and not tree_done:  # several requests in one batch: one pass
+                    tree_done = True
+                    self._run_txn([op], functools.partial(self._checkpoint_head, op, False))
                 elif op.kind == "wal":
                     # The inline connection never checkpoints the WAL itself (that would fsync on the
                     # event loop); this thread does it, without waiting for readers (PASSIVE).
@@ -179,6 +197,17 @@ class Writer(threading.Thread):
             stopping.results = [None]
             self._resolve([stopping])
 
+    def _until_interval(self) -> float | None:
+        if self.interval_s is None:
+            return None
+        return max(0.0, self._last_signed + self.interval_s - time.monotonic())
+
+    def _interval_checkpoint(self) -> None:
+        """The interval passed with no request: sign the head if anything is new since the last note."""
+        self._last_signed = time.monotonic()
+        op = _Op("checkpoint", None, None)
+        self._run_txn([op], functools.partial(self._checkpoint_head, op, True))
+
     def _run_txn(self, ops: list[_Op], body: Callable[[], None]) -> None:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -189,34 +218,57 @@ class Writer(threading.Thread):
                 self.conn.execute("ROLLBACK")
                 raise
         except Exception as exc:
-            error = ReceiptStoreError(
-                f"could not write to the receipt store {self.db_path}: {exc}; nothing was recorded. "
-                "Check that the file and its folder are writable and the disk is not full"
+            error = (
+                exc  # a refusal that already says what is wrong (a checkpoint over a broken chain)
+                if isinstance(exc, ReceiptStoreError)
+                else ReceiptStoreError(
+                    f"could not write to the receipt store {self.db_path}: {exc}; nothing was recorded. "
+                    "Check that the file and its folder are writable and the disk is not full"
+                )
             )
-            error.__cause__ = exc
+            if error is not exc:
+                error.__cause__ = exc
             for op in ops:
                 op.results = [error]
+        else:
+            for op in ops:
+                if op.notes:
+                    self._publish(op.notes)
         self._resolve(ops)
 
     # -- work done inside a transaction --------------------------------------------------------
     def _append_rows(self, entries: list[dict[str, Any]]) -> list[Receipt]:
-        return append_rows(self.conn, entries, self.identity, self.checkpoint_every, self.signer)
-
-    def _insert_checkpoint(self, seq: int, head_hash: str) -> None:
-        insert_checkpoint(self.conn, self.signer, seq, head_hash)
+        return append_rows(self.conn, entries, self.identity)
 
     def _write_appends(self, ops: list[_Op]) -> None:
         receipts = self._append_rows([op.entry for op in ops])  # type: ignore[misc]
         for op, receipt in zip(ops, receipts, strict=True):
             op.results = [receipt]
 
-    def _checkpoint_head(self, op: _Op) -> None:
-        row = self.conn.execute("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1").fetchone()
-        if row is None:
-            op.results = [None]
+    def _checkpoint_head(self, op: _Op, at_head: bool) -> None:
+        """Extend the Merkle tree and sign the due checkpoints (and the head when ``at_head``).
+
+        Results: the size of the newest note, or None when the store is empty. Witnesses are
+        written after this transaction commits (``_resolve`` runs them)."""
+        written = extend_and_sign(self.conn, self.signer, self.checkpoint_every, at_head)
+        if at_head:
+            self._last_signed = time.monotonic()
+        if written:
+            op.notes = written
+        op.results = [last_note_size(self.conn) or None]
+
+    def _publish(self, notes: list[tuple[int, bytes, str]]) -> None:
+        if not self.witnesses or not notes:
             return
-        self._insert_checkpoint(row[0], row[1])
-        op.results = [row[0]]
+        size, _root, note = notes[-1]
+        reader = TreeReader(self.conn)
+        problems = []
+        for folder in self.witnesses:
+            problem = publish(folder, note, size, self.signer.key_id, self.signer.public_raw, reader.root)
+            if problem:
+                log.warning("%s", problem)
+                problems.append(problem)
+        self.witness_problems = problems
 
     def _recover(self, op: _Op) -> None:
         """Close the intents of dead processes. Only intents after the recovery mark are read: every
