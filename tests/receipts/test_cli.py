@@ -108,7 +108,7 @@ def test_help_teaches(ws: Path) -> None:
 
 
 def test_prove_and_verify_proof_offline(ws: Path, tmp_path: Path) -> None:
-    pub = ws / ".tollhouse" / "keys" / "receipts-ed25519.pub"
+    pub = key_dir(ws / ".tollhouse") / "receipts-ed25519.pub"
     proof = tmp_path / "p.json"
     made = run(ws, "receipts", "prove", "7", "--out", str(proof))
     assert made.returncode == 0, made.stderr
@@ -134,7 +134,7 @@ def test_prove_and_verify_proof_offline(ws: Path, tmp_path: Path) -> None:
 
 
 def test_consistency_proof_and_since_checkpoint(ws: Path, tmp_path: Path) -> None:
-    pub = ws / ".tollhouse" / "keys" / "receipts-ed25519.pub"
+    pub = key_dir(ws / ".tollhouse") / "receipts-ed25519.pub"
     old = tmp_path / "old.checkpoint"
     assert run(ws, "receipts", "prove", "--checkpoint-only", "--out", str(old)).returncode == 0
     asyncio.run(fill(ws / ".tollhouse", 2, checkpoint_every=5, start=50))  # 16 entries now

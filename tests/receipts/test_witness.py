@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.conftest import key_dir
 from tests.receipts.conftest import attacker, fill, row
 from tests.receipts.test_tamper import rehash_from, resign
 from tollhouse.gate.redact import Redactor
@@ -81,7 +82,7 @@ def test_a_server_on_a_truncated_store_cannot_walk_the_witness_back(db: Path, wi
 def test_fork_signed_with_the_real_key(db: Path, witness: Path) -> None:
     """Whoever holds the key can sign another history; a witness that saw the first one tells."""
     signer_key = serialization.load_pem_private_key(
-        (db.parent / "keys" / "receipts-ed25519.key").read_bytes(), None
+        (key_dir(db.parent) / "receipts-ed25519.key").read_bytes(), None
     )
     assert isinstance(signer_key, Ed25519PrivateKey)
     conn = attacker(db)
