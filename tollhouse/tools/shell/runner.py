@@ -3,23 +3,34 @@
 The child starts in a new session, so it and everything it spawns share one process group. However the
 run ends (normal exit, timeout, anyio cancellation, a failing progress sink when the client went away),
 the ``finally`` block signals the whole group (SIGTERM, a short grace, then SIGKILL) and reaps the
-child under a shielded scope. A grandchild left behind by a child that exited normally is killed too:
-nothing started by a call outlives it. (A process that calls ``setsid`` itself leaves the group; the
-bwrap sandbox's PID namespace catches those as well. Without it, the call stops reading the output such
-a process holds open ``DRAIN_GRACE_S`` after the child exits, and says so: ``held_open``.)
+child under a shielded scope.
+
+On Linux the child is started by a per-call supervisor (``reaper.py``), a child subreaper: when the
+command exits, every process still below it is killed, whatever it did to its group or session
+(``setpgid``, ``setsid``, double fork, ``nohup … &``, closed descriptors, SIGTERM ignored), and the
+result says how many (``killed``). If this process dies, even by SIGKILL, the supervisor's lifeline
+pipe reaches end of file and it kills the whole tree. Where the supervisor cannot run (no
+``/proc`` or ``prctl``, or ``SUPERVISE`` is off) the group kill is all there is: a process that calls
+``setsid`` then leaves it, and the call stops reading the output such a process holds open
+``DRAIN_GRACE_S`` after the child exits, and says so (``held_open``).
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
+import json
 import os
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import anyio
 
@@ -35,6 +46,10 @@ MAX_LINE_CHARS = 500
 READ_SIZE = 256 * 1024
 USE_PIDFD = hasattr(os, "pidfd_open")
 """Tests turn this off to run the thread that waits where the kernel has no pidfd."""
+SUPERVISE = sys.platform.startswith("linux") and os.path.isdir("/proc/self")
+"""Start children through the subreaper supervisor (reaper.py); tests turn it off for the fallback."""
+REAPER = Path(__file__).with_name("reaper.py")
+MAX_DATAGRAM = 60 * 1024
 
 
 @dataclass
@@ -48,6 +63,10 @@ class RunResult:
     """The command had exited and its group was killed, yet something still held its output pipes
     open: a process that left the group (setsid). It may still be running; what it wrote later was
     not read."""
+    killed: int = 0
+    """Processes the command left running (in or out of its group) that the supervisor killed."""
+    contained: bool = False
+    """The run was supervised: no process it started can have outlived it."""
 
     @property
     def exit_code(self) -> int | None:
@@ -99,6 +118,155 @@ class _Lines:
         return True
 
 
+class _Supervised:
+    """A command started by the supervisor, seen as ``subprocess.Popen`` is: once the supervisor has
+    reported its exit, ``returncode``. ``status_fd`` carries the supervisor's one report (``X`` the
+    exit, or ``E`` the exec failed); ``lifeline`` is ours alone: ``T``/``K`` on it ask for SIGTERM or
+    SIGKILL to the command's group, and its end (closed, or this process dead) makes the supervisor
+    kill the whole tree."""
+
+    def __init__(self, status_fd: int, lifeline: int) -> None:
+        self.status_fd = status_fd
+        self.lifeline = lifeline
+        self.returncode: int | None = None
+        self.killed = 0
+        self.error: OSError | None = None
+        self._buf = b""
+
+    def feed(self) -> bool:
+        """Read the supervisor's report; True once it is complete (or the supervisor is gone)."""
+        try:
+            data = os.read(self.status_fd, 256)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            data = b""
+        self._buf += data
+        for line in self._buf.split(b"\n")[:-1]:
+            kind, *rest = line.split()
+            if kind == b"X" and len(rest) == 2:
+                self.returncode = os.waitstatus_to_exitcode(int(rest[0]))
+                self.killed = int(rest[1])
+                return True
+            if kind == b"E" and len(rest) == 1:
+                code = int(rest[0]) or 5
+                self.error = OSError(code, os.strerror(code))
+                return True
+        if data:
+            return False
+        self.returncode = -signal.SIGKILL  # the supervisor was killed: so was (or will be) its child
+        return True
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        if self.lifeline >= 0:
+            try:
+                os.write(self.lifeline, b"T" if sig == signal.SIGTERM else b"K")
+            except OSError:
+                pass  # the supervisor is gone, and with it the tree
+
+    def close(self) -> None:
+        for fd in (self.status_fd, self.lifeline):
+            if fd >= 0:
+                os.close(fd)
+        self.status_fd = self.lifeline = -1
+
+
+class _Zygote:
+    """The one supervisor-forking process of this server process (started on first use)."""
+
+    lock = threading.Lock()
+    current: _Zygote | None = None
+
+    def __init__(self) -> None:
+        # Datagrams: the zygote's waiting supervisor takes exactly one whole request.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(REAPER), str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,  # a terminal's Ctrl-C to our group must not reach it
+                env={},
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.owner = os.getpid()
+
+    @classmethod
+    def get(cls) -> _Zygote:
+        z = cls.current
+        if z is None or z.owner != os.getpid() or z.proc.poll() is not None:
+            z = cls.current = cls()
+        return z
+
+    def send(self, request: bytes, fds: list[int]) -> None:
+        if len(request) <= MAX_DATAGRAM:
+            self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array_of(fds))])
+            return
+        # A request bigger than one datagram (a long argv or environment) travels in a memfd.
+        memfd = os.memfd_create("tollhouse-spawn", os.MFD_CLOEXEC)
+        try:
+            view = memoryview(request)
+            while view:
+                view = view[os.write(memfd, view) :]
+            os.lseek(memfd, 0, os.SEEK_SET)
+            marker = b'{"body_in_memfd": true}'
+            self.sock.sendmsg([marker], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array_of([*fds, memfd]))])
+        finally:
+            os.close(memfd)
+
+
+def array_of(fds: list[int]) -> bytes:
+    return array.array("i", fds).tobytes()
+
+
+def _spawn_supervised(
+    argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None
+) -> tuple[_Supervised, int, int, int | None]:
+    """As ``_spawn``, through the supervisor. Raises OSError as Popen would (errno of the exec)."""
+    parent: list[int] = []  # ours, closed only if the spawn fails
+    child: list[int] = []  # the supervisor's copies, closed here once sent
+    try:
+        in_w: int | None = None
+        if stdin is not None:
+            in_r, in_w = os.pipe()
+            parent.append(in_w), child.append(in_r)
+        # The supervisor's order: stdin (when there is one), stdout, stderr, status, lifeline. (os.pipe
+        # makes descriptors that no exec inherits.)
+        out_r, out_w = os.pipe()
+        parent.append(out_r), child.append(out_w)
+        err_r, err_w = os.pipe()
+        parent.append(err_r), child.append(err_w)
+        status_r, status_w = os.pipe()
+        parent.append(status_r), child.append(status_w)
+        life_r, life_w = os.pipe()
+        parent.append(life_w), child.append(life_r)
+        request = json.dumps(
+            {"argv": argv, "cwd": os.fspath(cwd), "env": env, "stdin": stdin is not None}
+        ).encode()
+        with _Zygote.lock:
+            try:
+                _Zygote.get().send(request, child)
+            except OSError:
+                _Zygote.current = None  # it died: start another, once
+                _Zygote.get().send(request, child)
+        for fd in child:
+            os.close(fd)
+        child.clear()
+        # No wait for the exec here: its failure comes back as the supervisor's one report.
+        proc = _Supervised(status_r, life_w)
+    except BaseException:
+        for fd in parent + child:
+            os.close(fd)
+        raise
+    return proc, out_r, err_r, in_w
+
+
 class _Child:
     """A running child as the event loop sees it: its pipes read in the loop's reader callbacks straight
     into the bounded buffers, stdin written as the child reads it, its exit seen through a pidfd.
@@ -110,7 +278,7 @@ class _Child:
 
     def __init__(
         self,
-        proc: subprocess.Popen[bytes],
+        proc: subprocess.Popen[bytes] | _Supervised,
         pipes: dict[int, HeadTail],
         lines: _Lines,
         stdin: tuple[int, bytes] | None,
@@ -177,6 +345,10 @@ class _Child:
             self._stdin_fd = None
 
     def _watch_exit(self) -> None:
+        if isinstance(self.proc, _Supervised):
+            os.set_blocking(self.proc.status_fd, False)
+            self.loop.add_reader(self.proc.status_fd, self._status_ready)
+            return
         try:
             pidfd = os.pidfd_open(self.proc.pid) if USE_PIDFD else None
         except OSError:
@@ -195,7 +367,14 @@ class _Child:
         os.close(pidfd)
         self._set_exited()
 
+    def _status_ready(self) -> None:
+        assert isinstance(self.proc, _Supervised)
+        if self.proc.feed():
+            self.loop.remove_reader(self.proc.status_fd)
+            self._set_exited()
+
     def _wait_in_thread(self) -> None:
+        assert isinstance(self.proc, subprocess.Popen)
         self.proc.wait()
         try:
             self.loop.call_soon_threadsafe(self._set_exited)
@@ -216,6 +395,10 @@ class _Child:
         for fd in list(self._pipes):
             self._close_pipe(fd)
         self._close_stdin()
+        if isinstance(self.proc, _Supervised):
+            if not self.exited:
+                self.loop.remove_reader(self.proc.status_fd)
+            self.proc.close()
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
@@ -223,6 +406,13 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _signal(child: _Child, pgid: int, sig: signal.Signals) -> None:
+    if isinstance(child.proc, _Supervised):
+        child.proc.signal_group(sig)
+    else:
+        _killpg(pgid, sig)
 
 
 async def _finished(child: _Child, pgid: int) -> bool:
@@ -235,8 +425,10 @@ async def _finished(child: _Child, pgid: int) -> bool:
             continue
         if child.exited and killed_at is None:
             # The child is gone; anything still in its group (a backgrounded grandchild) would keep
-            # the pipes open and outlive the call.
-            _killpg(pgid, signal.SIGKILL)
+            # the pipes open and outlive the call. (A supervisor has killed every such process,
+            # in the group or not, before it reported the exit.)
+            if not isinstance(child.proc, _Supervised):
+                _killpg(pgid, signal.SIGKILL)
             killed_at = time.monotonic()
         if child.exited and child.drained:
             return True
@@ -254,15 +446,23 @@ async def _finished(child: _Child, pgid: int) -> bool:
 async def _end(child: _Child, pgid: int) -> None:
     """Signal the whole group, give it a moment, then kill what is left and reap the child."""
     if not child.exited:
-        _killpg(pgid, signal.SIGTERM)
+        _signal(child, pgid, signal.SIGTERM)
         with anyio.move_on_after(TERM_GRACE_S):
             await child.wait_exit()
-    _killpg(pgid, signal.SIGKILL)
+    _signal(child, pgid, signal.SIGKILL)
     await child.wait_exit()
     child.close()
 
 
 def _spawn(
+    argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None
+) -> tuple[subprocess.Popen[bytes] | _Supervised, int, int, int | None]:
+    if SUPERVISE:
+        return _spawn_supervised(argv, cwd, env, stdin)
+    return _spawn_direct(argv, cwd, env, stdin)
+
+
+def _spawn_direct(
     argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None
 ) -> tuple[subprocess.Popen[bytes], int, int, int | None]:
     """Start the child in a session of its own on fresh pipes; returns it with the parent's ends
@@ -290,6 +490,14 @@ def _spawn(
     return proc, out_r, err_r, in_w
 
 
+def _raise_start_error(exc: OSError, label: str) -> NoReturn:
+    if isinstance(exc, FileNotFoundError):
+        raise ToolError(f"program {label!r} was not found; check its name, or give its path") from exc
+    if isinstance(exc, PermissionError):
+        raise ToolError(f"program {label!r} is not executable (permission denied)") from exc
+    raise ToolError(f"program {label!r} could not be started: {exc.strerror}") from exc
+
+
 async def run_process(
     argv: list[str],
     *,
@@ -309,23 +517,22 @@ async def run_process(
     label = program_label or argv[0]
     try:
         proc, out_fd, err_fd, in_fd = _spawn(argv, cwd, env, data)
-    except FileNotFoundError as exc:
-        raise ToolError(f"program {label!r} was not found; check its name, or give its path") from exc
-    except PermissionError as exc:
-        raise ToolError(f"program {label!r} is not executable (permission denied)") from exc
     except OSError as exc:
-        raise ToolError(f"program {label!r} could not be started: {exc.strerror}") from exc
+        _raise_start_error(exc, label)
 
     try:
         child = _Child(proc, {out_fd: out, err_fd: err}, lines, None if in_fd is None else (in_fd, data))
     except RuntimeError as exc:
-        _killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        if isinstance(proc, _Supervised):
+            proc.close()  # the lifeline ends: the supervisor kills and reaps what is left
+        else:
+            _killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         for fd in (out_fd, err_fd, in_fd):
             if fd is not None:
                 os.close(fd)
         raise ToolError(f"program {label!r} was stopped at once: it could not be watched ({exc})") from exc
-    pgid = proc.pid  # session leader: its pid is the group id
+    pgid = getattr(proc, "pid", 0)  # session leader: its pid is the group id (the supervisor's to know)
     timed_out = held_open = False
     try:
         with anyio.move_on_after(timeout_s) as scope:
@@ -334,6 +541,8 @@ async def run_process(
     finally:
         with anyio.CancelScope(shield=True):
             await _end(child, pgid)
+    if isinstance(proc, _Supervised) and proc.error is not None:
+        _raise_start_error(proc.error, label)
     return RunResult(
         returncode=proc.returncode,
         timed_out=timed_out,
@@ -341,4 +550,6 @@ async def run_process(
         stdout=out,
         stderr=err,
         held_open=held_open,
+        killed=proc.killed if isinstance(proc, _Supervised) else 0,
+        contained=isinstance(proc, _Supervised),
     )
