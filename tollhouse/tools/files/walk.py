@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -91,6 +92,14 @@ class IgnoreFile:
 
 
 def _compile_lines(lines: list[str]) -> list[pathspec.GitIgnoreSpec]:
+    with warnings.catch_warnings():
+        # pathspec also compiles each line with re, which warns about odd classes ("nested set"):
+        # the workspace's text, not ours to report on stderr.
+        warnings.simplefilter("ignore", FutureWarning)
+        return _compile_lines_quietly(lines)
+
+
+def _compile_lines_quietly(lines: list[str]) -> list[pathspec.GitIgnoreSpec]:
     try:
         return [pathspec.GitIgnoreSpec.from_lines(lines, backend="re2")]
     except Exception:  # noqa: S110 - pathspec and RE2 raise several kinds for one bad line
