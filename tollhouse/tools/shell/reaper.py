@@ -174,6 +174,8 @@ def supervise(req: dict, fds: list[int]) -> None:
     except OSError as exc:
         _write(status, f"E {exc.errno or 5}\n")
         return
+    finally:
+        os.chdir("/")  # the supervisor neither holds the workspace open nor passes for part of the call
     for fd in fds[:3]:
         if fd >= 0:
             os.close(fd)

@@ -17,12 +17,9 @@ pipe reaches end of file and it kills the whole tree. Where the supervisor canno
 
 from __future__ import annotations
 
-import array
 import asyncio
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +33,7 @@ import anyio
 
 from tollhouse.tools.base import ToolError
 from tollhouse.tools.shell.output import HeadTail
+from tollhouse.tools.shell.supervised import Supervised, spawn_supervised
 
 LineSink = Callable[[int, str], Awaitable[None]]
 """Called with (bytes so far, a recent output line); rate-limited by the caller's interval."""
@@ -48,8 +46,6 @@ USE_PIDFD = hasattr(os, "pidfd_open")
 """Tests turn this off to run the thread that waits where the kernel has no pidfd."""
 SUPERVISE = sys.platform.startswith("linux") and os.path.isdir("/proc/self")
 """Start children through the subreaper supervisor (reaper.py); tests turn it off for the fallback."""
-REAPER = Path(__file__).with_name("reaper.py")
-MAX_DATAGRAM = 60 * 1024
 
 
 @dataclass
@@ -118,155 +114,6 @@ class _Lines:
         return True
 
 
-class _Supervised:
-    """A command started by the supervisor, seen as ``subprocess.Popen`` is: once the supervisor has
-    reported its exit, ``returncode``. ``status_fd`` carries the supervisor's one report (``X`` the
-    exit, or ``E`` the exec failed); ``lifeline`` is ours alone: ``T``/``K`` on it ask for SIGTERM or
-    SIGKILL to the command's group, and its end (closed, or this process dead) makes the supervisor
-    kill the whole tree."""
-
-    def __init__(self, status_fd: int, lifeline: int) -> None:
-        self.status_fd = status_fd
-        self.lifeline = lifeline
-        self.returncode: int | None = None
-        self.killed = 0
-        self.error: OSError | None = None
-        self._buf = b""
-
-    def feed(self) -> bool:
-        """Read the supervisor's report; True once it is complete (or the supervisor is gone)."""
-        try:
-            data = os.read(self.status_fd, 256)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            data = b""
-        self._buf += data
-        for line in self._buf.split(b"\n")[:-1]:
-            kind, *rest = line.split()
-            if kind == b"X" and len(rest) == 2:
-                self.returncode = os.waitstatus_to_exitcode(int(rest[0]))
-                self.killed = int(rest[1])
-                return True
-            if kind == b"E" and len(rest) == 1:
-                code = int(rest[0]) or 5
-                self.error = OSError(code, os.strerror(code))
-                return True
-        if data:
-            return False
-        self.returncode = -signal.SIGKILL  # the supervisor was killed: so was (or will be) its child
-        return True
-
-    def signal_group(self, sig: signal.Signals) -> None:
-        if self.lifeline >= 0:
-            try:
-                os.write(self.lifeline, b"T" if sig == signal.SIGTERM else b"K")
-            except OSError:
-                pass  # the supervisor is gone, and with it the tree
-
-    def close(self) -> None:
-        for fd in (self.status_fd, self.lifeline):
-            if fd >= 0:
-                os.close(fd)
-        self.status_fd = self.lifeline = -1
-
-
-class _Zygote:
-    """The one supervisor-forking process of this server process (started on first use)."""
-
-    lock = threading.Lock()
-    current: _Zygote | None = None
-
-    def __init__(self) -> None:
-        # Datagrams: the zygote's waiting supervisor takes exactly one whole request.
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(REAPER), str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                start_new_session=True,  # a terminal's Ctrl-C to our group must not reach it
-                env={},
-            )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        self.sock = ours
-        self.owner = os.getpid()
-
-    @classmethod
-    def get(cls) -> _Zygote:
-        z = cls.current
-        if z is None or z.owner != os.getpid() or z.proc.poll() is not None:
-            z = cls.current = cls()
-        return z
-
-    def send(self, request: bytes, fds: list[int]) -> None:
-        if len(request) <= MAX_DATAGRAM:
-            self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array_of(fds))])
-            return
-        # A request bigger than one datagram (a long argv or environment) travels in a memfd.
-        memfd = os.memfd_create("tollhouse-spawn", os.MFD_CLOEXEC)
-        try:
-            view = memoryview(request)
-            while view:
-                view = view[os.write(memfd, view) :]
-            os.lseek(memfd, 0, os.SEEK_SET)
-            marker = b'{"body_in_memfd": true}'
-            self.sock.sendmsg([marker], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array_of([*fds, memfd]))])
-        finally:
-            os.close(memfd)
-
-
-def array_of(fds: list[int]) -> bytes:
-    return array.array("i", fds).tobytes()
-
-
-def _spawn_supervised(
-    argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None
-) -> tuple[_Supervised, int, int, int | None]:
-    """As ``_spawn``, through the supervisor. Raises OSError as Popen would (errno of the exec)."""
-    parent: list[int] = []  # ours, closed only if the spawn fails
-    child: list[int] = []  # the supervisor's copies, closed here once sent
-    try:
-        in_w: int | None = None
-        if stdin is not None:
-            in_r, in_w = os.pipe()
-            parent.append(in_w), child.append(in_r)
-        # The supervisor's order: stdin (when there is one), stdout, stderr, status, lifeline. (os.pipe
-        # makes descriptors that no exec inherits.)
-        out_r, out_w = os.pipe()
-        parent.append(out_r), child.append(out_w)
-        err_r, err_w = os.pipe()
-        parent.append(err_r), child.append(err_w)
-        status_r, status_w = os.pipe()
-        parent.append(status_r), child.append(status_w)
-        life_r, life_w = os.pipe()
-        parent.append(life_w), child.append(life_r)
-        request = json.dumps(
-            {"argv": argv, "cwd": os.fspath(cwd), "env": env, "stdin": stdin is not None}
-        ).encode()
-        with _Zygote.lock:
-            try:
-                _Zygote.get().send(request, child)
-            except OSError:
-                _Zygote.current = None  # it died: start another, once
-                _Zygote.get().send(request, child)
-        for fd in child:
-            os.close(fd)
-        child.clear()
-        # No wait for the exec here: its failure comes back as the supervisor's one report.
-        proc = _Supervised(status_r, life_w)
-    except BaseException:
-        for fd in parent + child:
-            os.close(fd)
-        raise
-    return proc, out_r, err_r, in_w
-
-
 class _Child:
     """A running child as the event loop sees it: its pipes read in the loop's reader callbacks straight
     into the bounded buffers, stdin written as the child reads it, its exit seen through a pidfd.
@@ -278,7 +125,7 @@ class _Child:
 
     def __init__(
         self,
-        proc: subprocess.Popen[bytes] | _Supervised,
+        proc: subprocess.Popen[bytes] | Supervised,
         pipes: dict[int, HeadTail],
         lines: _Lines,
         stdin: tuple[int, bytes] | None,
@@ -345,7 +192,7 @@ class _Child:
             self._stdin_fd = None
 
     def _watch_exit(self) -> None:
-        if isinstance(self.proc, _Supervised):
+        if isinstance(self.proc, Supervised):
             os.set_blocking(self.proc.status_fd, False)
             self.loop.add_reader(self.proc.status_fd, self._status_ready)
             return
@@ -368,7 +215,7 @@ class _Child:
         self._set_exited()
 
     def _status_ready(self) -> None:
-        assert isinstance(self.proc, _Supervised)
+        assert isinstance(self.proc, Supervised)
         if self.proc.feed():
             self.loop.remove_reader(self.proc.status_fd)
             self._set_exited()
@@ -395,7 +242,7 @@ class _Child:
         for fd in list(self._pipes):
             self._close_pipe(fd)
         self._close_stdin()
-        if isinstance(self.proc, _Supervised):
+        if isinstance(self.proc, Supervised):
             if not self.exited:
                 self.loop.remove_reader(self.proc.status_fd)
             self.proc.close()
@@ -409,7 +256,7 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
 
 
 def _signal(child: _Child, pgid: int, sig: signal.Signals) -> None:
-    if isinstance(child.proc, _Supervised):
+    if isinstance(child.proc, Supervised):
         child.proc.signal_group(sig)
     else:
         _killpg(pgid, sig)
@@ -427,7 +274,7 @@ async def _finished(child: _Child, pgid: int) -> bool:
             # The child is gone; anything still in its group (a backgrounded grandchild) would keep
             # the pipes open and outlive the call. (A supervisor has killed every such process,
             # in the group or not, before it reported the exit.)
-            if not isinstance(child.proc, _Supervised):
+            if not isinstance(child.proc, Supervised):
                 _killpg(pgid, signal.SIGKILL)
             killed_at = time.monotonic()
         if child.exited and child.drained:
@@ -456,9 +303,9 @@ async def _end(child: _Child, pgid: int) -> None:
 
 def _spawn(
     argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None
-) -> tuple[subprocess.Popen[bytes] | _Supervised, int, int, int | None]:
+) -> tuple[subprocess.Popen[bytes] | Supervised, int, int, int | None]:
     if SUPERVISE:
-        return _spawn_supervised(argv, cwd, env, stdin)
+        return spawn_supervised(argv, cwd, env, stdin)
     return _spawn_direct(argv, cwd, env, stdin)
 
 
@@ -523,7 +370,7 @@ async def run_process(
     try:
         child = _Child(proc, {out_fd: out, err_fd: err}, lines, None if in_fd is None else (in_fd, data))
     except RuntimeError as exc:
-        if isinstance(proc, _Supervised):
+        if isinstance(proc, Supervised):
             proc.close()  # the lifeline ends: the supervisor kills and reaps what is left
         else:
             _killpg(proc.pid, signal.SIGKILL)
@@ -541,7 +388,7 @@ async def run_process(
     finally:
         with anyio.CancelScope(shield=True):
             await _end(child, pgid)
-    if isinstance(proc, _Supervised) and proc.error is not None:
+    if isinstance(proc, Supervised) and proc.error is not None:
         _raise_start_error(proc.error, label)
     return RunResult(
         returncode=proc.returncode,
@@ -550,6 +397,6 @@ async def run_process(
         stdout=out,
         stderr=err,
         held_open=held_open,
-        killed=proc.killed if isinstance(proc, _Supervised) else 0,
-        contained=isinstance(proc, _Supervised),
+        killed=proc.killed if isinstance(proc, Supervised) else 0,
+        contained=isinstance(proc, Supervised),
     )
