@@ -172,3 +172,83 @@ def test_sigkilled_tollhouse_call_leaves_nothing_running(mode: str, workspace: P
         if call.poll() is None:
             call.kill()
             call.wait()
+
+
+async def test_a_command_that_kills_its_own_supervisor_still_leaves_nothing(tmp_path: Path) -> None:
+    # Same user, so it may: SIGKILL its parent (the supervisor), then leave a daemon behind. The
+    # zygote, the next subreaper up, adopts both and kills them.
+    script = "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > p; kill -9 $PPID; sleep 300"
+    started = time.monotonic()
+    done = await run(["sh", "-c", script], tmp_path, timeout_s=20)
+    assert time.monotonic() - started < 5.0
+    assert done.signal == "SIGKILL" and not done.timed_out  # the supervisor's report never came
+    escaped = int((tmp_path / "p").read_text())
+    deadline = time.monotonic() + 3
+    while alive(escaped) and time.monotonic() < deadline:
+        await anyio.sleep(0.02)
+    assert not alive(escaped)
+    assert [p for p in _procs_with_cwd(tmp_path) if p != os.getpid()] == []
+    again = await run(["sh", "-c", "echo ok"], tmp_path)  # the zygote still serves
+    assert bytes(again.stdout.head) == b"ok\n" and again.contained
+
+
+async def test_where_the_supervisor_cannot_run_the_group_kill_remains_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tollhouse.tools.shell import supervised
+
+    fake = tmp_path / "reaper.py"
+    fake.write_text(
+        "import socket, sys\nsocket.socket(fileno=int(sys.argv[1])).send(b'unsupported: no prctl')\n"
+    )
+    monkeypatch.setattr(supervised, "REAPER", fake)
+    monkeypatch.setattr(supervised._Zygote, "current", None)
+    monkeypatch.setattr(runner, "UNSUPERVISED", None)
+    done = await run(["sh", "-c", "echo hi"], tmp_path)
+    assert bytes(done.stdout.head) == b"hi\n" and not done.contained
+    assert runner.UNSUPERVISED == "unsupported: no prctl"
+    assert (
+        "shell commands run without the process supervisor: unsupported: no prctl" in capsys.readouterr().err
+    )
+    monkeypatch.setattr(supervised._Zygote, "current", None)  # the next test starts a real one
+
+
+def _fds_of_supervisors() -> dict[int, int]:
+    from tollhouse.tools.shell import supervised
+
+    zygote = supervised._Zygote.current
+    assert zygote is not None
+    kids = [p for p in _children_of(zygote.proc.pid)]
+    return {p: len(os.listdir(f"/proc/{p}/fd")) for p in kids}
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return sorted(found)
+
+
+async def test_supervisors_serve_call_after_call_and_keep_nothing(tmp_path: Path) -> None:
+    await run(["true"], tmp_path)
+    await anyio.sleep(0.3)  # a supervisor closes the call's descriptors just after its report
+    before = _fds_of_supervisors()
+    assert len(before) >= 2
+    for i in range(30):
+        kind = i % 3
+        if kind == 0:
+            await run(["sh", "-c", "sleep 30 & echo $i"], tmp_path)
+        elif kind == 1:
+            await run(["cat"], tmp_path, stdin="x" * 1000)
+        else:
+            with pytest.raises(Exception, match="was not found"):
+                await run(["no-such-program-here"], tmp_path)
+    await anyio.sleep(0.3)
+    assert _fds_of_supervisors() == before  # the same supervisors, holding no descriptor of a call
+    assert [p for p in _procs_with_cwd(tmp_path) if p != os.getpid()] == []

@@ -7,23 +7,26 @@ subreaper ancestor, and nothing a process does to its group, session or descript
 
 This file runs as its own small program (``python -I -S reaper.py FD``: the standard library only, no
 site-packages, so it starts in a few milliseconds and carries no state of the server), once per server
-process, and forks one supervisor per call:
+process:
 
-- the *zygote* (this program's main loop) keeps one supervisor forked in advance, waiting on the Unix
-  socket the server sends spawn requests on (one datagram each, with the call's descriptors: stdin,
-  stdout, stderr, a status pipe, a lifeline pipe); when that supervisor takes a request the zygote
-  forks the next. It exits when the server's end of the socket closes.
-- the *supervisor* is a child subreaper; it starts the command (posix_spawn) in a session of its own and
-  reports ``E <errno>`` at once if the exec failed. A ``T`` or ``K`` on the lifeline (the server's
-  timeout or cancel) sends SIGTERM or SIGKILL to the command's group. When the command exits it kills every
-  process still below it (found through ``/proc``: every descendant's chain of parents leads to it),
-  reaps them all and reports ``X <wait status> <count killed>``. When the lifeline reaches end of file
-  (the server died, even by SIGKILL, or gave up on the call) it kills the command and everything below
-  it the same way and exits.
+- the *zygote* (this program's main loop) checks once that it can be a subreaper and read ``/proc``
+  (else it tells the server, which then falls back to the group kill and says so), forks two
+  supervisors that wait on the Unix socket the server sends spawn requests on (one datagram each, with
+  the call's descriptors: stdin, stdout, stderr, a status pipe, a lifeline pipe), and forks one more
+  whenever all are busy and a request waits. It is a subreaper too: when a command kills its own
+  supervisor (same user, so it may), the command and what it left come to the zygote, which kills
+  them. It exits when the server's end of the socket closes.
+- a *supervisor* is a child subreaper serving one call at a time, call after call. It starts the
+  command (posix_spawn) in a session of its own and reports ``E <errno>`` at once if the exec failed.
+  A ``T`` or ``K`` on the lifeline (the server's timeout or cancel) sends SIGTERM or SIGKILL to the
+  command's group. When the command exits it kills every process still below it (found through
+  ``/proc``: every descendant's chain of parents leads to it), reaps them all and reports
+  ``X <wait status> <count killed>``. When the lifeline reaches end of file (the server died, even by
+  SIGKILL, or gave up on the call) it kills the command and everything below it the same way.
 
-Forking the zygote rather than the server keeps the server's threads and memory out of the child, and
-costs a fraction of starting an interpreter per call; forking it ahead of the call takes even that off
-the call's path.
+Forking the zygote rather than the server keeps the server's threads and memory out of the supervisors;
+reusing supervisors means a call in the steady state neither waits for nor pays for a fork (about
+0.15 ms per ``shell_run true`` in all, benchmarks/shell.py).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import time
 
 PR_SET_CHILD_SUBREAPER = 36
 MAX_MESSAGE = 64 * 1024
+POOL = 2  # supervisors kept forked and waiting
 ALL_SIGNALS = tuple(signal.Signals)  # SIGKILL and SIGSTOP cannot be set; posix_spawn skips them
 FDS = 5  # stdin (or -1), stdout, stderr, status (write end), lifeline (read end)
 
@@ -70,10 +74,11 @@ def _children_map() -> dict[int, list[int]]:
     return kids
 
 
-def _descendants(pid: int) -> list[int]:
+def _descendants(pid: int, spare: frozenset[int] = frozenset()) -> list[int]:
+    """Every process below ``pid`` (a /proc snapshot), except the subtrees of ``spare``."""
     kids = _children_map()
     found: list[int] = []
-    todo = list(kids.get(pid, ()))
+    todo = [k for k in kids.get(pid, ()) if k not in spare]
     while todo:
         p = todo.pop()
         found.append(p)
@@ -117,8 +122,10 @@ def _spawn_command(req: dict, fds: list[int]) -> int:
     """Start the command with posix_spawn (a vfork, not a copy of this interpreter): its own session,
     stdin/stdout/stderr from the call, every signal at its default and none blocked. The program is
     looked up in the call's PATH, as ``execvpe`` does; an exec failure raises OSError here."""
-    os.chdir(req["cwd"])  # ours to change: this supervisor serves this one command
-    stdin = fds[0] if fds[0] >= 0 else os.open(os.devnull, os.O_RDONLY)
+    os.chdir(req["cwd"])  # ours to change while it starts (supervise changes it back)
+    if fds[0] < 0:
+        fds[0] = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # closed with the call's others
+    stdin = fds[0]
     actions = [
         (os.POSIX_SPAWN_DUP2, stdin, 0),
         (os.POSIX_SPAWN_DUP2, fds[1], 1),
@@ -164,7 +171,8 @@ def _prepare_supervisor() -> None:
 
 
 def supervise(req: dict, fds: list[int]) -> None:
-    """The per-call supervisor: run the command, then leave nothing behind."""
+    """Serve one call: run the command, then leave nothing behind. The caller closes ``fds``
+    (entries set to -1 here are closed already)."""
     status, lifeline = fds[3], fds[4]
     for fd in fds:
         if fd >= 0:
@@ -176,13 +184,23 @@ def supervise(req: dict, fds: list[int]) -> None:
         return
     finally:
         os.chdir("/")  # the supervisor neither holds the workspace open nor passes for part of the call
-    for fd in fds[:3]:
-        if fd >= 0:
-            os.close(fd)
+    for i in range(3):  # the command's copies are its own now; ours would hold its output open
+        if fds[i] >= 0:
+            os.close(fds[i])
+            fds[i] = -1
     try:
         watch = os.pidfd_open(cpid)
     except (AttributeError, OSError):
         watch = None
+    try:
+        _watch(cpid, watch, status, lifeline)
+    finally:
+        if watch is not None:
+            os.close(watch)
+
+
+def _watch(cpid: int, watch: int | None, status: int, lifeline: int) -> None:
+    """Wait for the command's exit or the server's word; then leave nothing behind and report."""
     poller = select.poll()
     poller.register(lifeline, select.POLLIN)
     if watch is not None:
@@ -238,76 +256,127 @@ def _receive(sock: socket.socket) -> tuple[dict, list[int]] | None:
     return req, fds
 
 
-def _warm() -> None:
-    """Walk the call's path once without a call. A forked process pays a page fault (a copy) for each
-    page of the zygote it first writes, and CPython writes to every object it touches (reference
-    counts); doing it here, while idle, takes ~1 ms of faults off the call's path."""
-    req = json.loads(json.dumps({"argv": ["/"], "cwd": "/", "env": {"PATH": "/"}, "stdin": False}))
-    r, w = os.pipe()
-    try:
-        for fd in (r, w):
-            os.set_inheritable(fd, False)
-        with contextlib.suppress(OSError):
-            _spawn_command({**req, "cwd": os.getcwd()}, [-1, w, w, w, r])  # "/" cannot be executed
-        poller = select.poll()
-        poller.register(r, select.POLLIN)
-        poller.poll(0)
-        _reap_any()
-        _write(w, "X 0 0\n")
-        os.read(r, 64)
-    finally:
-        os.close(r)
-        os.close(w)
-
-
-def _idle_supervisor(sock: socket.socket, need_w: int) -> None:
-    """A forked supervisor waiting, ready, for the next call: it takes one request, asks the zygote
-    for a successor, and serves that call."""
+def _supervisor_loop(sock: socket.socket, news: int) -> None:
+    """A forked supervisor: waits, ready, for a call; tells the zygote it took one (``+``), serves it,
+    and, the call's whole tree reaped and its directory left, says it is free again (``=``) and waits
+    for the next. One fork serves many calls; it ends when the server's end of the socket closes."""
     _prepare_supervisor()
-    _warm()
-    got = _receive(sock)
-    os.write(need_w, b"+")
-    os.close(need_w)
-    sock.close()
-    if got is None:
-        return
-    req, fds = got
-    if len(fds) != FDS:
-        return
-    supervise(req, fds)
+    while True:
+        got = _receive(sock)
+        if got is None:
+            return
+        _write(news, f"+{os.getpid()}\n")
+        req, fds = got
+        try:
+            if len(fds) == FDS:
+                supervise(req, fds)
+        finally:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    if fd >= 0:
+                        os.close(fd)
+        _write(news, f"={os.getpid()}\n")
+
+
+def _adopted(supervisors: set[int]) -> None:
+    """Reap ended supervisors; kill every other process that came to the zygote: the command and
+    escapees of a supervisor that was killed (a command can SIGKILL its own parent)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        supervisors.discard(pid)
+    spare = frozenset(supervisors)
+    for _ in range(100):
+        strays = _descendants(os.getpid(), spare)
+        if not strays:
+            return
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.001)
+        while True:  # reap the strays that were our children
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            supervisors.discard(pid)
 
 
 def serve(sock: socket.socket) -> None:
-    """The zygote: keeps one supervisor forked and waiting on the socket, and forks the next as soon
-    as it takes a call; ends when the server's end of the socket closes."""
+    """The zygote: forks POOL supervisors that wait on the socket and serve call after call, and one
+    more whenever every supervisor is busy and a request is pending; ends when the server's end of the
+    socket closes. In the steady state no call waits for, or pays for, a fork."""
     # Every fork copies this process; a garbage collection in a supervisor would touch (and so copy)
     # every page. The zygote makes no reference cycles worth collecting.
     gc.disable()
     gc.freeze()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # supervisors are reaped by the kernel
+    try:
+        # What every supervisor needs, checked once: the server falls back (and says so) without it.
+        # (The zygote being a subreaper too catches the tree of a supervisor killed from outside.)
+        _prctl_subreaper()
+        os.listdir("/proc")
+    except OSError as exc:
+        sock.send(f"unsupported: {exc}".encode())
+        return
+    sock.send(b"ready")
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    need_r, need_w = os.pipe()
+    # SIGCHLD wakes the loop: a supervisor ended (reap it), or one was killed from outside and what it
+    # supervised came to us, its subreaper (kill that too).
+    chld_r, chld_w = os.pipe()
+    os.set_blocking(chld_w, False)
+    os.set_blocking(chld_r, False)
+    signal.set_wakeup_fd(chld_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    news_r, news_w = os.pipe()
     poller = select.poll()
-    poller.register(need_r, select.POLLIN)
-    poller.register(sock.fileno(), select.POLLRDHUP)  # the server's end closed (never read here)
-    wanted = 1
+    poller.register(news_r, select.POLLIN)
+    poller.register(chld_r, select.POLLIN)
+    supervisors: set[int] = set()
+    busy: set[int] = set()
+    forks = POOL
+    buf = b""
     while True:
-        for _ in range(wanted):
-            if os.fork() == 0:
+        for _ in range(forks):
+            pid = os.fork()
+            if pid == 0:
                 code = 0
                 try:
-                    os.close(need_r)
-                    _idle_supervisor(sock, need_w)
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    for fd in (news_r, chld_r, chld_w):
+                        os.close(fd)
+                    _supervisor_loop(sock, news_w)
                 except BaseException:
                     code = 1
                 os._exit(code)
-        wanted = 0
+            supervisors.add(pid)
+        forks = 0
+        idle = len(supervisors) - len(busy)
+        # Every supervisor busy: a pending request (POLLIN) needs one more. Else only news matter.
+        poller.register(sock.fileno(), select.POLLRDHUP | (select.POLLIN if idle <= 0 else 0))
         for fd, event in poller.poll():
-            if fd == need_r:
-                wanted += len(os.read(need_r, 64))
+            if fd == news_r:
+                buf += os.read(news_r, 4096)
+                *lines, buf = buf.split(b"\n")
+                for line in lines:  # "+pid": took a call; "=pid": free again
+                    (busy.add if line[:1] == b"+" else busy.discard)(int(line[1:]))
+            elif fd == chld_r:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(chld_r, 256)
+                _adopted(supervisors)
+                busy &= supervisors
+                forks = max(forks, POOL - len(supervisors))  # one died (killed): keep the pool
             elif event & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
                 return
+            elif event & select.POLLIN:
+                forks = 1
 
 
 if __name__ == "__main__":

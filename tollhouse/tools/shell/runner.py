@@ -33,7 +33,7 @@ import anyio
 
 from tollhouse.tools.base import ToolError
 from tollhouse.tools.shell.output import HeadTail
-from tollhouse.tools.shell.supervised import Supervised, spawn_supervised
+from tollhouse.tools.shell.supervised import Supervised, SupervisorUnavailable, spawn_supervised
 
 LineSink = Callable[[int, str], Awaitable[None]]
 """Called with (bytes so far, a recent output line); rate-limited by the caller's interval."""
@@ -46,6 +46,10 @@ USE_PIDFD = hasattr(os, "pidfd_open")
 """Tests turn this off to run the thread that waits where the kernel has no pidfd."""
 SUPERVISE = sys.platform.startswith("linux") and os.path.isdir("/proc/self")
 """Start children through the subreaper supervisor (reaper.py); tests turn it off for the fallback."""
+UNSUPERVISED: str | None = None
+"""Why the supervisor could not start in this process, once it failed to (then it is not retried)."""
+LOST_AFTER_S = 10.0
+"""How long after SIGKILL a supervised run waits for its supervisor's report before it gives up."""
 
 
 @dataclass
@@ -243,8 +247,8 @@ class _Child:
             self._close_pipe(fd)
         self._close_stdin()
         if isinstance(self.proc, Supervised):
-            if not self.exited:
-                self.loop.remove_reader(self.proc.status_fd)
+            if self.proc.status_fd >= 0:
+                self.loop.remove_reader(self.proc.status_fd)  # a no-op once the report was read
             self.proc.close()
 
 
@@ -297,15 +301,30 @@ async def _end(child: _Child, pgid: int) -> None:
         with anyio.move_on_after(TERM_GRACE_S):
             await child.wait_exit()
     _signal(child, pgid, signal.SIGKILL)
-    await child.wait_exit()
+    if isinstance(child.proc, Supervised):
+        with anyio.move_on_after(LOST_AFTER_S):
+            await child.wait_exit()
+        if not child.exited:
+            # No report: the supervisor is stuck or gone. Closing the lifeline (in close) makes a
+            # living one kill the tree; the call must not wait for ever.
+            child.proc.returncode = -signal.SIGKILL
+            child.exited = True
+    else:
+        await child.wait_exit()
     child.close()
 
 
 def _spawn(
     argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None
 ) -> tuple[subprocess.Popen[bytes] | Supervised, int, int, int | None]:
-    if SUPERVISE:
-        return spawn_supervised(argv, cwd, env, stdin)
+    global UNSUPERVISED
+    if SUPERVISE and UNSUPERVISED is None:
+        try:
+            return spawn_supervised(argv, cwd, env, stdin)
+        except SupervisorUnavailable as exc:
+            # Said once on stderr and on every result (contained: false), then the group kill only.
+            UNSUPERVISED = str(exc)
+            print(f"tollhouse: shell commands run without the process supervisor: {exc}", file=sys.stderr)
     return _spawn_direct(argv, cwd, env, stdin)
 
 

@@ -4,6 +4,7 @@ the handle the runner watches. See reaper.py for what the supervisor guarantees.
 from __future__ import annotations
 
 import array
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import threading
 from pathlib import Path
 
 REAPER = Path(__file__).with_name("reaper.py")
+READY_TIMEOUT_S = 10.0
 MAX_DATAGRAM = 60 * 1024
 """Largest request sent as one datagram; a bigger one (a long argv or environment) goes in a memfd."""
 
@@ -71,6 +73,10 @@ class Supervised:
         self.status_fd = self.lifeline = -1
 
 
+class SupervisorUnavailable(OSError):
+    """The supervisor cannot run here (no prctl subreaper, no /proc): the reason."""
+
+
 class _Zygote:
     """The one supervisor-forking process of this server process (started on first use)."""
 
@@ -96,11 +102,25 @@ class _Zygote:
             theirs.close()
         self.sock = ours
         self.owner = os.getpid()
+        try:
+            ours.settimeout(READY_TIMEOUT_S)
+            hello = ours.recv(256)
+            ours.settimeout(None)
+        except OSError as exc:
+            hello = f"no answer ({exc})".encode()
+        if hello != b"ready":
+            ours.close()
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            self.proc.wait()
+            raise SupervisorUnavailable(hello.decode("utf-8", "replace") or "it exited at once")
 
     @classmethod
     def get(cls) -> _Zygote:
         z = cls.current
         if z is None or z.owner != os.getpid() or z.proc.poll() is not None:
+            if z is not None and z.owner == os.getpid():
+                z.sock.close()  # its waiting supervisors see the end and exit
             z = cls.current = cls()
         return z
 
