@@ -219,3 +219,40 @@ async def test_cancelled_delete_changes_nothing_after_the_call(env, monkeypatch)
     assert scope.cancelled_caught
     await anyio.sleep(0.3)
     assert (env.root / "big.bin").exists()
+
+
+def test_a_directory_moved_above_the_descriptor_window_stops_the_walk(env):
+    from tollhouse.tools.files import confine
+
+    deep_tree(env.root, 100)
+    ctx = env.ctx("files_find", {"pattern": "d"})
+    walker = walk.Walker(confine.resolve(ctx, "."), max_depth=None, gitignore=False, max_scan=10_000)
+    before = len(os.listdir("/proc/self/fd"))
+    it = iter(walker)
+    for entry in it:
+        if entry.depth == 100:
+            break
+    # d at depth 37 is below a closed frame (only the deepest 64 stay open); move it to the root.
+    above = env.root.joinpath(*["d"] * 37)
+    os.rename(above, env.root / "moved")
+    with pytest.raises(ToolError, match="was moved while it was being walked; nothing past it was visited"):
+        for _ in it:
+            pass
+    assert len(os.listdir("/proc/self/fd")) == before  # every descriptor of the walk was closed
+
+
+def test_walk_keeps_at_most_the_window_of_descriptors_open(env):
+    from tollhouse.tools.files import confine
+
+    deep_tree(env.root, 300)
+    ctx = env.ctx("files_find", {"pattern": "d"})
+    walker = walk.Walker(confine.resolve(ctx, "."), max_depth=None, gitignore=False, max_scan=10_000)
+    base = len(os.listdir("/proc/self/fd"))
+    most = 0
+    count = 0
+    for _entry in walker:
+        count += 1
+        most = max(most, len(os.listdir("/proc/self/fd")) - base)
+    assert count == walk.MAX_DEPTH  # 300 levels: listed down to the limit
+    assert most <= walk.FD_WINDOW + 1
+    assert walker.stats.too_deep == ["/".join(["d"] * walk.MAX_DEPTH)]
