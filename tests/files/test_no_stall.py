@@ -256,3 +256,37 @@ def test_walk_keeps_at_most_the_window_of_descriptors_open(env):
     assert count == walk.MAX_DEPTH  # 300 levels: listed down to the limit
     assert most <= walk.FD_WINDOW + 1
     assert walker.stats.too_deep == ["/".join(["d"] * walk.MAX_DEPTH)]
+
+
+async def test_policy_globs_judge_hostile_argument_values_in_linear_time(tmp_path):
+    import textwrap
+
+    from tollhouse.config import parse_config
+    from tollhouse.gate.gate import Gate
+    from tollhouse.gate.types import Call
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "ok.txt").write_text("x\n")
+    text = textwrap.dedent(
+        """
+        [tools]
+        families = ["files"]
+
+        [[rules]]
+        id = "find-some"
+        tools = ["files_find"]
+        args = { pattern = ["*a*a*a*a*a*a*a*a*a*a*b"] }
+        effect = "allow"
+        """
+    )
+    config = parse_config(text, root / "tollhouse.toml")
+    async with await Gate.open(config) as gate:
+        started = time.perf_counter()
+        # Under re this judgement backtracks ~n^10 times; the call would never be decided.
+        denied = await gate.call(Call("files_find", {"pattern": "a" * 3000 + "c"}))
+        allowed = await gate.call(Call("files_find", {"pattern": "a" * 3000 + "b"}))
+        took = time.perf_counter() - started
+    assert denied.status == "denied" and "no rule allows files_find" in denied.message
+    assert allowed.ok and allowed.result["matches"] == []
+    assert took < 2
