@@ -290,3 +290,51 @@ async def test_policy_globs_judge_hostile_argument_values_in_linear_time(tmp_pat
     assert denied.status == "denied" and "no rule allows files_find" in denied.message
     assert allowed.ok and allowed.result["matches"] == []
     assert took < 2
+
+
+def _with_files_settings(env, body: str):
+    import types
+
+    from tollhouse.config import parse_config
+
+    config = parse_config(f"[files]\n{body}\n", env.root / "tollhouse.toml")
+    original = env.ctx
+
+    def ctx(name, arguments, client_roots=None):
+        made = original(name, arguments, client_roots)
+        made.services = types.SimpleNamespace(config=config)
+        return made
+
+    env.ctx = ctx
+
+
+async def test_hash_cap_is_a_config_key(env):
+    _with_files_settings(env, "hash_max_bytes = 10")
+    (env.root / "ten.bin").write_bytes(b"x" * 10)
+    (env.root / "eleven.bin").write_bytes(b"x" * 11)
+    await env.run("files_delete", path="ten.bin")
+    assert env.last.facts["sha256_before"] is not None
+    await env.run("files_move", source="eleven.bin", destination="moved.bin")
+    assert env.last.facts["sha256_after"] is None
+    assert env.last.facts["not_hashed"] == "eleven.bin holds 11 bytes, over the 10-byte hashing cap"
+
+
+@pytest.mark.parametrize("bad", ['"lots"', "-1", "true", "1.5"])
+async def test_a_bad_hash_cap_refuses_before_anything_is_touched(env, bad):
+    _with_files_settings(env, f"hash_max_bytes = {bad}")
+    (env.root / "keep.bin").write_bytes(b"x")
+    (env.root / "tree").mkdir()
+    (env.root / "tree" / "f").write_text("x")
+    shown = {"true": "True"}.get(bad, bad.replace('"', "'"))
+    for tool, args in [
+        ("files_delete", {"path": "keep.bin"}),
+        ("files_delete", {"path": "tree", "recursive": True}),
+        ("files_move", {"source": "keep.bin", "destination": "other.bin"}),
+    ]:
+        with pytest.raises(ToolError) as caught:
+            await env.run(tool, **args)
+        assert str(caught.value) == (
+            "invalid [files] settings in tollhouse.toml: files.hash_max_bytes must be a whole number of "
+            f"bytes >= 0, not {shown}; see docs/tools/files.md"
+        )
+    assert sorted(os.listdir(env.root)) == ["keep.bin", "tree"] and os.listdir(env.root / "tree") == ["f"]

@@ -16,14 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from tollhouse.tools.base import Effect, PolicyDenied, Tool, ToolContext, ToolError
 from tollhouse.tools.files import confine
 from tollhouse.tools.files.atomic import rename_noreplace
+from tollhouse.tools.files.settings import hash_max_bytes
 from tollhouse.tools.files.walk import Walker, remove_tree
 
 FAMILY = "files"
 MAX_TREE_ENTRIES = 100_000
 """Most entries a recursive delete or a directory move checks (and so may touch)."""
 HASH_MAX_BYTES = 64 * 1024 * 1024
-"""Largest file whose sha256 a move or delete records; a bigger one is moved or deleted all the same,
-its receipt saying ``not_hashed`` instead (hashing a 16 GB sparse file took 48 s)."""
+"""Largest file whose sha256 a move or delete records, unless ``[files] hash_max_bytes`` says otherwise;
+a bigger one is moved or deleted all the same, its receipt saying ``not_hashed`` instead (hashing a
+16 GB sparse file took 48 s)."""
 _CHUNK = 1 << 20
 
 T = TypeVar("T")
@@ -37,12 +39,13 @@ def _hash_file(dir_fd: int, name: str, rel: str, ctx: ToolContext, cancel: threa
     st = confine.lstat_at(dir_fd, name)
     if st is None or not stat.S_ISREG(st.st_mode):
         return None
-    if st.st_size > HASH_MAX_BYTES:
-        ctx.record(not_hashed=f"{rel} holds {st.st_size} bytes, over the {HASH_MAX_BYTES}-byte hashing cap")
+    cap = hash_max_bytes(ctx, HASH_MAX_BYTES)
+    if st.st_size > cap:
+        ctx.record(not_hashed=f"{rel} holds {st.st_size} bytes, over the {cap}-byte hashing cap")
         return None
     fd, _ = confine.open_regular_at(dir_fd, name, rel)
     digest = hashlib.sha256()
-    left = HASH_MAX_BYTES + 1  # the file may grow while we read; never read past the cap
+    left = cap + 1  # the file may grow while we read; never read past the cap
     try:
         while left > 0 and (chunk := os.read(fd, min(_CHUNK, left))):
             if cancel.is_set():
@@ -52,7 +55,7 @@ def _hash_file(dir_fd: int, name: str, rel: str, ctx: ToolContext, cancel: threa
     finally:
         os.close(fd)
     if left <= 0:
-        ctx.record(not_hashed=f"{rel} grew past the {HASH_MAX_BYTES}-byte hashing cap while read")
+        ctx.record(not_hashed=f"{rel} grew past the {cap}-byte hashing cap while read")
         return None
     return digest.hexdigest()
 
@@ -141,6 +144,7 @@ class MoveOutput(BaseModel):
 
 
 def _move(args: MoveInput, ctx: ToolContext, cancel: threading.Event) -> MoveOutput:
+    hash_max_bytes(ctx, HASH_MAX_BYTES)  # a bad setting refuses the call before anything is touched
     src = confine.resolve(ctx, args.source, follow_final=False, writing=True)
     dst = confine.resolve(ctx, args.destination, follow_final=False, writing=True)
     ctx.record(paths=[src.rel, dst.rel])
@@ -208,6 +212,7 @@ class DeleteOutput(BaseModel):
 
 
 def _delete(args: DeleteInput, ctx: ToolContext, cancel: threading.Event) -> DeleteOutput:
+    hash_max_bytes(ctx, HASH_MAX_BYTES)  # a bad setting refuses the call before anything is touched
     target = confine.resolve(ctx, args.path, follow_final=False, writing=True)
     ctx.record(paths=[target.rel])
     _refuse_root(target, "deleted")
