@@ -46,7 +46,10 @@ import time
 PR_SET_CHILD_SUBREAPER = 36
 MAX_MESSAGE = 64 * 1024
 POOL = 2  # supervisors kept forked and waiting
-ALL_SIGNALS = tuple(signal.Signals)  # SIGKILL and SIGSTOP cannot be set; posix_spawn skips them
+# Every signal whose disposition this program changes (Python ignores SIGPIPE and SIGXFSZ; a supervisor
+# ignores INT, TERM and HUP): the command gets each back at its default. Ignored dispositions are the
+# only ones an exec keeps, so no other signal needs resetting.
+RESET_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD)
 FDS = 5  # stdin (or -1), stdout, stderr, status (write end), lifeline (read end)
 
 
@@ -147,7 +150,7 @@ def _spawn_command(req: dict, fds: list[int]) -> int:
                 env,
                 file_actions=actions,
                 setsid=True,
-                setsigdef=ALL_SIGNALS,
+                setsigdef=RESET_SIGNALS,
                 setsigmask=(),
             )
         except (FileNotFoundError, NotADirectoryError) as exc:
@@ -174,9 +177,6 @@ def supervise(req: dict, fds: list[int]) -> None:
     """Serve one call: run the command, then leave nothing behind. The caller closes ``fds``
     (entries set to -1 here are closed already)."""
     status, lifeline = fds[3], fds[4]
-    for fd in fds:
-        if fd >= 0:
-            os.set_inheritable(fd, False)  # only the three dup2'd copies reach the command
     try:
         cpid = _spawn_command(req, fds)
     except OSError as exc:
@@ -236,7 +236,11 @@ def _watch(cpid: int, watch: int | None, status: int, lifeline: int) -> None:
 def _receive(sock: socket.socket) -> tuple[dict, list[int]] | None:
     """One request (a whole datagram: JSON, the call's descriptors); None when the server is gone."""
     try:
-        data, ancdata, _, _ = sock.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE((FDS + 1) * 4))
+        # MSG_CMSG_CLOEXEC: the call's descriptors arrive close-on-exec; only the three dup2'd copies
+        # reach the command.
+        data, ancdata, _, _ = sock.recvmsg(
+            MAX_MESSAGE, socket.CMSG_SPACE((FDS + 1) * 4), socket.MSG_CMSG_CLOEXEC
+        )
     except OSError:
         return None
     if not data:
