@@ -7,7 +7,9 @@ a 50 MB stdout stream through the capped head+tail capture vs a bare asyncio rea
 Read the rows together: the tool spawns on its own pipes and sees the exit through a pidfd, about
 200 us cheaper than asyncio's subprocess API (which starts a thread per child), so "tool alone" sits
 near 1.0x the baseline even with its own work (PATH lookup, environment, output handling). What the
-gate adds (policy, intent and outcome receipts, redaction) is the "gate's own share" row.
+gate adds (policy, intent and outcome receipts, redaction) is the "gate's own share" row. The process
+supervisor (every process a call starts ends with it, docs/tools/shell.md#containment) is on in the
+tool and gate rows; "without the supervisor" is the group-kill-only path, for its cost.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.shell.conftest import Runner
 from tollhouse.config import parse_config
 from tollhouse.gate import Call, Gate
+from tollhouse.tools.shell import runner
 
 N = 600
 WARMUP = 20
@@ -96,11 +99,18 @@ async def main() -> None:
             async def tool_true() -> None:
                 await direct(argv=["true"])
 
+            async def unsupervised_true() -> None:
+                runner.SUPERVISE = False
+                try:
+                    await direct(argv=["true"])
+                finally:
+                    runner.SUPERVISE = True
+
             async def tool_stream() -> None:
                 await direct(argv=stream)
 
-            bare_s, direct_s, gate_s = await rotated(
-                [lambda: bare(["true"]), tool_true, gated_true], N, WARMUP
+            bare_s, direct_s, gate_s, group_s = await rotated(
+                [lambda: bare(["true"]), tool_true, gated_true, unsupervised_true], N, WARMUP
             )
             bare_stream, direct_stream, gate_stream = await rotated(
                 [lambda: bare(stream), tool_stream, gated_stream], STREAM_RUNS, 1
@@ -108,6 +118,7 @@ async def main() -> None:
 
     b, g = statistics.median(bare_s), statistics.median(gate_s)
     d = statistics.median(direct_s)
+    u = statistics.median(group_s)
     bs, ds, gs = (statistics.median(x) for x in (bare_stream, direct_stream, gate_stream))
     mb = STREAM_MB
     rows = [
@@ -115,6 +126,8 @@ async def main() -> None:
         ("`true`: shell_run tool alone", f"{d * 1000:.2f} ms", f"{d / b:.2f}x time"),
         ("`true`: shell_run through the gate", f"{g * 1000:.2f} ms", f"{g / b:.2f}x time (target <= 1.5x)"),
         ("`true`: the gate's own share (gate - tool)", f"{(g - d) * 1e6:.0f} µs", f"{g / d:.2f}x tool alone"),
+        ("`true`: tool alone without the supervisor", f"{u * 1000:.2f} ms", f"{u / b:.2f}x time"),
+        ("`true`: the supervisor's share (tool - that)", f"{(d - u) * 1e6:.0f} µs", f"{d / u:.2f}x"),
         (f"{mb} MB stdout: bare asyncio (all in memory)", f"{mb / bs:.0f} MB/s", "1.00x"),
         (f"{mb} MB stdout: shell_run tool alone", f"{mb / ds:.0f} MB/s", f"{ds / bs:.2f}x time"),
         (f"{mb} MB stdout: shell_run through the gate", f"{mb / gs:.0f} MB/s", f"{gs / bs:.2f}x time"),

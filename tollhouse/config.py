@@ -31,6 +31,7 @@ KNOWN_SECTIONS = {
     "credentials",
     "github",
     "shell",
+    "files",
     "http",
 }
 
@@ -70,6 +71,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
         "workspace_programs",
         "progress_interval_s",
     },
+    "files": {"hash_max_bytes"},
     "http": {
         "listen",
         "auth",

@@ -66,11 +66,18 @@ def project(tmp_path: Path, path_env: str) -> Path:
     return ws
 
 
+def _call(ws: Path, path: str, tool: str, args: str) -> subprocess.CompletedProcess[str]:
+    config = str(ws / "tollhouse.toml")
+    return _run(tollhouse_cmd("--config", config, "call", tool, args), ws, path, check=False)
+
+
 def _params(ws: Path, path: str) -> StdioServerParameters:
     env = subprocess_env(PATH=path)
     keep = {k: env[k] for k in ("PYTHONPATH", "PATH", "HOME", "TOLLHOUSE_HOME") if k in env}
     keep["TOLLHOUSE_CONFIG"] = str(ws / "tollhouse.toml")
-    return StdioServerParameters(command=sys.executable, args=["-m", "tollhouse", "serve"], env=keep, cwd=str(ws))
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "tollhouse", "serve"], env=keep, cwd=str(ws)
+    )
 
 
 def _text(result) -> str:
@@ -102,16 +109,10 @@ async def test_agent_cannot_rewrite_its_policy_through_tests(project: Path, path
         await client.call_tool("shell_run", {"argv": ["python", "-m", "pytest", "-q"]})
     after = (project / "tollhouse.toml").read_text()
     if after != before:  # the write got through: the new policy must not be obeyed
-        refused = _run(
-            tollhouse_cmd("--config", str(project / "tollhouse.toml"), "call", "shell_run", '{"argv": ["true"]}'),
-            project, path_env, check=False,
-        )  # fmt: skip
+        refused = _call(project, path_env, "shell_run", '{"argv": ["true"]}')
         assert refused.returncode != 0 and "trust" in refused.stderr, refused.stderr
     # whatever happened, no rule named "pwned" decides anything now
-    explain = _run(
-        tollhouse_cmd("--config", str(project / "tollhouse.toml"), "call", "files_delete", '{"path": "src/app.py"}'),
-        project, path_env, check=False,
-    )  # fmt: skip
+    explain = _call(project, path_env, "files_delete", '{"path": "src/app.py"}')
     assert (project / "src" / "app.py").exists(), explain.stdout + explain.stderr
 
 
@@ -136,13 +137,16 @@ async def test_no_tool_can_plant_a_git_repository(project: Path, path_env: str, 
 
 
 @pytest.mark.parametrize("command", [["git", "status"], ["git", "diff"], ["git", "log", "--oneline"]])
-async def test_a_planted_nested_repository_runs_nothing(project: Path, path_env: str, command: list[str]) -> None:
+async def test_a_planted_nested_repository_runs_nothing(
+    project: Path, path_env: str, command: list[str]
+) -> None:
     # As if the repository itself came with one (a clone of a hostile project): git must not obey it.
     nested = project / "src" / ".git"
     _run(["git", "init", "-q", "src"], project, path_env)
     marker = project / "PWNED"
     with (nested / "config").open("a") as fh:
-        fh.write(f"[core]\n\tfsmonitor = touch {marker}\n\tpager = touch {marker}\n[diff]\n\texternal = touch {marker}\n")
+        fh.write(f"[core]\n\tfsmonitor = touch {marker}\n\tpager = touch {marker}\n")
+        fh.write(f"[diff]\n\texternal = touch {marker}\n")
     (project / "src" / "app.py").write_text("print('changed')\n")
     async with Client(_params(project, path_env)) as client:
         await client.call_tool("shell_run", {"argv": command, "cwd": "src"})
@@ -187,6 +191,8 @@ async def test_readonly_profile_publishes_only_what_it_could_allow(tmp_path: Pat
     _run(tollhouse_cmd("init", "--profile", "readonly", str(ws)), ws, path_env)
     async with Client(_params(ws, path_env)) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-        assert names and not {"files_write", "files_edit", "files_delete", "shell_run", "memory_write"} & names
+        assert (
+            names and not {"files_write", "files_edit", "files_delete", "shell_run", "memory_write"} & names
+        )
         hidden = await client.call_tool("files_write", {"path": "x.txt", "content": "x"})
     assert hidden.is_error and not (ws / "x.txt").exists()

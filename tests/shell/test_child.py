@@ -22,12 +22,26 @@ pytestmark = pytest.mark.anyio
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
-@pytest.fixture(params=["pidfd", "thread"])
-def exit_watch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def _watch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "supervised" and not runner.SUPERVISE:
+        pytest.skip("this platform has no supervisor (Linux only); the direct paths are in use")
     if request.param == "pidfd" and not hasattr(os, "pidfd_open"):
         pytest.skip("this platform has no pidfd; the thread path is the one in use")
+    # "pidfd" and "thread" are the direct paths, without the supervisor (where it cannot run).
+    monkeypatch.setattr(runner, "SUPERVISE", request.param == "supervised")
     monkeypatch.setattr(runner, "USE_PIDFD", request.param == "pidfd")
     return request.param
+
+
+@pytest.fixture(params=["supervised", "pidfd", "thread"])
+def exit_watch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    return _watch(request, monkeypatch)
+
+
+@pytest.fixture(params=["pidfd", "thread"])
+def direct_watch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Only the paths without the supervisor: what holds where it cannot run."""
+    return _watch(request, monkeypatch)
 
 
 def open_fds() -> set[int]:
@@ -144,6 +158,7 @@ async def test_a_grandchild_holding_the_pipes_is_killed_when_the_child_exits(
 async def test_no_thread_to_watch_the_child_stops_it_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(runner, "SUPERVISE", False)  # a supervised run needs no thread to watch
     monkeypatch.setattr(runner, "USE_PIDFD", False)
 
     def refuse(self: threading.Thread) -> None:
@@ -205,7 +220,7 @@ async def test_concurrent_runs_each_get_their_own_status_and_output(exit_watch: 
 
 
 async def test_output_held_open_by_a_process_that_left_the_group_ends_the_wait(
-    exit_watch: str, tmp_path: Path
+    direct_watch: str, tmp_path: Path
 ) -> None:
     # setsid takes the background job out of the command's process group, so the kill at exit misses
     # it; it keeps the output pipe open. The call must not wait for it (until the timeout, and then

@@ -178,7 +178,28 @@ async def test_bad_shell_settings_are_clear_errors(ws: Path) -> None:
         await run(argv=["true"])
 
 
-async def test_a_process_escaping_the_group_is_reported_not_waited_for(run: Runner, ws: Path) -> None:
+async def test_a_process_escaping_the_group_is_killed_and_reported(run: Runner, ws: Path) -> None:
+    started = time.monotonic()
+    out = await run(argv=["sh", "-c", "setsid sleep 30 & echo $! > escaped; sleep 0.2; echo done"])
+    assert out.exit_code == 0 and out.stdout == "done\n" and not out.timed_out
+    assert time.monotonic() - started < 2.0
+    assert out.note == (
+        "1 process the command started outlived it and was killed by the call's supervisor, whatever "
+        "process group or session it had moved to"
+    )
+    assert run.facts["leftovers_killed"] == 1 and run.facts["contained"] is True
+    assert run.facts["output_held_open"] is False
+    await wait_dead(int((ws / "escaped").read_text()), within=0.5)
+    quiet = await run(argv=["true"])
+    assert quiet.note is None and run.facts["leftovers_killed"] == 0
+
+
+async def test_without_the_supervisor_an_escapee_is_reported_not_waited_for(
+    run: Runner, ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tollhouse.tools.shell import runner
+
+    monkeypatch.setattr(runner, "SUPERVISE", False)
     try:
         out = await run(argv=["sh", "-c", "setsid sleep 30 & echo $! > escaped; sleep 0.2; echo done"])
         assert out.exit_code == 0 and out.stdout == "done\n" and not out.timed_out

@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from tollhouse.gate.policy_rules import FACET_OF, Rule
-from tollhouse.globs import any_path_matcher, compile_name_glob, path_glob_regex
+from tollhouse.globs import Matcher, any_name_matcher, any_path_matcher, compile_name_glob, compile_path_glob
 from tollhouse.tools.base import Effect, Tool
 from tollhouse.workspace import PathError, ResolvedPath, Workspace
 
@@ -182,9 +182,9 @@ def argv_tokens_match(
 # ---------------------------------------------------------------------------- the rule
 
 
-def _name_union(globs: list[str], caseless: bool) -> re.Pattern[str]:
-    body = "|".join(compile_name_glob(g).pattern[1:-1] for g in globs)
-    return re.compile(f"(?:{body})", re.DOTALL | (re.IGNORECASE if caseless else 0))
+def _name_union(globs: list[str], caseless: bool) -> Matcher:
+    # Linear-time (RE2): the values matched are the model's arguments, up to the argument size cap.
+    return any_name_matcher(globs, caseless)
 
 
 class CompiledRule:
@@ -203,7 +203,7 @@ class CompiledRule:
             if rule.argv
             else None
         )
-        self.name_rx: dict[str, re.Pattern[str]] = {}
+        self.name_rx: dict[str, Matcher] = {}
         for key in ("commands", "repos", "domains"):
             globs = getattr(rule, key)
             if globs:
@@ -308,8 +308,9 @@ class CompiledRule:
         values = v.commands if key == "commands" else v.names.get(key, [])
         if not values:
             return False, f"{v.tool.name} has no {facet} facet in this call"
-        flags = re.IGNORECASE if key in CASELESS else 0
-        hit = {x: next((g for g in globs if re.fullmatch(_name_pat(g), x, flags)), None) for x in values}
+        caseless = key in CASELESS
+        rxs = [(g, any_name_matcher([g], caseless)) for g in globs]
+        hit = {x: next((g for g, rx in rxs if rx.fullmatch(x)), None) for x in values}
         no_match = f"no {facet} value matches {', '.join(globs)}"
         return self._judge(hit, globs, lambda x: f"{facet} {x!r}", no_match)
 
@@ -348,9 +349,5 @@ class CompiledRule:
         return True, "; ".join(said)
 
 
-def _path_glob(glob: str) -> re.Pattern[str]:
-    return re.compile(f"(?:{path_glob_regex(glob)})", re.DOTALL)
-
-
-def _name_pat(glob: str) -> str:
-    return compile_name_glob(glob).pattern[1:-1]
+def _path_glob(glob: str) -> Matcher:
+    return compile_path_glob(glob)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tollhouse.config import Config, ConfigError
-from tollhouse.globs import path_glob_regex
+from tollhouse.globs import GlobError, compile_path_glob, path_glob_regex
 
 EffectName = Literal["allow", "ask", "deny"]
 EFFECTS: tuple[EffectName, ...] = ("deny", "ask", "allow")
@@ -236,7 +236,8 @@ def path_glob_problem(glob: str) -> str | None:
         return "unclosed '[' (write '[[]' for a literal bracket)"
     try:
         re.compile(path_glob_regex(glob))
-    except re.error as exc:
+        compile_path_glob(glob)  # what decisions run (RE2): a glob it rejects is refused at load
+    except (re.error, GlobError) as exc:
         return f"not a valid glob ({exc})"
     return None
 

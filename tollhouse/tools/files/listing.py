@@ -7,10 +7,10 @@ import threading
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from tollhouse.globs import compile_path_glob
+from tollhouse.globs import GlobError, compile_path_glob
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
 from tollhouse.tools.files import confine
-from tollhouse.tools.files.walk import Walker
+from tollhouse.tools.files.walk import Walker, depth_note
 
 FAMILY = "files"
 MAX_SCAN = 200_000
@@ -99,7 +99,7 @@ def _list(ctx: ToolContext, args: ListInput, cancel: threading.Event) -> ListOut
         scan_capped=walker.stats.capped,
         withheld=ctx.judge.count,
         withheld_note=ctx.judge.note(),
-        hint=_hint(more, nxt, walker.stats.capped, "files_list"),
+        hint=_hint(more, nxt, walker.stats.capped, "files_list") or depth_note(walker.stats),
     )
 
 
@@ -148,7 +148,10 @@ def path_matcher(pattern: str, base: str):  # type: ignore[no-untyped-def]
     if "\x00" in pattern:
         raise ToolError("pattern contains a NUL byte")
     by_name = "/" not in pattern.strip("/")
-    regex = compile_path_glob(pattern)
+    try:
+        regex = compile_path_glob(pattern)
+    except GlobError as exc:
+        raise ToolError(f"pattern {pattern[:100]!r} is not a usable glob: {exc}") from None
     prefix = "" if base in ("", ".") else base + "/"
 
     def match(rel: str, name: str) -> bool:
@@ -177,7 +180,7 @@ def _find(ctx: ToolContext, args: FindInput, cancel: threading.Event) -> FindOut
         scan_capped=walker.stats.capped,
         withheld=ctx.judge.count,
         withheld_note=ctx.judge.note(),
-        hint=_hint(more, nxt, walker.stats.capped, "files_find"),
+        hint=_hint(more, nxt, walker.stats.capped, "files_find") or depth_note(walker.stats),
     )
 
 

@@ -4,51 +4,115 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar, cast
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from tollhouse.tools.base import Effect, PolicyDenied, Tool, ToolContext, ToolError
 from tollhouse.tools.files import confine
 from tollhouse.tools.files.atomic import rename_noreplace
-from tollhouse.tools.files.walk import Walker
+from tollhouse.tools.files.settings import hash_max_bytes
+from tollhouse.tools.files.walk import Walker, remove_tree
 
 FAMILY = "files"
 MAX_TREE_ENTRIES = 100_000
 """Most entries a recursive delete or a directory move checks (and so may touch)."""
+HASH_MAX_BYTES = 64 * 1024 * 1024
+"""Largest file whose sha256 a move or delete records, unless ``[files] hash_max_bytes`` says otherwise;
+a bigger one is moved or deleted all the same, its receipt saying ``not_hashed`` instead (hashing a
+16 GB sparse file took 48 s)."""
+_CHUNK = 1 << 20
+
+T = TypeVar("T")
 
 
-def _hash_file(dir_fd: int, name: str, rel: str) -> str | None:
+class _Stopped(Exception):
+    """The call was cancelled (timeout, client) while this worker ran; nothing more is done."""
+
+
+def _hash_file(dir_fd: int, name: str, rel: str, ctx: ToolContext, cancel: threading.Event) -> str | None:
     st = confine.lstat_at(dir_fd, name)
     if st is None or not stat.S_ISREG(st.st_mode):
         return None
+    cap = hash_max_bytes(ctx, HASH_MAX_BYTES)
+    if st.st_size > cap:
+        ctx.record(not_hashed=f"{rel} holds {st.st_size} bytes, over the {cap}-byte hashing cap")
+        return None
     fd, _ = confine.open_regular_at(dir_fd, name, rel)
     digest = hashlib.sha256()
+    left = cap + 1  # the file may grow while we read; never read past the cap
     try:
-        while chunk := os.read(fd, 1 << 20):
+        while left > 0 and (chunk := os.read(fd, min(_CHUNK, left))):
+            if cancel.is_set():
+                raise _Stopped
             digest.update(chunk)
+            left -= len(chunk)
     finally:
         os.close(fd)
+    if left <= 0:
+        ctx.record(not_hashed=f"{rel} grew past the {cap}-byte hashing cap while read")
+        return None
     return digest.hexdigest()
 
 
-def _check_tree(ctx: ToolContext, tree: confine.Target, also_under: confine.Target | None = None) -> int:
+async def run_off_loop(fn: Callable[[threading.Event], T]) -> T:
+    """Run a writing tool's work in a worker thread, so hashing, tree walks and deletes never hold
+    the event loop. On cancellation the worker is told to stop (it checks before every change and
+    between chunks and entries), and the call waits, shielded, for it to finish its current step:
+    nothing is changed after the call has answered."""
+    cancel = threading.Event()
+    done = threading.Event()
+
+    def work() -> T:
+        try:
+            return fn(cancel)
+        finally:
+            done.set()
+
+    try:
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    finally:
+        cancel.set()
+        if not done.is_set():
+            with anyio.CancelScope(shield=True):
+                # A threading.Event: the abandoned worker cannot reach an anyio one. One step is short.
+                while not done.is_set():  # noqa: ASYNC110
+                    await anyio.sleep(0.002)
+
+
+def _check_tree(
+    ctx: ToolContext,
+    tree: confine.Target,
+    cancel: threading.Event,
+    also_under: confine.Target | None = None,
+) -> int:
     """Refuse if any entry below ``tree`` (or its future place below ``also_under``) is immutable or
     withheld by the call's path judgement (``ctx.judge``).
 
     Returns the number of entries; a tree too large to check is refused rather than half-checked.
+    Every level is checked, however deep (the walk is iterative).
     """
-    walker = Walker(tree, max_depth=None, gitignore=False, max_scan=MAX_TREE_ENTRIES)
+    walker = Walker(tree, max_depth=None, gitignore=False, max_scan=MAX_TREE_ENTRIES, depth_limit=None)
     count = 0
     prefix = len(tree.rel) + 1
+    root_text = os.fspath(tree.resolved.root)
     for entry in walker:
+        if cancel.is_set():
+            raise _Stopped
         count += 1
         candidates = [entry.rel]
         if also_under is not None:
             candidates.append(f"{also_under.rel}/{entry.rel[prefix:]}")
         for rel in candidates:
-            resolved = confine.ResolvedPath(root=tree.resolved.root, rel=rel, abs=tree.resolved.root / rel)
+            # The absolute path as text: is_immutable only compares text, and building a Path of a
+            # 2,000-level name for every entry made the check quadratic (seconds for one deep tree).
+            absolute = cast(Path, f"{root_text}/{rel}")
+            resolved = confine.ResolvedPath(root=tree.resolved.root, rel=rel, abs=absolute)
             if ctx.workspace.is_immutable(resolved):
                 raise PolicyDenied(
                     "workspace.immutable",
@@ -89,7 +153,8 @@ class MoveOutput(BaseModel):
     overwritten: bool
 
 
-def _move(args: MoveInput, ctx: ToolContext) -> MoveOutput:
+def _move(args: MoveInput, ctx: ToolContext, cancel: threading.Event) -> MoveOutput:
+    hash_max_bytes(ctx, HASH_MAX_BYTES)  # a bad setting refuses the call before anything is touched
     src = confine.resolve(ctx, args.source, follow_final=False, writing=True)
     dst = confine.resolve(ctx, args.destination, follow_final=False, writing=True)
     ctx.record(paths=[src.rel, dst.rel])
@@ -109,8 +174,8 @@ def _move(args: MoveInput, ctx: ToolContext) -> MoveOutput:
         if kind not in ("file", "directory", "symlink"):
             raise confine.refuse_special(src.rel, st.st_mode)
         if kind == "directory":
-            _check_tree(ctx, src, also_under=dst)
-        digest = _hash_file(sfd, src.name, src.rel)
+            _check_tree(ctx, src, cancel, also_under=dst)
+        digest = _hash_file(sfd, src.name, src.rel, ctx, cancel)
         with confine.parent_dir(dst, create=True) as dfd:
             old = confine.lstat_at(dfd, dst.name)
             replaced = None
@@ -120,9 +185,13 @@ def _move(args: MoveInput, ctx: ToolContext) -> MoveOutput:
                         raise ToolError(f"{dst.rel!r} is a directory; it is never replaced by a move")
                     if not (stat.S_ISREG(old.st_mode) or stat.S_ISLNK(old.st_mode)):
                         raise confine.refuse_special(dst.rel, old.st_mode)
-                    replaced = _hash_file(dfd, dst.name, dst.rel)
+                    replaced = _hash_file(dfd, dst.name, dst.rel, ctx, cancel)
+                    if cancel.is_set():
+                        raise _Stopped
                     os.rename(src.name, dst.name, src_dir_fd=sfd, dst_dir_fd=dfd)
                 else:
+                    if cancel.is_set():
+                        raise _Stopped
                     rename_noreplace(sfd, src.name, dfd, dst.name)
             except FileExistsError:
                 raise ToolError(
@@ -137,7 +206,7 @@ def _move(args: MoveInput, ctx: ToolContext) -> MoveOutput:
 
 
 async def _move_run(args: MoveInput, ctx: ToolContext) -> MoveOutput:
-    return _move(args, ctx)
+    return await run_off_loop(lambda cancel: _move(args, ctx, cancel))
 
 
 class DeleteInput(BaseModel):
@@ -152,7 +221,8 @@ class DeleteOutput(BaseModel):
     entries_deleted: int = Field(description="Entries removed, the path itself included.")
 
 
-def _delete(args: DeleteInput, ctx: ToolContext) -> DeleteOutput:
+def _delete(args: DeleteInput, ctx: ToolContext, cancel: threading.Event) -> DeleteOutput:
+    hash_max_bytes(ctx, HASH_MAX_BYTES)  # a bad setting refuses the call before anything is touched
     target = confine.resolve(ctx, args.path, follow_final=False, writing=True)
     ctx.record(paths=[target.rel])
     _refuse_root(target, "deleted")
@@ -167,12 +237,14 @@ def _delete(args: DeleteInput, ctx: ToolContext) -> DeleteOutput:
                     raise ToolError(
                         f"{target.rel!r} is a directory; pass recursive=true to delete it and its contents"
                     )
-                count = _check_tree(ctx, target) + 1
-                # rmtree with dir_fd walks by descriptors and never follows a symlink.
-                shutil.rmtree(target.name, dir_fd=pfd)
+                _check_tree(ctx, target, cancel)
+                # By descriptors, deepest first, never following a symlink; any depth.
+                count = remove_tree(pfd, target.name, cancel)
                 digest = None
             elif kind in ("file", "symlink"):
-                digest = _hash_file(pfd, target.name, target.rel)
+                digest = _hash_file(pfd, target.name, target.rel, ctx, cancel)
+                if cancel.is_set():
+                    raise _Stopped
                 os.unlink(target.name, dir_fd=pfd)
                 count = 1
             else:
@@ -185,7 +257,7 @@ def _delete(args: DeleteInput, ctx: ToolContext) -> DeleteOutput:
 
 
 async def _delete_run(args: DeleteInput, ctx: ToolContext) -> DeleteOutput:
-    return _delete(args, ctx)
+    return await run_off_loop(lambda cancel: _delete(args, ctx, cancel))
 
 
 MANAGE_TOOLS = [

@@ -12,7 +12,7 @@ from tollhouse.gate.redact import Redactor
 from tollhouse.tools.base import Effect, Tool, ToolContext, ToolError
 from tollhouse.tools.files import confine, textio
 from tollhouse.tools.files.listing import MAX_SCAN, WITHHELD, WITHHELD_NOTE, path_matcher, run_in_thread
-from tollhouse.tools.files.walk import Walker
+from tollhouse.tools.files.walk import Walker, depth_note
 
 FAMILY = "files"
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -200,6 +200,8 @@ def _search(ctx: ToolContext, args: SearchInput, cancel: threading.Event) -> Sea
         hint = f"More matches follow; call files_search again with offset={nxt}, or narrow pattern/glob."
     elif walker.stats.capped:
         hint = f"The walk stopped after {MAX_SCAN} entries; pass a narrower path."
+    else:
+        hint = depth_note(walker.stats)
     return SearchOutput(
         matches=state.matches,
         files_scanned=state.scanned,

@@ -3,10 +3,16 @@
 The child starts in a new session, so it and everything it spawns share one process group. However the
 run ends (normal exit, timeout, anyio cancellation, a failing progress sink when the client went away),
 the ``finally`` block signals the whole group (SIGTERM, a short grace, then SIGKILL) and reaps the
-child under a shielded scope. A grandchild left behind by a child that exited normally is killed too:
-nothing started by a call outlives it. (A process that calls ``setsid`` itself leaves the group; the
-bwrap sandbox's PID namespace catches those as well. Without it, the call stops reading the output such
-a process holds open ``DRAIN_GRACE_S`` after the child exits, and says so: ``held_open``.)
+child under a shielded scope.
+
+On Linux the child is started by a per-call supervisor (``reaper.py``), a child subreaper: when the
+command exits, every process still below it is killed, whatever it did to its group or session
+(``setpgid``, ``setsid``, double fork, ``nohup … &``, closed descriptors, SIGTERM ignored), and the
+result says how many (``killed``). If this process dies, even by SIGKILL, the supervisor's lifeline
+pipe reaches end of file and it kills the whole tree. Where the supervisor cannot run (no
+``/proc`` or ``prctl``, or ``SUPERVISE`` is off) the group kill is all there is: a process that calls
+``setsid`` then leaves it, and the call stops reading the output such a process holds open
+``DRAIN_GRACE_S`` after the child exits, and says so (``held_open``).
 """
 
 from __future__ import annotations
@@ -15,16 +21,19 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import anyio
 
 from tollhouse.tools.base import ToolError
 from tollhouse.tools.shell.output import HeadTail
+from tollhouse.tools.shell.supervised import Supervised, SupervisorUnavailable, spawn_supervised
 
 LineSink = Callable[[int, str], Awaitable[None]]
 """Called with (bytes so far, a recent output line); rate-limited by the caller's interval."""
@@ -35,6 +44,12 @@ MAX_LINE_CHARS = 500
 READ_SIZE = 256 * 1024
 USE_PIDFD = hasattr(os, "pidfd_open")
 """Tests turn this off to run the thread that waits where the kernel has no pidfd."""
+SUPERVISE = sys.platform.startswith("linux") and os.path.isdir("/proc/self")
+"""Start children through the subreaper supervisor (reaper.py); tests turn it off for the fallback."""
+UNSUPERVISED: str | None = None
+"""Why the supervisor could not start in this process, once it failed to (then it is not retried)."""
+LOST_AFTER_S = 10.0
+"""How long after SIGKILL a supervised run waits for its supervisor's report before it gives up."""
 
 
 @dataclass
@@ -48,6 +63,10 @@ class RunResult:
     """The command had exited and its group was killed, yet something still held its output pipes
     open: a process that left the group (setsid). It may still be running; what it wrote later was
     not read."""
+    killed: int = 0
+    """Processes the command left running (in or out of its group) that the supervisor killed."""
+    contained: bool = False
+    """The run was supervised: no process it started can have outlived it."""
 
     @property
     def exit_code(self) -> int | None:
@@ -117,7 +136,7 @@ class _Child:
 
     def __init__(
         self,
-        proc: subprocess.Popen[bytes],
+        proc: subprocess.Popen[bytes] | Supervised,
         pipes: dict[int, HeadTail],
         lines: _Lines,
         stdin: tuple[int, bytes] | None,
@@ -184,6 +203,10 @@ class _Child:
             self._stdin_fd = None
 
     def _watch_exit(self) -> None:
+        if isinstance(self.proc, Supervised):
+            os.set_blocking(self.proc.status_fd, False)
+            self.loop.add_reader(self.proc.status_fd, self._status_ready)
+            return
         try:
             pidfd = os.pidfd_open(self.proc.pid) if USE_PIDFD else None
         except OSError:
@@ -202,7 +225,14 @@ class _Child:
         os.close(pidfd)
         self._set_exited()
 
+    def _status_ready(self) -> None:
+        assert isinstance(self.proc, Supervised)
+        if self.proc.feed():
+            self.loop.remove_reader(self.proc.status_fd)
+            self._set_exited()
+
     def _wait_in_thread(self) -> None:
+        assert isinstance(self.proc, subprocess.Popen)
         self.proc.wait()
         try:
             self.loop.call_soon_threadsafe(self._set_exited)
@@ -223,6 +253,10 @@ class _Child:
         for fd in list(self._pipes):
             self._close_pipe(fd)
         self._close_stdin()
+        if isinstance(self.proc, Supervised):
+            if self.proc.status_fd >= 0:
+                self.loop.remove_reader(self.proc.status_fd)  # a no-op once the report was read
+            self.proc.close()
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
@@ -230,6 +264,13 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _signal(child: _Child, pgid: int, sig: signal.Signals) -> None:
+    if isinstance(child.proc, Supervised):
+        child.proc.signal_group(sig)
+    else:
+        _killpg(pgid, sig)
 
 
 async def _finished(child: _Child, pgid: int) -> bool:
@@ -242,8 +283,10 @@ async def _finished(child: _Child, pgid: int) -> bool:
             continue
         if child.exited and killed_at is None:
             # The child is gone; anything still in its group (a backgrounded grandchild) would keep
-            # the pipes open and outlive the call.
-            _killpg(pgid, signal.SIGKILL)
+            # the pipes open and outlive the call. (A supervisor has killed every such process,
+            # in the group or not, before it reported the exit.)
+            if not isinstance(child.proc, Supervised):
+                _killpg(pgid, signal.SIGKILL)
             killed_at = time.monotonic()
         if child.exited and child.drained:
             return True
@@ -261,15 +304,38 @@ async def _finished(child: _Child, pgid: int) -> bool:
 async def _end(child: _Child, pgid: int) -> None:
     """Signal the whole group, give it a moment, then kill what is left and reap the child."""
     if not child.exited:
-        _killpg(pgid, signal.SIGTERM)
+        _signal(child, pgid, signal.SIGTERM)
         with anyio.move_on_after(TERM_GRACE_S):
             await child.wait_exit()
-    _killpg(pgid, signal.SIGKILL)
-    await child.wait_exit()
+    _signal(child, pgid, signal.SIGKILL)
+    if isinstance(child.proc, Supervised):
+        with anyio.move_on_after(LOST_AFTER_S):
+            await child.wait_exit()
+        if not child.exited:
+            # No report: the supervisor is stuck or gone. Closing the lifeline (in close) makes a
+            # living one kill the tree; the call must not wait for ever.
+            child.proc.returncode = -signal.SIGKILL
+            child.exited = True
+    else:
+        await child.wait_exit()
     child.close()
 
 
 def _spawn(
+    argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None
+) -> tuple[subprocess.Popen[bytes] | Supervised, int, int, int | None]:
+    global UNSUPERVISED
+    if SUPERVISE and UNSUPERVISED is None:
+        try:
+            return spawn_supervised(argv, cwd, env, stdin)
+        except SupervisorUnavailable as exc:
+            # Said once on stderr and on every result (contained: false), then the group kill only.
+            UNSUPERVISED = str(exc)
+            print(f"tollhouse: shell commands run without the process supervisor: {exc}", file=sys.stderr)
+    return _spawn_direct(argv, cwd, env, stdin)
+
+
+def _spawn_direct(
     argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None
 ) -> tuple[subprocess.Popen[bytes], int, int, int | None]:
     """Start the child in a session of its own on fresh pipes; returns it with the parent's ends
@@ -297,6 +363,14 @@ def _spawn(
     return proc, out_r, err_r, in_w
 
 
+def _raise_start_error(exc: OSError, label: str) -> NoReturn:
+    if isinstance(exc, FileNotFoundError):
+        raise ToolError(f"program {label!r} was not found; check its name, or give its path") from exc
+    if isinstance(exc, PermissionError):
+        raise ToolError(f"program {label!r} is not executable (permission denied)") from exc
+    raise ToolError(f"program {label!r} could not be started: {exc.strerror}") from exc
+
+
 async def run_process(
     argv: list[str],
     *,
@@ -316,23 +390,22 @@ async def run_process(
     label = program_label or argv[0]
     try:
         proc, out_fd, err_fd, in_fd = _spawn(argv, cwd, env, data)
-    except FileNotFoundError as exc:
-        raise ToolError(f"program {label!r} was not found; check its name, or give its path") from exc
-    except PermissionError as exc:
-        raise ToolError(f"program {label!r} is not executable (permission denied)") from exc
     except OSError as exc:
-        raise ToolError(f"program {label!r} could not be started: {exc.strerror}") from exc
+        _raise_start_error(exc, label)
 
     try:
         child = _Child(proc, {out_fd: out, err_fd: err}, lines, None if in_fd is None else (in_fd, data))
     except RuntimeError as exc:
-        _killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        if isinstance(proc, Supervised):
+            proc.close()  # the lifeline ends: the supervisor kills and reaps what is left
+        else:
+            _killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         for fd in (out_fd, err_fd, in_fd):
             if fd is not None:
                 os.close(fd)
         raise ToolError(f"program {label!r} was stopped at once: it could not be watched ({exc})") from exc
-    pgid = proc.pid  # session leader: its pid is the group id
+    pgid = getattr(proc, "pid", 0)  # session leader: its pid is the group id (the supervisor's to know)
     timed_out = held_open = False
     try:
         with anyio.move_on_after(timeout_s) as scope:
@@ -341,6 +414,8 @@ async def run_process(
     finally:
         with anyio.CancelScope(shield=True):
             await _end(child, pgid)
+    if isinstance(proc, Supervised) and proc.error is not None:
+        _raise_start_error(proc.error, label)
     return RunResult(
         returncode=proc.returncode,
         timed_out=timed_out,
@@ -348,4 +423,6 @@ async def run_process(
         stdout=out,
         stderr=err,
         held_open=held_open,
+        killed=proc.killed if isinstance(proc, Supervised) else 0,
+        contained=isinstance(proc, Supervised),
     )

@@ -260,6 +260,8 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
         stdout_sha256=result.stdout.sha256,
         stderr_sha256=result.stderr.sha256,
         output_held_open=result.held_open,
+        leftovers_killed=result.killed,
+        contained=result.contained,
     )
     # Redacted before the head+tail cut (output.py): a cut first could split a token past recognition.
     spans = ctx.services.redactor.spans if getattr(ctx.services, "redactor", None) is not None else None
@@ -271,6 +273,14 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
     ]
     if result.timed_out:
         notes.append(f"timed out after {timeout:g} s; the command and everything it started were killed")
+    if result.killed:
+        # Escapees from the group (setpgid, setsid, double fork) are found by the supervisor too.
+        n = result.killed
+        notes.append(
+            f"{n} process{'es' if n > 1 else ''} the command started outlived it and "
+            f"{'were' if n > 1 else 'was'} killed by the call's supervisor, whatever "
+            "process group or session it had moved to"
+        )
     if result.held_open:
         notes.append(
             "the command exited, but a process it started left its process group (setsid) and still "
