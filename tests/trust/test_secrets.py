@@ -107,14 +107,15 @@ def test_a_key_left_in_the_workspace_by_an_older_version_moves_out_and_keeps_ver
 
 
 def _checkpoints(ws: Path) -> list[dict[str, object]]:
+    """The signed checkpoints, each with the key id its note's origin names (tollhouse/receipts/KEY_ID)."""
     import sqlite3
 
     conn = sqlite3.connect(ws / ".tollhouse" / "receipts.db")
-    conn.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in conn.execute("SELECT * FROM checkpoints")]
+        notes = [str(r[0]) for r in conn.execute("SELECT note FROM notes")]
     finally:
         conn.close()
+    return [{"key_id": note.split("\n", 1)[0].rsplit("/", 1)[1], "note": note} for note in notes]
 
 
 def test_two_different_keys_are_refused_not_guessed(workspace: Path) -> None:
@@ -129,7 +130,8 @@ def test_two_different_keys_are_refused_not_guessed(workspace: Path) -> None:
     before = snapshot(workspace)
     out = th(workspace, "call", "files_list", LIST)
     assert out.returncode == 7 and "two different signing keys" in out.stderr
-    assert snapshot(workspace) == before and len(receipt_rows(workspace / ".tollhouse")) == 2
+    # one entry: the first files_list (a read-only call is one receipt); the refused one wrote none
+    assert snapshot(workspace) == before and len(receipt_rows(workspace / ".tollhouse")) == 1
 
 
 def _pem() -> str:

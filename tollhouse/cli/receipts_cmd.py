@@ -144,7 +144,7 @@ def _err(message: str, code: int) -> int:
     return code
 
 
-def _db_path(args: argparse.Namespace) -> Path:
+def _config(args: argparse.Namespace) -> Any:
     from tollhouse.cli.common import trust_note
     from tollhouse.config import load_config
 
@@ -152,7 +152,11 @@ def _db_path(args: argparse.Namespace) -> Path:
     note = trust_note(config)  # reading receipts works on an untrusted policy; say it is untrusted
     if note:
         print(f"tollhouse receipts: {note}", file=sys.stderr)
-    return config.state_dir / "receipts.db"
+    return config
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    return Path(_config(args).state_dir) / "receipts.db"
 
 
 def _run(args: argparse.Namespace, body: Any) -> int:
@@ -310,10 +314,9 @@ def _verify(args: argparse.Namespace) -> int:
             args.bundle, pinned, require_head=args.require_head, anchors=anchors, progress=progress
         )
     else:
-        from tollhouse.config import load_config
         from tollhouse.receipts.witness import operator_witness
 
-        config = load_config(getattr(args, "config", None))
+        config = _config(args)
         db = config.state_dir / "receipts.db"
         if not db.exists():
             raise ReceiptStoreError(f"no receipt database at {db}; nothing to verify yet")

@@ -251,7 +251,7 @@ def check_grant(
                     warnings.append(f"--arg {name}={glob} covers any path")
                 try:
                     compile_path_glob(glob)
-                except re.error as exc:
+                except (re.error, ValueError) as exc:  # GlobError is a ValueError
                     errors.append(f"--arg {name}={glob}: not a readable path glob ({exc})")
             elif name == "argv":
                 try:
