@@ -315,6 +315,7 @@ async def _end(child: _Child, pgid: int) -> None:
             # No report: the supervisor is stuck or gone. Closing the lifeline (in close) makes a
             # living one kill the tree; the call must not wait for ever.
             child.proc.returncode = -signal.SIGKILL
+            child.proc.lost = True  # never counted free again: the next call gets a fresh supervisor
             child.exited = True
     else:
         await child.wait_exit()

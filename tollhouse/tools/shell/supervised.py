@@ -16,6 +16,8 @@ from pathlib import Path
 
 REAPER = Path(__file__).with_name("reaper.py")
 READY_TIMEOUT_S = 10.0
+POOL = 2
+"""Supervisors the zygote keeps forked and waiting, at least; more while more calls run at once."""
 MAX_DATAGRAM = 60 * 1024
 """Largest request sent as one datagram; a bigger one (a long argv or environment) goes in a memfd."""
 
@@ -27,9 +29,12 @@ class Supervised:
     SIGKILL to the command's group, and its end (closed, or this process dead) makes the supervisor
     kill the whole tree."""
 
-    def __init__(self, status_fd: int, lifeline: int) -> None:
+    def __init__(self, status_fd: int, lifeline: int, zygote: _Zygote | None = None) -> None:
         self.status_fd = status_fd
         self.lifeline = lifeline
+        self.zygote = zygote
+        self.lost = False
+        """No report came: the supervisor may be stuck, so it is never counted free again."""
         self.returncode: int | None = None
         self.killed = 0
         self.error: OSError | None = None
@@ -71,6 +76,10 @@ class Supervised:
             if fd >= 0:
                 os.close(fd)
         self.status_fd = self.lifeline = -1
+        if self.zygote is not None:
+            if not self.lost:
+                self.zygote.release()
+            self.zygote = None
 
 
 class SupervisorUnavailable(OSError):
@@ -86,10 +95,11 @@ class _Zygote:
     def __init__(self) -> None:
         # Datagrams: the zygote's waiting supervisor takes exactly one whole request.
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        grow_r, grow_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(REAPER), str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
+                [sys.executable, "-I", "-S", str(REAPER), str(theirs.fileno()), str(grow_r), str(POOL)],
+                pass_fds=[theirs.fileno(), grow_r],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 start_new_session=True,  # a terminal's Ctrl-C to our group must not reach it
@@ -97,11 +107,16 @@ class _Zygote:
             )
         except BaseException:
             ours.close()
+            os.close(grow_w)
             raise
         finally:
             theirs.close()
+            os.close(grow_r)
         self.sock = ours
+        self.grow = grow_w
         self.owner = os.getpid()
+        self.supervisors = POOL
+        self.in_flight = 0
         try:
             ours.settimeout(READY_TIMEOUT_S)
             hello = ours.recv(256)
@@ -110,6 +125,7 @@ class _Zygote:
             hello = f"no answer ({exc})".encode()
         if hello != b"ready":
             ours.close()
+            os.close(grow_w)
             with contextlib.suppress(OSError):
                 self.proc.kill()
             self.proc.wait()
@@ -121,8 +137,24 @@ class _Zygote:
         if z is None or z.owner != os.getpid() or z.proc.poll() is not None:
             if z is not None and z.owner == os.getpid():
                 z.sock.close()  # its waiting supervisors see the end and exit
+                os.close(z.grow)
             z = cls.current = cls()
         return z
+
+    def take(self) -> None:
+        """Count a call sent (under ``lock``). When the calls in flight outnumber the supervisors, one
+        byte asks the zygote for one more, so a request never waits for a busy supervisor; the zygote
+        itself hears nothing per call."""
+        self.in_flight += 1
+        if self.in_flight > self.supervisors:
+            with contextlib.suppress(OSError):  # the zygote died: the next call starts another
+                os.write(self.grow, b"+")
+            self.supervisors += 1
+
+    def release(self) -> None:
+        """A call's supervisor has reported (or died): it serves the next request."""
+        with self.lock:
+            self.in_flight -= 1
 
     def send(self, request: bytes, fds: list[int]) -> None:
         if len(request) <= MAX_DATAGRAM:
@@ -170,16 +202,19 @@ def spawn_supervised(
             {"argv": argv, "cwd": os.fspath(cwd), "env": env, "stdin": stdin is not None}
         ).encode()
         with _Zygote.lock:
+            zygote = _Zygote.get()
             try:
-                _Zygote.get().send(request, child)
+                zygote.send(request, child)
             except OSError:
                 _Zygote.current = None  # it died: start another, once
-                _Zygote.get().send(request, child)
+                zygote = _Zygote.get()
+                zygote.send(request, child)
+            zygote.take()
         for fd in child:
             os.close(fd)
         child.clear()
         # No wait for the exec here: its failure comes back as the supervisor's one report.
-        proc = Supervised(status_r, life_w)
+        proc = Supervised(status_r, life_w, zygote)
     except BaseException:
         for fd in parent + child:
             os.close(fd)
