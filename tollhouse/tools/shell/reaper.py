@@ -121,14 +121,23 @@ def kill_tree() -> int:
         time.sleep(0.001)
 
 
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    """/dev/null for a command's stdin: opened once per supervisor (close-on-exec, so only the dup2'd
+    copy reaches a command), not once per call."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    return _DEVNULL[0]
+
+
 def _spawn_command(req: dict, fds: list[int]) -> int:
     """Start the command with posix_spawn (a vfork, not a copy of this interpreter): its own session,
     stdin/stdout/stderr from the call, every signal at its default and none blocked. The program is
     looked up in the call's PATH, as ``execvpe`` does; an exec failure raises OSError here."""
     os.chdir(req["cwd"])  # ours to change while it starts (supervise changes it back)
-    if fds[0] < 0:
-        fds[0] = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # closed with the call's others
-    stdin = fds[0]
+    stdin = fds[0] if fds[0] >= 0 else _devnull()
     actions = [
         (os.POSIX_SPAWN_DUP2, stdin, 0),
         (os.POSIX_SPAWN_DUP2, fds[1], 1),
@@ -171,6 +180,7 @@ def _prepare_supervisor() -> None:
         signal.signal(sig, signal.SIG_IGN)  # only the lifeline (or SIGKILL) ends a supervisor
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the zygote ignores it; we wait for our children
     _prctl_subreaper()
+    _devnull()
 
 
 def supervise(req: dict, fds: list[int]) -> None:
