@@ -194,7 +194,9 @@ def spawn_supervised(
         parent.append(out_r), child.append(out_w)
         err_r, err_w = os.pipe()
         parent.append(err_r), child.append(err_w)
-        status_r, status_w = os.pipe()
+        # Non-blocking from the start (the loop reads it); the supervisor's one short report always
+        # fits an empty pipe, so its end being non-blocking too changes nothing.
+        status_r, status_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         parent.append(status_r), child.append(status_w)
         life_r, life_w = os.pipe()
         parent.append(life_w), child.append(life_r)
