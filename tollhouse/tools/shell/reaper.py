@@ -26,8 +26,8 @@ process:
   SIGKILL, or gave up on the call) it kills the command and everything below it the same way.
 
 Forking the zygote rather than the server keeps the server's threads and memory out of the supervisors;
-reusing supervisors means a call in the steady state neither waits for nor pays for a fork (about
-0.15 ms per ``shell_run true`` in all, benchmarks/shell.py).
+reusing supervisors means a call in the steady state neither waits for nor pays for a fork, and the
+zygote is not woken by calls at all (about 0.1 ms per ``shell_run true`` in all, benchmarks/shell.py).
 """
 
 from __future__ import annotations
