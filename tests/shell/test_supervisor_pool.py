@@ -45,8 +45,13 @@ def _supervisors(zygote: supervised._Zygote) -> list[int]:
 async def test_the_zygote_sleeps_through_call_after_call(tmp_path: Path) -> None:
     await run(["true"], tmp_path)
     zygote = _zygote()
-    await anyio.sleep(0.1)  # its start-up (forking the pool) is over
-    before, supervisors = _wakeups(zygote.proc.pid), _supervisors(zygote)
+    before = _wakeups(zygote.proc.pid)
+    for _ in range(30):  # until its start-up (forking the pool) and any earlier test's news are over
+        await anyio.sleep(0.1)
+        before, settled = _wakeups(zygote.proc.pid), before
+        if before == settled:
+            break
+    supervisors = _supervisors(zygote)
     for i in range(20):
         done = await run(["sh", "-c", f"echo {i}"], tmp_path)
         assert bytes(done.stdout.head) == f"{i}\n".encode() and done.contained
