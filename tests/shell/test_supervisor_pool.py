@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import anyio
@@ -95,3 +97,27 @@ async def test_every_way_a_call_ends_frees_its_supervisor(tmp_path: Path) -> Non
     before = _supervisors(zygote)
     await run(["true"], tmp_path)
     assert _supervisors(zygote) == before
+
+
+async def test_a_request_that_cannot_be_sent_is_refused_and_leaves_nothing_counted_or_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tollhouse.tools.base import ToolError
+
+    await run(["true"], tmp_path)
+    old = _zygote()
+    before = len(os.listdir("/proc/self/fd"))
+
+    def refuse(self: supervised._Zygote, request: bytes, fds: list[int]) -> None:
+        raise OSError(errno.ENOBUFS, os.strerror(errno.ENOBUFS))
+
+    monkeypatch.setattr(supervised._Zygote, "send", refuse)
+    with pytest.raises(ToolError, match=r"^program 'true' could not be started: No buffer space available$"):
+        await run(["true"], tmp_path)
+    monkeypatch.undo()
+    fresh = _zygote()  # one retry on a fresh zygote, after letting the old one go
+    assert fresh is not old and fresh.in_flight == 0 and old.grow == -1
+    assert len(os.listdir("/proc/self/fd")) == before  # the fresh zygote's two in place of the old's
+    done = await run(["sh", "-c", "echo ok"], tmp_path)
+    assert bytes(done.stdout.head) == b"ok\n" and done.contained and fresh.in_flight == 0
+    old.proc.wait(5)  # the old zygote saw its socket end and exited

@@ -136,20 +136,31 @@ class _Zygote:
         z = cls.current
         if z is None or z.owner != os.getpid() or z.proc.poll() is not None:
             if z is not None and z.owner == os.getpid():
-                z.sock.close()  # its waiting supervisors see the end and exit
-                os.close(z.grow)
+                z.close()
             z = cls.current = cls()
         return z
 
-    def take(self) -> None:
-        """Count a call sent (under ``lock``). When the calls in flight outnumber the supervisors, one
-        byte asks the zygote for one more, so a request never waits for a busy supervisor; the zygote
-        itself hears nothing per call."""
+    def close(self) -> None:
+        """Let this zygote go: its waiting supervisors see the socket's end and exit, and so does it."""
+        if self.grow >= 0:
+            self.sock.close()
+            os.close(self.grow)
+            self.grow = -1
+
+    def submit(self, request: bytes, fds: list[int]) -> None:
+        """Count the call and send it (under ``lock``). When the calls in flight outnumber the
+        supervisors, one byte first asks the zygote for one more, so a request never waits for a busy
+        supervisor; the zygote itself hears nothing per call."""
         self.in_flight += 1
         if self.in_flight > self.supervisors:
-            with contextlib.suppress(OSError):  # the zygote died: the next call starts another
+            with contextlib.suppress(OSError):  # the zygote died: the send fails too, and is retried
                 os.write(self.grow, b"+")
             self.supervisors += 1
+        try:
+            self.send(request, fds)
+        except BaseException:
+            self.in_flight -= 1  # not sent: no supervisor took it
+            raise
 
     def release(self) -> None:
         """A call's supervisor has reported (or died): it serves the next request."""
@@ -206,12 +217,12 @@ def spawn_supervised(
         with _Zygote.lock:
             zygote = _Zygote.get()
             try:
-                zygote.send(request, child)
+                zygote.submit(request, child)
             except OSError:
-                _Zygote.current = None  # it died: start another, once
+                zygote.close()  # it died: start another, once
+                _Zygote.current = None
                 zygote = _Zygote.get()
-                zygote.send(request, child)
-            zygote.take()
+                zygote.submit(request, child)
         for fd in child:
             os.close(fd)
         child.clear()
