@@ -15,6 +15,7 @@ tool and gate rows; "without the supervisor" is the group-kill-only path, for it
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -80,6 +81,7 @@ async def rotated(fns: list, runs: int, warmup: int) -> list[list[float]]:
 
 
 async def main() -> None:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         config = parse_config(textwrap.dedent(CONFIG), root / "tollhouse.toml")
@@ -136,7 +138,9 @@ async def main() -> None:
     print(f"{'case':<{width}}  {'median':>12}  ratio")
     for name, value, ratio in rows:
         print(f"{name:<{width}}  {value:>12}  {ratio}")
-    print(f"(n={N} for `true`, {STREAM_RUNS} runs for the stream)")
+    # The ratios move with the machine's load (other processes on few cores): quote them with it.
+    load = f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    print(f"(n={N} for `true`, {STREAM_RUNS} runs for the stream; {load}, {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ name a program to run. Per program, tollhouse either pins the key through the ch
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 from tollhouse.tools.shell import gitpin
@@ -24,6 +26,12 @@ from tollhouse.tools.shell import gitpin
 def pinned_env(roots: tuple[Path, ...], home: Path) -> dict[str, str]:
     """Variables every child gets last, so neither the server's nor the call's can loosen them.
     ``home`` is the operator's root that holds the working folder."""
-    env = gitpin.pinned_env(roots)
-    env["RUFF_CACHE_DIR"] = str(home / ".ruff_cache")
-    return env
+    return dict(_pinned(tuple(map(str, roots)), str(home)))  # a copy: the caller's to change
+
+
+@functools.lru_cache(maxsize=16)
+def _pinned(roots: tuple[str, ...], home: str) -> tuple[tuple[str, str], ...]:
+    # A pure function of the root names, asked on every shell call: computed once per workspace.
+    env = gitpin.pinned_env([Path(r) for r in roots])
+    env["RUFF_CACHE_DIR"] = os.path.join(home, ".ruff_cache")
+    return tuple(env.items())

@@ -13,7 +13,8 @@ process:
   (else it tells the server, which then falls back to the group kill and says so), forks two
   supervisors that wait on the Unix socket the server sends spawn requests on (one datagram each, with
   the call's descriptors: stdin, stdout, stderr, a status pipe, a lifeline pipe), and forks one more
-  whenever all are busy and a request waits. It is a subreaper too: when a command kills its own
+  whenever the server says its calls in flight outnumber the supervisors (a byte on a second pipe);
+  per call it does nothing at all. It is a subreaper too: when a command kills its own
   supervisor (same user, so it may), the command and what it left come to the zygote, which kills
   them. It exits when the server's end of the socket closes.
 - a *supervisor* is a child subreaper serving one call at a time, call after call. It starts the
@@ -25,8 +26,8 @@ process:
   SIGKILL, or gave up on the call) it kills the command and everything below it the same way.
 
 Forking the zygote rather than the server keeps the server's threads and memory out of the supervisors;
-reusing supervisors means a call in the steady state neither waits for nor pays for a fork (about
-0.15 ms per ``shell_run true`` in all, benchmarks/shell.py).
+reusing supervisors means a call in the steady state neither waits for nor pays for a fork, and the
+zygote is not woken by calls at all (about 0.1 ms per ``shell_run true`` in all, benchmarks/shell.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ import time
 
 PR_SET_CHILD_SUBREAPER = 36
 MAX_MESSAGE = 64 * 1024
-POOL = 2  # supervisors kept forked and waiting
 # Every signal whose disposition this program changes (Python ignores SIGPIPE and SIGXFSZ; a supervisor
 # ignores INT, TERM and HUP): the command gets each back at its default. Ignored dispositions are the
 # only ones an exec keeps, so no other signal needs resetting.
@@ -121,14 +121,23 @@ def kill_tree() -> int:
         time.sleep(0.001)
 
 
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    """/dev/null for a command's stdin: opened once per supervisor (close-on-exec, so only the dup2'd
+    copy reaches a command), not once per call."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    return _DEVNULL[0]
+
+
 def _spawn_command(req: dict, fds: list[int]) -> int:
     """Start the command with posix_spawn (a vfork, not a copy of this interpreter): its own session,
     stdin/stdout/stderr from the call, every signal at its default and none blocked. The program is
     looked up in the call's PATH, as ``execvpe`` does; an exec failure raises OSError here."""
     os.chdir(req["cwd"])  # ours to change while it starts (supervise changes it back)
-    if fds[0] < 0:
-        fds[0] = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # closed with the call's others
-    stdin = fds[0]
+    stdin = fds[0] if fds[0] >= 0 else _devnull()
     actions = [
         (os.POSIX_SPAWN_DUP2, stdin, 0),
         (os.POSIX_SPAWN_DUP2, fds[1], 1),
@@ -171,6 +180,7 @@ def _prepare_supervisor() -> None:
         signal.signal(sig, signal.SIG_IGN)  # only the lifeline (or SIGKILL) ends a supervisor
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the zygote ignores it; we wait for our children
     _prctl_subreaper()
+    _devnull()
 
 
 def supervise(req: dict, fds: list[int]) -> None:
@@ -260,16 +270,16 @@ def _receive(sock: socket.socket) -> tuple[dict, list[int]] | None:
     return req, fds
 
 
-def _supervisor_loop(sock: socket.socket, news: int) -> None:
-    """A forked supervisor: waits, ready, for a call; tells the zygote it took one (``+``), serves it,
-    and, the call's whole tree reaped and its directory left, says it is free again (``=``) and waits
-    for the next. One fork serves many calls; it ends when the server's end of the socket closes."""
+def _supervisor_loop(sock: socket.socket) -> None:
+    """A forked supervisor: waits, ready, for a call, serves it and, the call's whole tree reaped and its
+    directory left, waits for the next. One fork serves many calls; it ends when the server's end of the
+    socket closes. (It tells the zygote nothing: the server counts its calls in flight and asks the
+    zygote for one more supervisor when they outnumber the supervisors; see ``serve``.)"""
     _prepare_supervisor()
     while True:
         got = _receive(sock)
         if got is None:
             return
-        _write(news, f"+{os.getpid()}\n")
         req, fds = got
         try:
             if len(fds) == FDS:
@@ -279,7 +289,6 @@ def _supervisor_loop(sock: socket.socket, news: int) -> None:
                 with contextlib.suppress(OSError):
                     if fd >= 0:
                         os.close(fd)
-        _write(news, f"={os.getpid()}\n")
 
 
 def _adopted(supervisors: set[int]) -> None:
@@ -312,10 +321,12 @@ def _adopted(supervisors: set[int]) -> None:
             supervisors.discard(pid)
 
 
-def serve(sock: socket.socket) -> None:
-    """The zygote: forks POOL supervisors that wait on the socket and serve call after call, and one
-    more whenever every supervisor is busy and a request is pending; ends when the server's end of the
-    socket closes. In the steady state no call waits for, or pays for, a fork."""
+def serve(sock: socket.socket, grow: int, pool: int) -> None:
+    """The zygote: keeps ``pool`` supervisors forked, waiting on the socket and serving call after call,
+    and forks one more for each byte the server writes on ``grow`` (it does so when its calls in flight
+    outnumber the supervisors); ends when the server's end of the socket closes. In the steady state no
+    call waits for, or pays for, a fork, and the zygote does nothing per call: it wakes only to grow the
+    pool, to replace a supervisor that was killed, and to kill what such a supervisor left behind."""
     # Every fork copies this process; a garbage collection in a supervisor would touch (and so copy)
     # every page. The zygote makes no reference cycles worth collecting.
     gc.disable()
@@ -338,50 +349,40 @@ def serve(sock: socket.socket) -> None:
     os.set_blocking(chld_r, False)
     signal.set_wakeup_fd(chld_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    news_r, news_w = os.pipe()
     poller = select.poll()
-    poller.register(news_r, select.POLLIN)
+    poller.register(grow, select.POLLIN)
     poller.register(chld_r, select.POLLIN)
+    # Only the end of the server's socket, never a request: requests are the supervisors' to take.
+    poller.register(sock.fileno(), select.POLLRDHUP)
     supervisors: set[int] = set()
-    busy: set[int] = set()
-    forks = POOL
-    buf = b""
     while True:
-        for _ in range(forks):
+        for _ in range(pool - len(supervisors)):  # at start, after a grow, or a supervisor was killed
             pid = os.fork()
             if pid == 0:
                 code = 0
                 try:
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    for fd in (news_r, chld_r, chld_w):
+                    for fd in (grow, chld_r, chld_w):
                         os.close(fd)
-                    _supervisor_loop(sock, news_w)
+                    _supervisor_loop(sock)
                 except BaseException:
                     code = 1
                 os._exit(code)
             supervisors.add(pid)
-        forks = 0
-        idle = len(supervisors) - len(busy)
-        # Every supervisor busy: a pending request (POLLIN) needs one more. Else only news matter.
-        poller.register(sock.fileno(), select.POLLRDHUP | (select.POLLIN if idle <= 0 else 0))
         for fd, event in poller.poll():
-            if fd == news_r:
-                buf += os.read(news_r, 4096)
-                *lines, buf = buf.split(b"\n")
-                for line in lines:  # "+pid": took a call; "=pid": free again
-                    (busy.add if line[:1] == b"+" else busy.discard)(int(line[1:]))
+            if fd == grow:
+                more = os.read(grow, 4096)
+                if not more:
+                    return  # the server is gone
+                pool += len(more)
             elif fd == chld_r:
                 with contextlib.suppress(BlockingIOError):
                     os.read(chld_r, 256)
                 _adopted(supervisors)
-                busy &= supervisors
-                forks = max(forks, POOL - len(supervisors))  # one died (killed): keep the pool
             elif event & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
                 return
-            elif event & select.POLLIN:
-                forks = 1
 
 
 if __name__ == "__main__":
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    serve(socket.socket(fileno=int(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3]))

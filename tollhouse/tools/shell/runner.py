@@ -204,7 +204,6 @@ class _Child:
 
     def _watch_exit(self) -> None:
         if isinstance(self.proc, Supervised):
-            os.set_blocking(self.proc.status_fd, False)
             self.loop.add_reader(self.proc.status_fd, self._status_ready)
             return
         try:
@@ -315,6 +314,7 @@ async def _end(child: _Child, pgid: int) -> None:
             # No report: the supervisor is stuck or gone. Closing the lifeline (in close) makes a
             # living one kill the tree; the call must not wait for ever.
             child.proc.returncode = -signal.SIGKILL
+            child.proc.lost = True  # never counted free again: the next call gets a fresh supervisor
             child.exited = True
     else:
         await child.wait_exit()
@@ -412,8 +412,13 @@ async def run_process(
             held_open = not await _finished(child, pgid)
         timed_out = scope.cancelled_caught
     finally:
-        with anyio.CancelScope(shield=True):
-            await _end(child, pgid)
+        if child.exited and isinstance(proc, Supervised):
+            # The supervisor has reported: the command and everything it started are dead and
+            # reaped, so there is nothing to signal or wait for (and no scope to shield a wait).
+            child.close()
+        else:
+            with anyio.CancelScope(shield=True):
+                await _end(child, pgid)
     if isinstance(proc, Supervised) and proc.error is not None:
         _raise_start_error(proc.error, label)
     return RunResult(

@@ -16,6 +16,8 @@ from pathlib import Path
 
 REAPER = Path(__file__).with_name("reaper.py")
 READY_TIMEOUT_S = 10.0
+POOL = 2
+"""Supervisors the zygote keeps forked and waiting, at least; more while more calls run at once."""
 MAX_DATAGRAM = 60 * 1024
 """Largest request sent as one datagram; a bigger one (a long argv or environment) goes in a memfd."""
 
@@ -27,9 +29,12 @@ class Supervised:
     SIGKILL to the command's group, and its end (closed, or this process dead) makes the supervisor
     kill the whole tree."""
 
-    def __init__(self, status_fd: int, lifeline: int) -> None:
+    def __init__(self, status_fd: int, lifeline: int, zygote: _Zygote | None = None) -> None:
         self.status_fd = status_fd
         self.lifeline = lifeline
+        self.zygote = zygote
+        self.lost = False
+        """No report came: the supervisor may be stuck, so it is never counted free again."""
         self.returncode: int | None = None
         self.killed = 0
         self.error: OSError | None = None
@@ -71,6 +76,10 @@ class Supervised:
             if fd >= 0:
                 os.close(fd)
         self.status_fd = self.lifeline = -1
+        if self.zygote is not None:
+            if not self.lost:
+                self.zygote.release()
+            self.zygote = None
 
 
 class SupervisorUnavailable(OSError):
@@ -86,10 +95,11 @@ class _Zygote:
     def __init__(self) -> None:
         # Datagrams: the zygote's waiting supervisor takes exactly one whole request.
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        grow_r, grow_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(REAPER), str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
+                [sys.executable, "-I", "-S", str(REAPER), str(theirs.fileno()), str(grow_r), str(POOL)],
+                pass_fds=[theirs.fileno(), grow_r],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 start_new_session=True,  # a terminal's Ctrl-C to our group must not reach it
@@ -97,11 +107,16 @@ class _Zygote:
             )
         except BaseException:
             ours.close()
+            os.close(grow_w)
             raise
         finally:
             theirs.close()
+            os.close(grow_r)
         self.sock = ours
+        self.grow = grow_w
         self.owner = os.getpid()
+        self.supervisors = POOL
+        self.in_flight = 0
         try:
             ours.settimeout(READY_TIMEOUT_S)
             hello = ours.recv(256)
@@ -110,6 +125,7 @@ class _Zygote:
             hello = f"no answer ({exc})".encode()
         if hello != b"ready":
             ours.close()
+            os.close(grow_w)
             with contextlib.suppress(OSError):
                 self.proc.kill()
             self.proc.wait()
@@ -120,9 +136,36 @@ class _Zygote:
         z = cls.current
         if z is None or z.owner != os.getpid() or z.proc.poll() is not None:
             if z is not None and z.owner == os.getpid():
-                z.sock.close()  # its waiting supervisors see the end and exit
+                z.close()
             z = cls.current = cls()
         return z
+
+    def close(self) -> None:
+        """Let this zygote go: its waiting supervisors see the socket's end and exit, and so does it."""
+        if self.grow >= 0:
+            self.sock.close()
+            os.close(self.grow)
+            self.grow = -1
+
+    def submit(self, request: bytes, fds: list[int]) -> None:
+        """Count the call and send it (under ``lock``). When the calls in flight outnumber the
+        supervisors, one byte first asks the zygote for one more, so a request never waits for a busy
+        supervisor; the zygote itself hears nothing per call."""
+        self.in_flight += 1
+        if self.in_flight > self.supervisors:
+            with contextlib.suppress(OSError):  # the zygote died: the send fails too, and is retried
+                os.write(self.grow, b"+")
+            self.supervisors += 1
+        try:
+            self.send(request, fds)
+        except BaseException:
+            self.in_flight -= 1  # not sent: no supervisor took it
+            raise
+
+    def release(self) -> None:
+        """A call's supervisor has reported (or died): it serves the next request."""
+        with self.lock:
+            self.in_flight -= 1
 
     def send(self, request: bytes, fds: list[int]) -> None:
         if len(request) <= MAX_DATAGRAM:
@@ -162,7 +205,9 @@ def spawn_supervised(
         parent.append(out_r), child.append(out_w)
         err_r, err_w = os.pipe()
         parent.append(err_r), child.append(err_w)
-        status_r, status_w = os.pipe()
+        # Non-blocking from the start (the loop reads it); the supervisor's one short report always
+        # fits an empty pipe, so its end being non-blocking too changes nothing.
+        status_r, status_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         parent.append(status_r), child.append(status_w)
         life_r, life_w = os.pipe()
         parent.append(life_w), child.append(life_r)
@@ -170,16 +215,19 @@ def spawn_supervised(
             {"argv": argv, "cwd": os.fspath(cwd), "env": env, "stdin": stdin is not None}
         ).encode()
         with _Zygote.lock:
+            zygote = _Zygote.get()
             try:
-                _Zygote.get().send(request, child)
+                zygote.submit(request, child)
             except OSError:
-                _Zygote.current = None  # it died: start another, once
-                _Zygote.get().send(request, child)
+                zygote.close()  # it died: start another, once
+                _Zygote.current = None
+                zygote = _Zygote.get()
+                zygote.submit(request, child)
         for fd in child:
             os.close(fd)
         child.clear()
         # No wait for the exec here: its failure comes back as the supervisor's one report.
-        proc = Supervised(status_r, life_w)
+        proc = Supervised(status_r, life_w, zygote)
     except BaseException:
         for fd in parent + child:
             os.close(fd)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import stat
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -147,6 +147,22 @@ def _runs_git(parsed: Parsed) -> bool:
     return any(os.path.basename(token) == "git" for token in parsed.argv)
 
 
+def _which(token: str, path: str) -> str | None:
+    """``shutil.which(token, path=path)`` for a bare name on the child's PATH (absolute entries, no
+    repeats: ``child_path``), with one stat per entry instead of two and an access check."""
+    for folder in path.split(os.pathsep):
+        if not os.path.isabs(folder):  # an empty or relative entry would look in the server's cwd
+            continue
+        candidate = os.path.join(folder, token)
+        try:
+            mode = os.stat(candidate).st_mode
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISDIR(mode) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def _program(parsed: Parsed, cwd: Path, env_path: str, ctx: ToolContext, settings: ShellSettings) -> str:
     """The absolute path to execute for argv[0], found the way policy normalised it."""
     token = parsed.argv[0]
@@ -157,7 +173,7 @@ def _program(parsed: Parsed, cwd: Path, env_path: str, ctx: ToolContext, setting
         if not os.access(path, os.X_OK):
             raise ToolError(f"program {token!r} is not executable")
         return path
-    found = shutil.which(token, path=env_path)
+    found = _which(token, env_path)
     if found is None:
         raise ToolError(
             f"program {token!r} was not found on PATH; check its name, or install it on the server"
