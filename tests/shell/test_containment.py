@@ -132,6 +132,8 @@ def _reapers_of(pid: int) -> list[int]:
 @pytest.mark.parametrize("mode", ["setsid", "double_fork", "stay"])
 def test_sigkilled_tollhouse_call_leaves_nothing_running(mode: str, workspace: Path) -> None:
     argv = [sys.executable, ESCAPE, mode, "p", "hang"]
+    # Policy names a program found on PATH by its bare name (an activated venv puts this one there).
+    forms = [shlex.join(argv), shlex.join([os.path.basename(sys.executable), *argv[1:]])]
     write_config(
         workspace,
         f"""
@@ -141,7 +143,7 @@ def test_sigkilled_tollhouse_call_leaves_nothing_running(mode: str, workspace: P
         [[rules]]
         id = "escape"
         tools = ["shell_run"]
-        argv = [{json.dumps(shlex.join(argv))}]
+        argv = {json.dumps(forms)}
         effect = "allow"
         """,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import anyio
@@ -92,3 +93,29 @@ async def test_sandbox_has_no_network_and_protects_state(ws: Path) -> None:
     finally:
         listener.close()
     await anyio.sleep(0)
+
+
+async def test_a_program_under_tmp_stays_runnable_and_nothing_else_there_shows(
+    tmp_path: Path, ws: Path
+) -> None:
+    """The sandbox mounts an empty /tmp; a program installed below it (a CI job's virtual environment)
+    comes back read-only, its own top folder only. The workspace (also under /tmp here) stays writable."""
+    status = sandbox_status()
+    if not status.available:
+        if os.environ.get("CI"):
+            pytest.fail(f"bubblewrap does not work on this CI machine: {status.detail}")
+        pytest.skip(f"bubblewrap does not work on this machine: {status.detail}")
+    tools = Path(tempfile.mkdtemp(prefix="tollhouse-prog-", dir="/tmp")) / "bin"
+    tools.mkdir()
+    neighbour = Path(tempfile.mkdtemp(prefix="tollhouse-neighbour-", dir="/tmp"))
+    try:
+        (neighbour / "private.txt").write_text("not for the sandbox")
+        prog = tools / "hello"
+        prog.write_text(f"#!/bin/sh\necho hello; cat {neighbour}/private.txt; touch {tools}/planted\n")
+        prog.chmod(0o755)
+        out = await Runner(make_config(ws, SANDBOXED))(argv=[str(prog)])
+        assert out.sandboxed and out.stdout == "hello\n", out.stderr
+        assert "No such file" in out.stderr and not (tools / "planted").exists()
+    finally:
+        shutil.rmtree(tools.parent)
+        shutil.rmtree(neighbour)

@@ -103,14 +103,17 @@ def require_sandbox(path: str | None = None) -> SandboxStatus:
     return status
 
 
-def _home_tops(home: Path, dirs: list[str]) -> list[Path]:
+def _program_tops(hidden: Path, dirs: list[str]) -> list[Path]:
+    """The folders right below ``hidden`` (a folder the sandbox replaces with an empty one) that hold
+    a PATH entry or the program itself, so they can come back read-only: programs installed under
+    home (pyenv, cargo, ~/.local) or under /tmp (a CI job's virtual environment) stay runnable."""
     tops: dict[Path, None] = {}
     for entry in dirs:
         if not entry or not os.path.isabs(entry):
             continue
         for candidate in (Path(entry), Path(os.path.realpath(entry))):
-            if candidate != home and candidate.is_relative_to(home):
-                top = home / candidate.relative_to(home).parts[0]
+            if candidate != hidden and candidate.is_relative_to(hidden):
+                top = hidden / candidate.relative_to(hidden).parts[0]
                 if top.is_dir():
                     tops[top] = None
     return list(tops)
@@ -137,12 +140,16 @@ def wrap(
         "--tmpfs",
         "/run",
     ]
+    program_dirs = [*path.split(os.pathsep), os.path.dirname(argv[0])]
+    for top in _program_tops(Path("/tmp"), program_dirs):  # noqa: S108 - the folder hidden above
+        if not any(r.is_relative_to(top) or top.is_relative_to(r) for r in writable):
+            out += ["--ro-bind", str(top), str(top)]
     # Hide the home folder (keys, tokens, shell history) unless a root lives inside it or is it.
     if home and os.path.isdir(home) and not any(Path(home).is_relative_to(r) for r in writable):
         out += ["--tmpfs", home]
-        # Programs installed under home (pyenv, cargo, ~/.local) stay usable: the top folder holding
-        # each PATH entry and the program itself comes back read-only; ~/.ssh and friends stay hidden.
-        for top in _home_tops(Path(home), [*path.split(os.pathsep), os.path.dirname(argv[0])]):
+        # The top folder holding each PATH entry and the program comes back read-only; ~/.ssh and
+        # friends stay hidden.
+        for top in _program_tops(Path(home), program_dirs):
             out += ["--ro-bind", str(top), str(top)]
     for root in writable:
         out += ["--bind", str(root), str(root)]
