@@ -115,3 +115,29 @@ def test_every_consistency_proof_up_to_33_leaves_and_forks_fail() -> None:
             if proof:
                 assert not verify_consistency(old, new, old_root, new_root, proof[:-1])
     assert not verify_consistency(5, 4, EMPTY_ROOT, EMPTY_ROOT, [])
+
+
+def test_frontier_extend_equals_append_for_every_cut() -> None:
+    """The bulk path verify uses lands on the same compact range as one append per leaf."""
+    import os
+    import random
+
+    from tollhouse.receipts.merkle import Frontier, root_of
+
+    rng = random.Random(9162)
+    for n in [0, 1, 2, 3, 7, 8, 9, 64, 65, 200, 1023, 1025]:
+        leaves = [os.urandom(32) for _ in range(n)]
+        one = Frontier()
+        for leaf in leaves:
+            one.append(leaf)
+        bulk = Frontier()
+        i = 0
+        while i < n:
+            j = rng.randint(i, n)
+            bulk.extend(leaves[i:j])
+            i = j
+            step = Frontier()
+            for leaf in leaves[:i]:
+                step.append(leaf)
+            assert (bulk.stack, bulk.size) == (step.stack, step.size)
+        assert bulk.root() == one.root() == root_of(leaves)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,6 +20,8 @@ _SEQ = SORTED_FIELDS.index("seq")
 _PREV = SORTED_FIELDS.index("prev_hash")
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _sha = hashlib.sha256
+_BATCH = 4096  # leaves hashed into the Merkle frontier together on the fast path
+_PROGRESS = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -200,12 +202,77 @@ class Verifier:
         if expected:
             self._check(seq, expected, stored)
 
+    def feed_canonical(
+        self,
+        rows: Iterable[Sequence[Any]],
+        progress: Callable[[int, int], None] | None = None,
+        total: int = 0,
+    ) -> bool:
+        """Verify's fast path: feed ``(text, seq, prev_hash, hash)`` rows whose ``text`` SQLite wrote
+        as the row's canonical JSON (``sqljson``). Does what ``feed`` does for a row that holds (hash,
+        seq, link, leaf, checkpoints), with the Merkle leaves added in bulk. False at the first row
+        or checkpoint that does not hold: the verifier is then spent and the caller runs ``feed``
+        on a new one, which says what is wrong."""
+        if self.intact is not None:
+            return False
+        sha, fromhex, expects = _sha, bytes.fromhex, self.expects
+        stops = iter([*sorted(s for s in expects if s > self.count), 0])
+        stop = next(stops)
+        start = count = self.count
+        prev, prev2 = self.prev, self.prev2
+        batch: list[str] = []
+        for text, seq, linked, stored in rows:
+            count += 1
+            if text is None or seq != count or linked != prev or sha(text.encode()).hexdigest() != stored:
+                return False
+            prev2, prev = prev, stored
+            batch.append(stored)
+            if count == stop or len(batch) == _BATCH:
+                self.frontier.extend([sha(b"\x00" + fromhex(h)).digest() for h in batch])
+                batch = []
+                self.count, self.prev, self.prev2 = count, prev, prev2
+                if count == stop:
+                    if not self._check(count, expects[count], stored):
+                        return False
+                    stop = next(stops)
+                done = count - start
+                if progress is not None and done // _PROGRESS > (done - _BATCH) // _PROGRESS:
+                    progress(done, total)
+        self.frontier.extend([sha(b"\x00" + fromhex(h)).digest() for h in batch])
+        self.count, self.prev, self.prev2 = count, prev, prev2
+        if progress is not None:
+            progress(count, total)
+        return True
+
+    def join_range(self, first_prev: str, blob: bytes) -> bool:
+        """Take the entries after ``count`` that another process checked (``hash_range.py``): they
+        link to this chain's head (``first_prev``); ``blob`` holds each one's digest and leaf hash.
+        Extends the tree and checks the checkpoints in that range, as ``feed_canonical`` would."""
+        n = len(blob) // 64
+        if self.intact is not None or first_prev != self.prev or n == 0 or len(blob) != n * 64:
+            return False
+        leaves = [blob[i + 32 : i + 64] for i in range(0, len(blob), 64)]
+        start = self.count
+        pos = 0
+        for stop in sorted(s for s in self.expects if start < s <= start + n):
+            self.frontier.extend(leaves[pos : stop - start])
+            pos = stop - start
+            if not self._check(stop, self.expects[stop], blob[(pos - 1) * 64 : (pos - 1) * 64 + 32].hex()):
+                return False
+        self.frontier.extend(leaves[pos:])
+        self.count = start + n
+        last = blob[(n - 1) * 64 : (n - 1) * 64 + 32].hex()
+        self.prev2, self.prev = (blob[(n - 2) * 64 : (n - 2) * 64 + 32].hex() if n > 1 else self.prev), last
+        return True
+
     def _break(self, i: int, problem: tuple[int, str]) -> None:
         self.problems.append(problem)
         self.intact = i
 
-    def _check(self, seq: int, expected: list[_Expect], head: str) -> None:
+    def _check(self, seq: int, expected: list[_Expect], head: str) -> bool:
+        """Check the signed roots (or v1 heads) at ``seq``; False when one disagrees."""
         root = self.frontier.root()
+        ok = True
         for e in expected:
             if (e.root is not None and e.root != root) or (e.head is not None and e.head != head):
                 if e.anchor:
@@ -222,8 +289,10 @@ class Verifier:
                             "altered and the chain re-hashed",
                         )
                     )
+                ok = False
                 continue
             self.last_good = max(self.last_good, seq)
+        return ok
 
     def _diagnose(self, row: Sequence[Any], i: int) -> tuple[int, str]:
         seq = i + 1
