@@ -214,3 +214,39 @@ def test_other_declared_types_take_the_slow_path(tmp_path: Path, monkeypatch: py
     assert sqlite_agrees(conn) is False
     results = _three_ways(src / "receipts.db", monkeypatch)
     assert results[0][0].ok and results[0][0] == results[1][0] == results[2][0]
+
+
+def test_no_second_process_still_verifies(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When no second interpreter can start, the fast path runs in this one; a child that dies or
+    says nothing sends verify to the slow path. Both give the slow path's result."""
+    expected = verify_db(generated)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(parallel.sys, "executable", str(generated.parent / "no-such-python"))
+    assert verify_db(generated) == expected
+    monkeypatch.setattr(parallel.sys, "executable", "/bin/true")  # exits 0, writes nothing
+    assert verify_db(generated) == expected
+
+
+@pytest.mark.parametrize("min_entries", [10**9, 1])
+def test_a_good_store_never_reaches_the_slow_path(
+    generated: Path, monkeypatch: pytest.MonkeyPatch, min_entries: int
+) -> None:
+    """The comparisons above would hold trivially if the fast path always gave up: it must not."""
+    from tollhouse.receipts.verifier import Verifier
+
+    joined: list[bool] = []
+    join = Verifier.join_range
+
+    def spy(self: Verifier, first_prev: str, blob: bytes) -> bool:
+        joined.append(join(self, first_prev, blob))
+        return joined[-1]
+
+    def slow(*args: object, **kw: object) -> None:
+        raise AssertionError("the slow path ran on a good store")
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", min_entries)
+    monkeypatch.setattr(Verifier, "join_range", spy)
+    monkeypatch.setattr(verify, "verify_rows", slow)
+    result = verify_db(generated)
+    assert result.ok and result.count == 240
+    assert joined == ([True] if min_entries == 1 else [])

@@ -43,11 +43,14 @@ def feed_fast(
         return v.feed_canonical(conn.execute(_SELECT, (since,)), progress, total)
     mid = since + n * 45 // 100  # this process also joins the halves: the other takes a little more
     uri = f"{db_path.resolve().as_uri()}?mode=ro"
-    child = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(_WORKER), uri, _SELECT_RANGE, str(mid + 1), str(last)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    try:  # the same interpreter, so the same SQLite library sqlite_agrees checked
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(_WORKER), uri, _SELECT_RANGE, str(mid + 1), str(last)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:  # no interpreter to start (embedded, or out of processes): one process it is
+        return v.feed_canonical(conn.execute(_SELECT, (since,)), progress, total)
     try:
         ok = v.feed_canonical(conn.execute(_SELECT_RANGE, (since, mid)), progress, total) and v.count == mid
         out = child.communicate()[0] if ok else b""
