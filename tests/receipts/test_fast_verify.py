@@ -237,8 +237,8 @@ def test_a_good_store_never_reaches_the_slow_path(
     joined: list[bool] = []
     join = Verifier.join_range
 
-    def spy(self: Verifier, first_prev: str, blob: bytes) -> bool:
-        joined.append(join(self, first_prev, blob))
+    def spy(self: Verifier, part: dict, last: int) -> bool:
+        joined.append(join(self, part, last))
         return joined[-1]
 
     def slow(*args: object, **kw: object) -> None:

@@ -141,3 +141,21 @@ def test_frontier_extend_equals_append_for_every_cut() -> None:
                 step.append(leaf)
             assert (bulk.stack, bulk.size) == (step.stack, step.size)
         assert bulk.root() == one.root() == root_of(leaves)
+
+
+def test_frontier_push_refuses_a_subtree_that_would_not_be_aligned() -> None:
+    import pytest
+
+    from tollhouse.receipts.merkle import Frontier
+
+    f = Frontier()
+    f.extend([bytes(32)] * 3)
+    for k in (1, 2, 5, -1):
+        with pytest.raises(ValueError, match="cannot follow 3 leaves"):
+            f.push(bytes(32), k)
+    with pytest.raises(ValueError):
+        f.push(b"short", 0)
+    assert f.size == 3  # nothing was taken
+    f.push(bytes(32), 0)
+    f.push(bytes(32), 2)
+    assert f.size == 8 and len(f.stack) == 1

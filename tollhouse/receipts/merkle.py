@@ -79,11 +79,14 @@ class Frontier:
             while len(level) > 1:
                 it = iter(level)
                 level = [_sha(b"\x01" + left + right).digest() for left, right in zip(it, it, strict=True)]
-            self._push(level[0], k)
+            self.push(level[0], k)
             i += 1 << k
 
-    def _push(self, node: bytes, k: int) -> None:
-        """Add the root of a perfect subtree of 2**k leaves; ``size`` is a multiple of 2**k."""
+    def push(self, node: bytes, k: int) -> None:
+        """Add the root of a perfect subtree of 2**k leaves; ValueError unless ``size`` is a
+        multiple of 2**k (the subtree would not be aligned)."""
+        if k < 0 or self.size & ((1 << k) - 1) or len(node) != 32:
+            raise ValueError(f"a subtree of 2**{k} leaves cannot follow {self.size} leaves")
         stack = self.stack
         stack.append(node)
         n = self.size >> k

@@ -244,25 +244,31 @@ class Verifier:
             progress(count, total)
         return True
 
-    def join_range(self, first_prev: str, blob: bytes) -> bool:
-        """Take the entries after ``count`` that another process checked (``hash_range.py``): they
-        link to this chain's head (``first_prev``); ``blob`` holds each one's digest and leaf hash.
-        Extends the tree and checks the checkpoints in that range, as ``feed_canonical`` would."""
-        n = len(blob) // 64
-        if self.intact is not None or first_prev != self.prev or n == 0 or len(blob) != n * 64:
+    def join_range(self, part: dict[str, Any], last: int) -> bool:
+        """Take entries ``count+1..last`` that another process checked (``hash_range.py``): they
+        link to this chain's head; ``part`` holds the compact range of their Merkle leaves (and its
+        head hash) at each checkpoint size in the range and at ``last``. Checks those checkpoints as
+        ``feed_canonical`` would, and moves the head to ``last``."""
+        if self.intact is not None or part.get("first_prev") != self.prev:
             return False
-        leaves = [blob[i + 32 : i + 64] for i in range(0, len(blob), 64)]
-        start = self.count
-        pos = 0
-        for stop in sorted(s for s in self.expects if start < s <= start + n):
-            self.frontier.extend(leaves[pos : stop - start])
-            pos = stop - start
-            if not self._check(stop, self.expects[stop], blob[(pos - 1) * 64 : (pos - 1) * 64 + 32].hex()):
-                return False
-        self.frontier.extend(leaves[pos:])
-        self.count = start + n
-        last = blob[(n - 1) * 64 : (n - 1) * 64 + 32].hex()
-        self.prev2, self.prev = (blob[(n - 2) * 64 : (n - 2) * 64 + 32].hex() if n > 1 else self.prev), last
+        base = self.frontier
+        wanted = sorted(s for s in self.expects if self.count < s <= last)
+        at = {s: (head, nodes) for s, head, nodes in part["at"]}
+        if sorted(at) != wanted:
+            return False
+        try:
+            for size in wanted:
+                head, nodes = at[size]
+                self.frontier = _joined(base, nodes, size)
+                if not self._check(size, self.expects[size], head):
+                    return False
+            self.frontier = _joined(base, part["end"], last)
+        except (ValueError, TypeError):
+            self.frontier = base
+            return False
+        self.count = last
+        self.prev2 = part["prev2"] if part["prev2"] is not None else self.prev
+        self.prev = part["last"]
         return True
 
     def _break(self, i: int, problem: tuple[int, str]) -> None:
@@ -365,6 +371,18 @@ class Verifier:
             seq, reason = min(self.problems, key=lambda p: p[0])
             return VerifyResult(False, count, self.n_checkpoints, seq, reason, **common)  # type: ignore[arg-type]
         return VerifyResult(True, count, self.n_checkpoints, None, None, state=state, **common)  # type: ignore[arg-type]
+
+
+def _joined(base: Frontier, nodes: list[list[Any]], size: int) -> Frontier:
+    """``base`` extended by a compact range that starts where it ends ((level, hex) nodes, left to
+    right); ValueError unless it lands exactly on ``size``."""
+    f = Frontier()
+    f.stack, f.size = list(base.stack), base.size
+    for level, node in nodes:
+        f.push(bytes.fromhex(node), int(level))
+    if f.size != size:
+        raise ValueError(f"the joined range ends at {f.size}, not {size}")
+    return f
 
 
 def _int(text: str) -> int:
