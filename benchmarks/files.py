@@ -154,14 +154,15 @@ def serve_available() -> bool:
 
 
 async def stdio_part(rows: list[tuple[str, str]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    # The operator's home lies outside the workspace, as tollhouse requires (tools cannot reach it).
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as home_tmp:
         root = Path(tmp).resolve()
         (root / "file.txt").write_text(("0123456789abcdef" * 4 + "\n") * 63 + "\n")  # 4 KiB
         assert (root / "file.txt").stat().st_size == 4096
         (root / "bare_server.py").write_text(BARE)
         (root / "bare_loop.py").write_text(BARE_LOOP)
         (root / "tollhouse.toml").write_text(CONFIG)
-        home = root / "operator-home"
+        home = Path(home_tmp).resolve() / "operator-home"
         env = {
             "PYTHONPATH": str(REPO),
             "PATH": os.environ.get("PATH", ""),

@@ -115,3 +115,47 @@ def test_every_consistency_proof_up_to_33_leaves_and_forks_fail() -> None:
             if proof:
                 assert not verify_consistency(old, new, old_root, new_root, proof[:-1])
     assert not verify_consistency(5, 4, EMPTY_ROOT, EMPTY_ROOT, [])
+
+
+def test_frontier_extend_equals_append_for_every_cut() -> None:
+    """The bulk path verify uses lands on the same compact range as one append per leaf."""
+    import os
+    import random
+
+    from tollhouse.receipts.merkle import Frontier, root_of
+
+    rng = random.Random(9162)
+    for n in [0, 1, 2, 3, 7, 8, 9, 64, 65, 200, 1023, 1025]:
+        leaves = [os.urandom(32) for _ in range(n)]
+        one = Frontier()
+        for leaf in leaves:
+            one.append(leaf)
+        bulk = Frontier()
+        i = 0
+        while i < n:
+            j = rng.randint(i, n)
+            bulk.extend(leaves[i:j])
+            i = j
+            step = Frontier()
+            for leaf in leaves[:i]:
+                step.append(leaf)
+            assert (bulk.stack, bulk.size) == (step.stack, step.size)
+        assert bulk.root() == one.root() == root_of(leaves)
+
+
+def test_frontier_push_refuses_a_subtree_that_would_not_be_aligned() -> None:
+    import pytest
+
+    from tollhouse.receipts.merkle import Frontier
+
+    f = Frontier()
+    f.extend([bytes(32)] * 3)
+    for k in (1, 2, 5, -1):
+        with pytest.raises(ValueError, match="cannot follow 3 leaves"):
+            f.push(bytes(32), k)
+    with pytest.raises(ValueError):
+        f.push(b"short", 0)
+    assert f.size == 3  # nothing was taken
+    f.push(bytes(32), 0)
+    f.push(bytes(32), 2)
+    assert f.size == 8 and len(f.stack) == 1

@@ -88,3 +88,35 @@ async def test_memo_redactor_forgets_when_a_secret_is_added() -> None:
     for i in range(MEMO_SIZE + 10):  # bounded: old texts go first
         r.redact_text(f"filler text number {i}")
     assert len(r._clean) == MEMO_SIZE
+
+
+async def test_memo_redactor_json_memory_is_exact(state_dir: Path) -> None:
+    """JSON fields remembered as clean are skipped only while nothing could make them dirty: a secret
+    added later is redacted out of the very same text, and a dirty text is never remembered."""
+    from tollhouse.receipts.redaction import JSON_MEMO_MAX_CHARS, MEMO_SIZE, MemoRedactor
+
+    r = MemoRedactor()
+    store = await ReceiptStore.open(state_dir, redactor=r)
+    args = {"path": f"notes/{SECRET}.txt", "n": 2**53 - 1, "deep": [{"k": "\u00e9\x00"}]}
+    try:
+        await store.append(make_entry("intent", "c1", arguments=args))  # not a secret yet
+        await store.append(make_entry("intent", "c2", arguments=args))  # remembered: same text stored
+        assert len(r.clean_json) == 1
+        r.add_secret(SECRET)  # a credential resolved later
+        assert r.clean_json == {}
+        await store.append(make_entry("intent", "c3", arguments=args))
+        await store.append(make_entry("intent", "c4", arguments={"t": GITHUB}))
+        await store.append(make_entry("intent", "c5", arguments={"t": GITHUB}))
+        assert all(SECRET not in t and GITHUB not in t for t in r.clean_json)
+        for i in range(MEMO_SIZE + 5):  # bounded, oldest first; long texts are not kept at all
+            r.remember_clean_json(f'{{"i":{i}}}', {"i": i})
+        r.remember_clean_json('"' + "x" * JSON_MEMO_MAX_CHARS + '"', "x")
+        assert len(r.clean_json) == MEMO_SIZE and '{"i":0}' not in r.clean_json
+    finally:
+        await store.close()
+    rows = sqlite3.connect(state_dir / "receipts.db").execute("SELECT call_id, arguments FROM receipts")
+    stored = dict(rows.fetchall())
+    assert stored["c1"] == stored["c2"] and SECRET in stored["c1"]
+    assert SECRET not in stored["c3"] and "[REDACTED:secret]" in stored["c3"]
+    assert GITHUB not in stored["c4"] and stored["c4"] == stored["c5"]
+    assert verify_db(state_dir / "receipts.db").ok

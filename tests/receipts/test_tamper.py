@@ -15,10 +15,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.receipts.conftest import attacker, fill, reference_hash, row, write_row
-from tollhouse.receipts import verify_db
+from tollhouse.receipts import parallel, verify_db
 from tollhouse.receipts.merkle import leaf_hash, root_of
 from tollhouse.receipts.note import origin_for, sign_checkpoint
 from tollhouse.receipts.signing import key_id_of, load_public_key, public_key_path
+
+
+@pytest.fixture(autouse=True, params=["one process", "two processes"])
+def _verify_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every attack is verified by the fast path in one process and split over two (parallel.py)."""
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 10**9 if request.param == "one process" else 1)
 
 
 @pytest.fixture

@@ -66,6 +66,36 @@ class Frontier:
             n >>= 1
         self.size += 1
 
+    def extend(self, leaves: list[bytes]) -> None:
+        """``append`` each leaf, in bulk: the leaves are cut into the perfect subtrees the tree
+        aligns them to, each hashed level by level (same nodes, a fraction of the calls)."""
+        i, n = 0, len(leaves)
+        while i < n:
+            size = self.size
+            k = (size & -size).bit_length() - 1 if size else n.bit_length()  # size's lowest set bit
+            while (1 << k) > n - i:
+                k -= 1
+            level = leaves[i : i + (1 << k)]
+            while len(level) > 1:
+                it = iter(level)
+                level = [_sha(b"\x01" + left + right).digest() for left, right in zip(it, it, strict=True)]
+            self.push(level[0], k)
+            i += 1 << k
+
+    def push(self, node: bytes, k: int) -> None:
+        """Add the root of a perfect subtree of 2**k leaves; ValueError unless ``size`` is a
+        multiple of 2**k (the subtree would not be aligned)."""
+        if k < 0 or self.size & ((1 << k) - 1) or len(node) != 32:
+            raise ValueError(f"a subtree of 2**{k} leaves cannot follow {self.size} leaves")
+        stack = self.stack
+        stack.append(node)
+        n = self.size >> k
+        while n & 1:
+            right = stack.pop()
+            stack[-1] = _sha(b"\x01" + stack[-1] + right).digest()
+            n >>= 1
+        self.size += 1 << k
+
     def root(self) -> bytes:
         if not self.stack:
             return EMPTY_ROOT

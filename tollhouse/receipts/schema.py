@@ -70,8 +70,10 @@ _SORTED_HASHED = tuple(sorted(HASHED_FIELDS))
 
 
 def json_text(value: Any) -> str:
-    """Canonical JSON text for a structured field (sorted keys, no spaces, UTF-8 as is)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    """Canonical JSON text for a structured field (sorted keys, no spaces, UTF-8 as is).
+
+    ``json.dumps`` with these options builds this very encoder on every call; it is built once."""
+    return _encode(value)
 
 
 def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
@@ -131,11 +133,14 @@ def make_entry(kind: str, call_id: str | None = None, **fields: Any) -> dict[str
         raise ValueError(_field_message(unknown, set()))
     entry: dict[str, Any] = dict.fromkeys(INPUT_FIELDS)
     entry.update(fields, kind=kind, call_id=call_id)
+    encoded: dict[str, Any] = {}
     for name in JSON_FIELDS:
         value = entry[name]
         if value is not None and not isinstance(value, str):
             entry[name] = json_text(value)
-    return validate_entry(entry)
+            if type(value) is dict or type(value) is list:  # what its text decodes to: no need to decode
+                encoded[name] = value
+    return validate_entry(entry, encoded)
 
 
 def _field_message(unknown: set[str], missing: set[str]) -> str:
@@ -235,10 +240,14 @@ def redact_entry(entry: Mapping[str, Any], redactor: Any) -> tuple[dict[str, Any
     if not isinstance(entry, Mapping):
         return entry, decoded_json  # type: ignore[return-value]  # validate_entry says what is wrong
     out = dict(entry)
+    clean = getattr(redactor, "clean_json", None)  # MemoRedactor: JSON texts that redact to themselves
     for name, value in out.items():
         if type(value) is not str or name in _NOT_TEXT:
             continue
         if name in JSON_FIELDS:
+            if clean is not None and value in clean:
+                decoded_json[name] = clean[value]
+                continue
             try:
                 decoded = _json_value(value)
             except ValueError:
@@ -246,6 +255,8 @@ def redact_entry(entry: Mapping[str, Any], redactor: Any) -> tuple[dict[str, Any
             redacted = redactor.redact(decoded)
             if redacted != decoded:
                 out[name] = json_text(redacted)
+            elif clean is not None:
+                redactor.remember_clean_json(value, decoded)
             decoded_json[name] = redacted
         else:
             out[name] = redactor.redact_text(value)

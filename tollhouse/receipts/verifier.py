@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,6 +20,8 @@ _SEQ = SORTED_FIELDS.index("seq")
 _PREV = SORTED_FIELDS.index("prev_hash")
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _sha = hashlib.sha256
+_BATCH = 4096  # leaves hashed into the Merkle frontier together on the fast path
+_PROGRESS = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -200,12 +202,83 @@ class Verifier:
         if expected:
             self._check(seq, expected, stored)
 
+    def feed_canonical(
+        self,
+        rows: Iterable[Sequence[Any]],
+        progress: Callable[[int, int], None] | None = None,
+        total: int = 0,
+    ) -> bool:
+        """Verify's fast path: feed ``(text, seq, prev_hash, hash)`` rows whose ``text`` SQLite wrote
+        as the row's canonical JSON (``sqljson``). Does what ``feed`` does for a row that holds (hash,
+        seq, link, leaf, checkpoints), with the Merkle leaves added in bulk. False at the first row
+        or checkpoint that does not hold: the verifier is then spent and the caller runs ``feed``
+        on a new one, which says what is wrong."""
+        if self.intact is not None:
+            return False
+        sha, fromhex, expects = _sha, bytes.fromhex, self.expects
+        stops = iter([*sorted(s for s in expects if s > self.count), 0])
+        stop = next(stops)
+        start = count = self.count
+        prev, prev2 = self.prev, self.prev2
+        batch: list[str] = []
+        for text, seq, linked, stored in rows:
+            count += 1
+            if text is None or seq != count or linked != prev or sha(text.encode()).hexdigest() != stored:
+                return False
+            prev2, prev = prev, stored
+            batch.append(stored)
+            if count == stop or len(batch) == _BATCH:
+                self.frontier.extend([sha(b"\x00" + fromhex(h)).digest() for h in batch])
+                batch = []
+                self.count, self.prev, self.prev2 = count, prev, prev2
+                if count == stop:
+                    if not self._check(count, expects[count], stored):
+                        return False
+                    stop = next(stops)
+                done = count - start
+                if progress is not None and done // _PROGRESS > (done - _BATCH) // _PROGRESS:
+                    progress(done, total)
+        self.frontier.extend([sha(b"\x00" + fromhex(h)).digest() for h in batch])
+        self.count, self.prev, self.prev2 = count, prev, prev2
+        if progress is not None:
+            progress(count, total)
+        return True
+
+    def join_range(self, part: dict[str, Any], last: int) -> bool:
+        """Take entries ``count+1..last`` that another process checked (``hash_range.py``): they
+        link to this chain's head; ``part`` holds the compact range of their Merkle leaves (and its
+        head hash) at each checkpoint size in the range and at ``last``. Checks those checkpoints as
+        ``feed_canonical`` would, and moves the head to ``last``."""
+        if self.intact is not None or part.get("first_prev") != self.prev:
+            return False
+        base = self.frontier
+        wanted = sorted(s for s in self.expects if self.count < s <= last)
+        at = {s: (head, nodes) for s, head, nodes in part["at"]}
+        if sorted(at) != wanted:
+            return False
+        try:
+            for size in wanted:
+                head, nodes = at[size]
+                self.frontier = _joined(base, nodes, size)
+                if not self._check(size, self.expects[size], head):
+                    return False
+            self.frontier = _joined(base, part["end"], last)
+        except (ValueError, TypeError):
+            self.frontier = base
+            return False
+        self.count = last
+        self.prev2 = part["prev2"] if part["prev2"] is not None else self.prev
+        self.prev = part["last"]
+        return True
+
     def _break(self, i: int, problem: tuple[int, str]) -> None:
         self.problems.append(problem)
         self.intact = i
 
-    def _check(self, seq: int, expected: list[_Expect], head: str) -> None:
+    def _check(self, seq: int, expected: list[_Expect], head: str) -> bool:
+        """Check the signed roots (or v1 heads) at ``seq``; False when one disagrees."""
         root = self.frontier.root()
+        ok = True
         for e in expected:
             if (e.root is not None and e.root != root) or (e.head is not None and e.head != head):
                 if e.anchor:
@@ -222,8 +295,10 @@ class Verifier:
                             "altered and the chain re-hashed",
                         )
                     )
+                ok = False
                 continue
             self.last_good = max(self.last_good, seq)
+        return ok
 
     def _diagnose(self, row: Sequence[Any], i: int) -> tuple[int, str]:
         seq = i + 1
@@ -296,6 +371,18 @@ class Verifier:
             seq, reason = min(self.problems, key=lambda p: p[0])
             return VerifyResult(False, count, self.n_checkpoints, seq, reason, **common)  # type: ignore[arg-type]
         return VerifyResult(True, count, self.n_checkpoints, None, None, state=state, **common)  # type: ignore[arg-type]
+
+
+def _joined(base: Frontier, nodes: list[list[Any]], size: int) -> Frontier:
+    """``base`` extended by a compact range that starts where it ends ((level, hex) nodes, left to
+    right); ValueError unless it lands exactly on ``size``."""
+    f = Frontier()
+    f.stack, f.size = list(base.stack), base.size
+    for level, node in nodes:
+        f.push(bytes.fromhex(node), int(level))
+    if f.size != size:
+        raise ValueError(f"the joined range ends at {f.size}, not {size}")
+    return f
 
 
 def _int(text: str) -> int:
