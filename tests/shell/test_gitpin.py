@@ -322,3 +322,57 @@ async def test_a_root_that_looks_like_a_bare_repository_is_not_used(ws: Path, tm
     status = await run(argv=["git", "status"])
     assert status.exit_code == 128 and "safe.bareRepository" in status.stderr, status.stderr
     assert not marker.exists()
+
+
+def _choosers(repo: Path, tmp_path: Path) -> dict[str, list[str]]:
+    return {
+        "-C": ["-C", "src"],
+        "-C twice": ["-C", ".", "-C", "src"],
+        "-C to a subfolder of it": ["-C", "src/sub"],
+        "--git-dir=": ["--git-dir=src/.git"],
+        "--git-dir": ["--git-dir", "src/.git"],
+        "--git-dir outside": [f"--git-dir={tmp_path / 'elsewhere'}"],
+        "--work-tree": ["--work-tree=src", "--git-dir=src/.git"],
+        "--bare": ["--bare"],
+        "-C outside": ["-C", str(tmp_path)],
+    }
+
+
+@pytest.mark.parametrize(
+    "chooser",
+    ["-C", "-C twice", "-C to a subfolder of it", "--git-dir=", "--git-dir", "--git-dir outside",
+     "--work-tree", "--bare", "-C outside"],
+)  # fmt: skip
+async def test_git_options_that_choose_another_repository_are_refused(
+    repo: Path, tmp_path: Path, chooser: str
+) -> None:
+    """Starting at the root does not help: -C, --git-dir, --work-tree and --bare move git to a nested
+    repository (whose diff.external ran in a review) just as a cwd would."""
+    marker = tmp_path / "MARKER"
+    src = repo / "src"
+    (src / "sub").mkdir()
+    git("init", "-q", cwd=src)
+    git("add", "a.txt", cwd=src)
+    git(*ID, "commit", "-qm", "x", cwd=src)
+    with open(src / ".git" / "config", "a", encoding="utf-8") as fh:
+        fh.write(f'[diff]\n\texternal = "touch {marker}"\n')
+    (src / "a.txt").write_text("three\n")
+    _handmade_repo(tmp_path / "elsewhere", f'[diff]\n\texternal = "touch {marker}"\n')
+    options = _choosers(repo, tmp_path)[chooser]
+    git(*options, "diff", cwd=repo)
+    assert chooser in ("--bare", "-C outside", "--git-dir outside") or marker.exists(), "not a real attack"
+    marker.unlink(missing_ok=True)
+    run = Runner(make_config(repo))
+    for argv in (["git", *options, "diff"], ["timeout", "30", "git", *options, "diff"]):
+        with pytest.raises(PolicyDenied) as info:
+            await run(argv=argv)
+        assert info.value.rule == "shell.nested_repo", str(info.value)
+        assert "workspace's own" in str(info.value) or "outside the workspace" in str(info.value)
+    assert not marker.exists()
+
+
+async def test_git_options_naming_the_workspace_repository_still_work(repo: Path) -> None:
+    run = Runner(make_config(repo))
+    for options in (["-C", "src"], ["-C", "."], ["--git-dir=.git"], ["--work-tree=.", "--git-dir", ".git"]):
+        out = await run(argv=["git", *options, "status", "--short"])
+        assert out.exit_code == 0 and "a.txt" in out.stdout, (options, out.stderr)

@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 
 from tollhouse.tools.base import PolicyDenied
+from tollhouse.tools.shell.gitspec import GIT_GLOBAL_VALUES
 
 # git variables a call may set: identity and dates only. Every other GIT_* chooses a repository, a
 # config, a program to run or a file to write (GIT_TRACE=/path), so it is refused.
@@ -103,3 +104,49 @@ def check_git_repository(cwd: Path, root: Path) -> None:
                 "that repository, or remove it",
             )
         folder = folder.parent
+
+
+_CHOOSERS = ("-C", "--git-dir", "--work-tree")
+
+
+def check_git_options(argv: list[str], cwd: Path, root: Path) -> None:
+    """Refuse git options that choose another repository than the root's own, wherever git appears in
+    ``argv`` (as the program or under a wrapper): ``-C DIR`` moves where discovery starts, so the folder
+    it lands in is judged like ``cwd``; ``--git-dir`` must name the root's own ``.git`` and
+    ``--work-tree`` the root itself; ``--bare`` makes the current folder the repository."""
+    for start, token in enumerate(argv):
+        if os.path.basename(token) != "git":
+            continue
+        where = cwd
+        i = start + 1
+        while i < len(argv) and argv[i].startswith("-"):
+            word = argv[i]
+            name, eq, attached = word.partition("=")
+            if word == "--bare":
+                _refuse("--bare makes the current folder the repository")
+            if name in GIT_GLOBAL_VALUES:
+                value = attached if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+                i += 1 if eq else 2
+                if name not in _CHOOSERS:
+                    continue
+                target = Path(os.path.realpath(where / value))
+                if not target.is_relative_to(root):
+                    _refuse(f"{name} {value!r} leads outside the workspace")
+                if name == "-C":
+                    where = target
+                    check_cwd(where, root)
+                    check_git_repository(where, root)
+                elif name == "--git-dir" and target != root / ".git":
+                    _refuse(f"--git-dir {value!r} is not the workspace's own .git")
+                elif name == "--work-tree" and target != root:
+                    _refuse(f"--work-tree {value!r} is not the workspace root")
+                continue
+            i += 1
+
+
+def _refuse(why: str) -> None:
+    raise PolicyDenied(
+        "shell.nested_repo",
+        f"{why}: tollhouse runs git only on the workspace's own repository (another repository's config "
+        "can run commands: core.fsmonitor, diff.external, aliases)",
+    )

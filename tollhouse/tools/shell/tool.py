@@ -216,6 +216,8 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
     gitpin.check_cwd(where.abs, home)
     if _runs_git(parsed):
         gitpin.check_git_repository(where.abs, home)
+        if parsed.mode == "argv":
+            gitpin.check_git_options(list(parsed.argv), where.abs, home)
     env = _environment(settings, args.env, pins.pinned_env(ctx.workspace.roots, home))
     timeout = min(args.timeout_s or settings.default_timeout_s, settings.max_timeout_s)
 
