@@ -291,17 +291,22 @@ def _supervisor_loop(sock: socket.socket) -> None:
                         os.close(fd)
 
 
-def _adopted(supervisors: set[int]) -> None:
-    """Reap ended supervisors; kill every other process that came to the zygote: the command and
-    escapees of a supervisor that was killed (a command can SIGKILL its own parent)."""
+def _reap_ended(supervisors: set[int]) -> None:
+    """Collect every child that has ended, forgetting it if it was a supervisor."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break
+            return
         if pid == 0:
-            break
+            return
         supervisors.discard(pid)
+
+
+def _adopted(supervisors: set[int]) -> None:
+    """Reap ended supervisors; kill every other process that came to the zygote: the command and
+    escapees of a supervisor that was killed (a command can SIGKILL its own parent)."""
+    _reap_ended(supervisors)
     spare = frozenset(supervisors)
     for _ in range(100):
         strays = _descendants(os.getpid(), spare)
@@ -311,14 +316,7 @@ def _adopted(supervisors: set[int]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.001)
-        while True:  # reap the strays that were our children
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            supervisors.discard(pid)
+        _reap_ended(supervisors)  # the strays that were our children
 
 
 def serve(sock: socket.socket, grow: int, pool: int) -> None:
