@@ -206,33 +206,24 @@ def scrub_result(value: Any) -> int:
     GitHub too (a branch name may hold bidi controls). Prose and code were shaped already, code with
     its invisible characters turned into visible markers, so this pass changes nothing there.
     """
-    count = 0
     if isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            item = getattr(value, name)
-            if isinstance(item, str):
-                clean, n = strip_invisible(item)
-                if n:
-                    setattr(value, name, clean)
-                    count += n
-            else:
-                count += scrub_result(item)
+        slots: Any = [(name, getattr(value, name)) for name in type(value).model_fields]
+        put = lambda name, clean: setattr(value, name, clean)  # noqa: E731
     elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                clean, n = strip_invisible(item)
-                value[i] = clean
-                count += n
-            else:
-                count += scrub_result(item)
+        slots, put = list(enumerate(value)), value.__setitem__
     elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, str):
-                clean, n = strip_invisible(item)
-                value[key] = clean
+        slots, put = list(value.items()), value.__setitem__
+    else:
+        return 0
+    count = 0
+    for slot, item in slots:
+        if isinstance(item, str):
+            clean, n = strip_invisible(item)
+            if n:
+                put(slot, clean)
                 count += n
-            else:
-                count += scrub_result(item)
+        else:
+            count += scrub_result(item)
     return count
 
 
