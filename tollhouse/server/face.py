@@ -24,6 +24,7 @@ from tollhouse.gate.catalogue import Publish
 from tollhouse.gate.types import Call
 from tollhouse.server.approvals import ElicitationApprover, SpentApprovals
 from tollhouse.server.case_resources import install_case_notifications
+from tollhouse.server.pagination import refuse_unknown_cursors
 from tollhouse.server.resources import RESOURCE_MODULES, ResourceCatalogue, ResourceNotFound, ResourceRequest
 from tollhouse.server.results import fit_event, outcome_to_result, spec_to_tool
 from tollhouse.server.roots import ClientRoots
@@ -119,6 +120,7 @@ class McpFace:
         security = RequestStateSecurity.ephemeral(ttl=float(config.approval_ttl_s), audience=SERVER_NAME)
         self.server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
         self.server.middleware.append(self._receipt_malformed_calls)
+        self.server.middleware.append(refuse_unknown_cursors)
 
     # -- identity of a request ----------------------------------------------------------------------
 

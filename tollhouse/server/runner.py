@@ -139,7 +139,10 @@ def _transport_security(settings: HttpSettings, port: int) -> Any:
 
 def _bind(settings: HttpSettings) -> socket.socket:
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: accepted sockets inherit the listener's proto, and asyncio only sets
+    # TCP_NODELAY on a transport whose socket says IPPROTO_TCP. Without it Nagle meets delayed ACK
+    # and every response on a kept-alive connection stalls ~40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
     sock.listen(128)
@@ -152,6 +155,7 @@ async def serve_http(config: Config, settings: HttpSettings, publish: Any = None
     from mcp.server.auth.settings import AuthSettings
 
     from tollhouse.gate import Gate
+    from tollhouse.server import http_edges
     from tollhouse.server.face import McpFace
     from tollhouse.server.http_auth import (
         StaticTokenVerifier,
@@ -198,6 +202,7 @@ async def serve_http(config: Config, settings: HttpSettings, publish: Any = None
             auth=auth,
             token_verifier=verifier,
         )
+        http_edges.install(face.server.session_manager)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         watch = _watch(gate, "mcp-http")
         _say(f"serving MCP over HTTP at {settings.url}" + (" (bearer token required)" if verifier else ""))
