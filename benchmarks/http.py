@@ -138,17 +138,18 @@ async def timed(client: Client, tool: str, path: str, n: int) -> list[float]:
     return out
 
 
-async def main(n: int) -> None:
+async def main(n: int, http_section: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         home = Path(tmp) / "home"
         root.mkdir()
-        (root / "tollhouse.toml").write_text(CONFIG)
+        config = CONFIG + (f"\n[http]\n{http_section}\n" if http_section else "")
+        (root / "tollhouse.toml").write_text(config)
         (root / "data.txt").write_text("x" * 4095 + "\n")
         os.environ["TOLLHOUSE_HOME"] = str(home)
         from tollhouse.trust import record_trust
 
-        record_trust(root / "tollhouse.toml", CONFIG)
+        record_trust(root / "tollhouse.toml", config)
         bare, bare_url = start_bare(root)
         toll, toll_url, token = start_tollhouse(root, home)
         try:
@@ -193,4 +194,11 @@ async def main(n: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=400)
-    anyio.run(main, ap.parse_args().calls)
+    ap.add_argument(
+        "--http-config",
+        default="",
+        metavar="TOML",
+        help='lines for tollhouse\'s [http] table, e.g. \'event_store = "off"\' to compare settings',
+    )
+    a = ap.parse_args()
+    anyio.run(main, a.calls, a.http_config.replace("\\n", "\n"))

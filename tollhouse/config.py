@@ -81,6 +81,12 @@ _SECTION_KEYS: dict[str, set[str]] = {
         "allowed_hosts",
         "allowed_origins",
         "max_event_bytes",
+        # serve --http operations (tollhouse/server/http_options.py)
+        "event_store",
+        "sealing_key_file",
+        "metrics",
+        "otlp_endpoint",
+        "shutdown_grace_s",
     },
 }
 

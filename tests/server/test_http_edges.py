@@ -246,7 +246,8 @@ def test_a_cursor_this_server_never_issued_gets_invalid_params(
             body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": {"cursor": cursor, **meta}}
             resp = post(r, body, headers)
             text = resp.text
-            message = sse_messages(text)[0] if text.startswith("event") else resp.json()
+            sse = resp.headers["content-type"].startswith("text/event-stream")
+            message = sse_messages(text)[0] if sse else resp.json()
             assert message["error"]["code"] == -32602, (headers, message)
             assert "unknown pagination cursor" in message["error"]["message"]
         ok = post(r, {"jsonrpc": "2.0", "id": 8, "method": method, "params": {"_meta": MODERN_META}}, modern)

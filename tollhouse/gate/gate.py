@@ -117,6 +117,9 @@ class Gate:
         self._hidden: dict[str, str] = {}
         """Tools this gate refuses by name (``publish``): tool name -> why."""
         self._process = process_identity()
+        self.observe: Callable[[str, str, int], None] | None = None
+        """Told ("decision" | "tool", tool name, nanoseconds) after each policy decision and tool run
+        (``serve --http`` metrics); it must not raise or block."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -364,6 +367,7 @@ class Gate:
                     **common,
                 )  # fmt: skip
         roots = self.workspace.effective_roots(call.client_roots)
+        deciding = time.perf_counter_ns()
         try:
             decision = self.policy.decide(tool, args, roots=roots)
         except Exception as exc:  # a policy bug must not turn into an allow
@@ -371,6 +375,8 @@ class Gate:
             decision = Decision(
                 "deny", ("policy.error",), f"policy evaluation failed: {exc}", self.policy.sha256
             )
+        if self.observe is not None:
+            self.observe("decision", tool.name, time.perf_counter_ns() - deciding)
         common["decision"] = decision
         if decision.effect == "deny":
             return await self._finish(call, "denied", started, receipts, message=decision.reason, **common)
@@ -431,9 +437,14 @@ class Gate:
         message: str | None = None
         result: Any = None
         rules: tuple[str, ...] | None = None
+        running = time.perf_counter_ns()
         try:
             with anyio.fail_after(timeout):
-                raw = await tool.run(args, ctx)
+                try:
+                    raw = await tool.run(args, ctx)
+                finally:
+                    if self.observe is not None:
+                        self.observe("tool", tool.name, time.perf_counter_ns() - running)
             result = self._result_json(tool, raw)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):

@@ -78,6 +78,7 @@ class McpFace:
         operator_of: Any = None,
         max_event_bytes: int | None = None,
         publish: Publish | None = None,
+        sealing_keys: list[bytes] | None = None,
     ) -> None:
         self.gate = gate
         self.channel = channel
@@ -117,7 +118,14 @@ class McpFace:
         )
         # Case files: resource-updated notifications (both eras) when a case or its receipts change.
         self.case_notifier = install_case_notifications(self.server)
-        security = RequestStateSecurity.ephemeral(ttl=float(config.approval_ttl_s), audience=SERVER_NAME)
+        # A configured key ring lets replicas unseal each other's approval states (serve --http);
+        # without one the key lives only in this process.
+        ttl = float(config.approval_ttl_s)
+        security = (
+            RequestStateSecurity(keys=sealing_keys, ttl=ttl, audience=SERVER_NAME)
+            if sealing_keys
+            else RequestStateSecurity.ephemeral(ttl=ttl, audience=SERVER_NAME)
+        )
         self.server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
         self.server.middleware.append(self._receipt_malformed_calls)
         self.server.middleware.append(refuse_unknown_cursors)

@@ -151,12 +151,9 @@ def _bind(settings: HttpSettings) -> socket.socket:
 
 
 async def serve_http(config: Config, settings: HttpSettings, publish: Any = None) -> None:
-    import uvicorn
     from mcp.server.auth.settings import AuthSettings
 
-    from tollhouse.gate import Gate
-    from tollhouse.server import http_edges
-    from tollhouse.server.face import McpFace
+    from tollhouse.server import http_app
     from tollhouse.server.http_auth import (
         StaticTokenVerifier,
         TokenEntry,
@@ -165,7 +162,9 @@ async def serve_http(config: Config, settings: HttpSettings, publish: Any = None
         move_legacy_token,
         token_digest,
     )
+    from tollhouse.server.http_options import load_http_options
 
+    options = load_http_options(config)  # before anything is created: a bad key changes nothing
     verifier = None
     auth = None
     if settings.auth == "token":
@@ -186,28 +185,16 @@ async def serve_http(config: Config, settings: HttpSettings, publish: Any = None
         # authorization server is configured (a later verifier swaps in here).
         auth = AuthSettings(issuer_url=settings.url.removesuffix("/mcp"), resource_server_url=None)
 
-    gate = await Gate.open(config)
-    async with gate:
-        face = McpFace(
-            gate,
-            "mcp-http",
-            operator_of=current_principal,
-            max_event_bytes=settings.max_event_bytes or None,
-            publish=publish,
-        )
-        app = face.server.streamable_http_app(
-            streamable_http_path="/mcp",
-            transport_security=_transport_security(settings, port),
-            host=settings.host,
-            auth=auth,
-            token_verifier=verifier,
-        )
-        http_edges.install(face.server.session_manager)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        watch = _watch(gate, "mcp-http")
-        _say(f"serving MCP over HTTP at {settings.url}" + (" (bearer token required)" if verifier else ""))
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            watch.stop()
-            await _close_cases(face, gate)
+    await http_app.serve(
+        config,
+        settings,
+        options,
+        sock,
+        security=_transport_security(settings, port),
+        auth=auth,
+        verifier=verifier,
+        operator_of=current_principal,
+        publish=publish,
+        close_cases=_close_cases,
+        watch=lambda gate: _watch(gate, "mcp-http"),
+    )
