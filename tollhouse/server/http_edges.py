@@ -144,7 +144,9 @@ class JsonRpcEdges:
 
     async def _batch(self, scope: Scope, receive: Any, send: Any, items: list[Any], pv: str | None) -> None:
         sid = _header(scope, b"mcp-session-id")
-        version = pv or (self.versions.get(sid) if sid else None)
+        # The version the session negotiated, not what a header claims: a 2025-06-18 session does not
+        # get batches by sending "Mcp-Protocol-Version: 2025-03-26".
+        version = self.versions.get(sid, pv) if sid else pv
         if version != BATCH_VERSION:
             where = f"this request is at {version}" if version else "this request is in no such session"
             return await self._refuse(
