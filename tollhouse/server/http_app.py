@@ -32,7 +32,11 @@ async def serve(
     publish: Any = None,
     close_cases: Any = None,
     watch: Any = None,
+    wrap: Any = None,
 ) -> None:
+    """``wrap(app) -> app`` (optional) wraps the finished ASGI app, e.g. with auth middleware; the
+    health routes are inside it, so a wrapper that guards everything must let ``/healthz``,
+    ``/readyz`` and ``/metrics`` through if probes are to reach them."""
     import uvicorn
 
     from tollhouse.gate import Gate
@@ -73,6 +77,8 @@ async def serve(
             http_edges.install(manager)
             events = http_events.open_log(options.event_store, config.state_dir)
             http_events.install(manager, events)
+            if wrap is not None:
+                app = wrap(app)
 
             def on_signal(sig: int) -> None:
                 readiness.shutting_down = True
