@@ -71,6 +71,11 @@ def start(root: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str
     raise SystemExit("serve --http did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -137,6 +142,8 @@ async def main(clients: int, calls: int, era: str, n_replicas: int) -> None:
         answered = [0] * clients
         try:
             t0 = time.perf_counter()
+            cpu0 = [cpu_seconds(p.pid) for p, _ in replicas]
+            me0 = time.process_time()
 
             async def run(i: int) -> None:
                 url = replicas[i % len(replicas)][1]
@@ -147,6 +154,8 @@ async def main(clients: int, calls: int, era: str, n_replicas: int) -> None:
                     tg.start_soon(run, i)
             elapsed = time.perf_counter() - t0
             rss = [peak_rss_mib(p.pid) for p, _ in replicas]
+            server_cpu = sum(cpu_seconds(p.pid) for p, _ in replicas) - sum(cpu0)
+            client_cpu = time.process_time() - me0
         finally:
             for proc, _ in replicas:
                 proc.terminate()
@@ -168,6 +177,11 @@ async def main(clients: int, calls: int, era: str, n_replicas: int) -> None:
         p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
         print(f"latency p50 / p95     {statistics.median(times) * 1000:.1f} ms / {p95 * 1000:.1f} ms")
     print(f"throughput            {done / elapsed:.0f} calls/s over {elapsed:.1f} s")
+    if done:
+        print(
+            f"CPU per call          servers {server_cpu / done * 1000:.2f} ms, "
+            f"clients (this process) {client_cpu / done * 1000:.2f} ms"
+        )
     for i, mib in enumerate(rss):
         print(f"replica {i} peak RSS    {mib:.1f} MiB (target <= 128)")
 
