@@ -155,14 +155,23 @@ def test_readyz_fails_when_policy_or_store_is_unusable(served: tuple[Replica, Pa
     r, root, _ = served
     config = root / "tollhouse.toml"
     text = config.read_text()
-    config.write_text(text + '\n[[rules]]\nid = "sneaky"\ntools = ["demo_*"]\neffect = "allow"\n')
-    try:
-        ready = httpx.get(f"{r.base}/readyz", timeout=10)
-        assert ready.status_code == 503
-        assert "is not trusted" in ready.json()["policy"] and "still enforcing" in ready.json()["policy"]
-    finally:
-        config.write_text(text)
-    assert httpx.get(f"{r.base}/readyz", timeout=10).status_code == 200
+    for changed, words in (
+        (text + '\n[[rules]]\nid = "sneaky"\ntools = ["demo_*"]\neffect = "allow"\n', "is not trusted"),
+        ("[[rules]\nthis is not toml", "is not trusted"),
+        (None, "cannot be judged"),  # the file is gone
+    ):
+        if changed is None:
+            config.unlink()
+        else:
+            config.write_text(changed)
+        try:
+            ready = httpx.get(f"{r.base}/readyz", timeout=10)
+            assert ready.status_code == 503
+            assert words in ready.json()["policy"] and "still enforcing" in ready.json()["policy"]
+        finally:
+            config.write_text(text)
+        assert httpx.get(f"{r.base}/readyz", timeout=10).status_code == 200
+    before = len(receipts(root))
     db = root / ".tollhouse" / "receipts.db"
     moved = root / ".tollhouse" / "receipts.db.away"
     shutil.move(db, moved)
@@ -174,4 +183,4 @@ def test_readyz_fails_when_policy_or_store_is_unusable(served: tuple[Replica, Pa
     finally:
         shutil.move(moved, db)
     assert httpx.get(f"{r.base}/readyz", timeout=10).status_code == 200
-    assert receipts(root)  # the store was only hidden, never damaged
+    assert len(receipts(root)) == before  # the store was only hidden, never damaged

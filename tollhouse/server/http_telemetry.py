@@ -136,9 +136,13 @@ class InstrumentedGate:
         if t.registry is not None:
             t.in_flight.inc()
         outcome = None
+        ended = "cancelled"
         try:
             outcome = await self._gate.call(call)
             return outcome
+        except Exception:
+            ended = "exception"
+            raise
         finally:
             if t.registry is not None:
                 t.in_flight.dec()
@@ -147,9 +151,9 @@ class InstrumentedGate:
                     t.call_seconds.labels(label).observe(time.perf_counter() - started)
                     t.receipts.inc(len(outcome.receipts))
                 else:
-                    t.calls.labels(label, "cancelled").inc()
+                    t.calls.labels(label, ended).inc()
             if span_cm is not None:
-                _annotate(span, call, label, outcome)
+                _annotate(span, call, label, outcome, ended)
                 span_cm.__exit__(None, None, None)
 
     async def record_event(self, call: Any, kind: str, details: dict[str, Any]) -> int:
@@ -159,7 +163,7 @@ class InstrumentedGate:
         return seq
 
 
-def _annotate(span: Any, call: Any, label: str, outcome: Any) -> None:
+def _annotate(span: Any, call: Any, label: str, outcome: Any, ended: str) -> None:
     from opentelemetry.trace import Status, StatusCode
 
     span.set_attribute("tollhouse.tool", label)
@@ -167,8 +171,8 @@ def _annotate(span: Any, call: Any, label: str, outcome: Any) -> None:
     span.set_attribute("tollhouse.call_id", str(call.call_id))
     span.set_attribute("tollhouse.channel", str(call.channel))
     if outcome is None:
-        span.set_attribute("tollhouse.outcome", "cancelled")
-        span.set_status(Status(StatusCode.ERROR, "cancelled"))
+        span.set_attribute("tollhouse.outcome", ended)
+        span.set_status(Status(StatusCode.ERROR, ended))
         return
     span.set_attribute("tollhouse.outcome", outcome.status)
     if outcome.receipts:
