@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import statistics
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +74,10 @@ def sse_messages(text: str) -> list[dict[str, Any]]:
 
 
 def test_listening_socket_gives_accepted_connections_tcp_nodelay() -> None:
+    """The socket `serve --http` listens on, served the way uvicorn serves it (``create_server(sock=)``):
+    each accepted connection has TCP_NODELAY, so no response waits ~40 ms for a delayed ACK.
+    (A latency threshold would say the same less reliably on a loaded machine; benchmarks/http.py
+    measures it.)"""
     from tollhouse.server.http_auth import HttpSettings
     from tollhouse.server.runner import _bind
 
@@ -98,20 +100,6 @@ def test_listening_socket_gives_accepted_connections_tcp_nodelay() -> None:
             server.close()
 
     assert asyncio.run(run()) != 0
-
-
-def test_kept_alive_requests_do_not_stall_on_delayed_ack(server: tuple[Replica, Path]) -> None:
-    """Nagle + delayed ACK stall each response ~40 ms; with TCP_NODELAY a local ping is a few ms."""
-    r, _ = server
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": MODERN_META}}
-    headers = {**HEADERS, **r.auth, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list"}
-    times = []
-    with httpx.Client(headers=headers, timeout=20) as client:
-        for _ in range(25):
-            t0 = time.perf_counter()
-            assert client.post(r.url, content=json.dumps(body)).status_code == 200
-            times.append(time.perf_counter() - t0)
-    assert statistics.median(times) < 0.035, times
 
 
 NOT_MESSAGES = [
