@@ -34,6 +34,7 @@ MAX_BATCH = 64
 MAX_SESSIONS = 10_000
 
 Scope = dict[str, Any]
+_REQUEST_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
 
 
 def _error(message: str, id_: Any = None) -> dict[str, Any]:
@@ -56,6 +57,15 @@ def why_not_jsonrpc(value: Any) -> str | None:
     # The SDK's model would take an object id as a notification with an extra field.
     if "id" in value and (isinstance(value["id"], bool) or not isinstance(value["id"], str | int | None)):
         return "Invalid Request: an id must be a string, a number or null"
+    params = value.get("params")
+    id_ = value.get("id")
+    if (
+        isinstance(value.get("method"), str)
+        and (params is None or isinstance(params, dict))
+        and ("id" not in value or (isinstance(id_, str | int) and not isinstance(id_, bool)))
+        and value.keys() <= _REQUEST_KEYS
+    ):
+        return None  # the everyday request or notification: the SDK validates it once, not twice
     try:
         jsonrpc_message_adapter.validate_python(value, by_name=False)
     except ValidationError:
