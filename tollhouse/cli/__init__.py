@@ -36,7 +36,8 @@ EPILOG = """\
 exit codes (tollhouse call and friends):
   0 ok · 1 tool error · 2 usage or config error · 3 denied by policy ·
   4 needs approval · 5 timed out · 6 cancelled · 7 receipt store unusable ·
-  8 receipts failed verification · 9 policy not trusted (see `tollhouse policy diff`)
+  8 receipts failed verification · 9 policy not trusted (see `tollhouse policy diff`) ·
+  10 the tool ran but its command failed · 11 `tollhouse ci`: calls matched --fail-on
 
 Start with `tollhouse init`, then `tollhouse call TOOL 'JSON'`. Docs: docs/ in the repository.
 """

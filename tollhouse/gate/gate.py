@@ -470,10 +470,18 @@ class Gate:
                 if redacted != result:  # only strings can change: equal means the same text
                     result, text = redacted, canonical_json(redacted)
                 excerpt = self._excerpt(text, redacted=True)
-        return await self._finish(
+        failure = ctx.failure if status == "ok" else None
+        if failure is None:
+            ctx.facts.pop("failed", None)  # an error outcome already says it failed
+        else:
+            message = failure[1]  # the tool ran, the command failed: said on the receipt, not hidden
+        outcome = await self._finish(
             call, status, started, receipts, message=message, result=result,
             result_digest=result_digest, excerpt=excerpt, details=ctx.facts or None, **common,
         )  # fmt: skip
+        if failure is not None and outcome.status == "ok":
+            outcome.failed = failure[0]
+        return outcome
 
     def _redacted_progress(self, call: Call) -> Any:
         """Progress goes to the client while the tool runs: it passes the redactor like a result,
