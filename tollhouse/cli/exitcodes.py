@@ -14,8 +14,6 @@ UNTRUSTED = 9
 COMMAND_FAILED = 10
 """The tool ran, but the command it ran failed (shell_run: non-zero exit or a signal; the result and
 receipt say which). A command that hit its own timeout exits TIMEOUT (5) instead."""
-CI_FAILED = 11
-"""`tollhouse ci`: the receipts verified, but calls matched --fail-on (denied, needs approval...)."""
 
 BY_STATUS = {
     "ok": OK,

@@ -147,7 +147,23 @@ class Gate:
             raise
         services = Services(config, redactor, receipts, state)
         services.credentials = credentials
-        return cls(config, registry, policy, services)
+        gate = cls(config, registry, policy, services)
+        await gate._record_ci_context()
+        return gate
+
+    async def _record_ci_context(self) -> None:
+        """In CI, one event receipt ties this process (its ``process`` identity, on every call it
+        receipts) to the run, commit, workflow and actor; outside CI nothing is written."""
+        from tollhouse.receipts.process import ci_context
+
+        ci = ci_context()
+        if ci:
+            call = Call(tool="tollhouse", arguments={}, channel="process")
+            try:
+                await self.record_event(call, "process", {"process": self._process, "ci": ci})
+            except BaseException:
+                await self.close()
+                raise
 
     async def close(self) -> None:
         try:

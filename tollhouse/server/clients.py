@@ -98,6 +98,14 @@ def server_entry(kind: ClientKind, config_path: Path, python: str | None = None)
         from tollhouse.opdirs import operator_home
 
         env["TOLLHOUSE_HOME"] = str(operator_home())
+    # In CI the client may not pass the job's variables on either: the signing key's *file* (never a
+    # key itself), a trusted hash, and the run's identity (receipts/process.py) go into the entry.
+    from tollhouse.receipts.process import ci_variables
+
+    for name in ("TOLLHOUSE_SIGNING_KEY_FILE", "TOLLHOUSE_TRUST_POLICY"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    env.update(ci_variables())
     if env:
         entry["env"] = env
     return entry
