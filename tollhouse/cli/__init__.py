@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "serve": "tollhouse.cli.serve_cmd",
     "demo": "tollhouse.cli.demo_cmd",
     "install": "tollhouse.cli.install_cmd",
+    "uninstall": "tollhouse.cli.install_cmd",
     "doctor": "tollhouse.cli.doctor_cmd",
     "policy": "tollhouse.cli.policy_cmd",
     "grant": "tollhouse.cli.grant_cmd",
