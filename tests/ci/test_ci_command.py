@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import anyio
@@ -261,3 +262,33 @@ def test_an_unwritable_destination_is_exit_7_not_a_verification_failure(ws: Path
     out = ci(ws, "--out", str(ws / "no-such-dir" / "b.jsonl"))
     assert out.returncode == 7, out.stdout + out.stderr
     assert "cannot write the bundle" in out.stderr and not (ws / "no-such-dir").exists()
+
+
+KILLED = """
+import os, sys, anyio
+from tollhouse.config import load_config
+from tollhouse.gate import Call, Gate
+
+async def main():
+    gate = await Gate.open(load_config(sys.argv[1]))
+    await gate.call(Call("files_read", {"path": "a.txt"}, channel="cli"))
+    os._exit(0)  # killed before the store signed the head
+
+anyio.run(main)
+"""
+
+
+def test_a_server_killed_before_it_signed_fails_unless_asked(ws: Path) -> None:
+    gate_calls(ws, OK)  # signed at close
+    config = ws / "tollhouse.toml"
+    write_config(ws, POLICY + "\n[receipts]\ncheckpoint_interval_s = 3600\n")
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED, str(config)], env=subprocess_env(), capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert killed.returncode == 0, killed.stderr
+    out = ci(ws)
+    assert out.returncode == 8 and "are not covered by a signed checkpoint" in out.stdout, out.stdout
+    lenient = ci(ws, "--no-require-head")
+    assert lenient.returncode == 0, lenient.stdout
+    assert "the last 1 entries are chained but not covered by a signature" in lenient.stdout

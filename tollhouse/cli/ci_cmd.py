@@ -69,6 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--public-key", metavar="FILE", help="require this Ed25519 public key (PEM or base64)"
     )  # fmt: skip
+    p.add_argument(
+        "--require-head", action=argparse.BooleanOptionalAction, default=True,
+        help="fail verification when the last entries are not yet covered by a signed checkpoint (a "
+        "server killed before it signed); default on",
+    )  # fmt: skip
     p.add_argument("--json", metavar="FILE", help="also write the result as JSON (- for stdout)")
     p.add_argument(
         "--summary", metavar="FILE",
@@ -161,10 +166,12 @@ def _finish(args: argparse.Namespace, config: Any, fail_on: tuple[str, ...], pin
         return _report(args, out, None, verdict, exitcodes.VERIFY_FAILED)
     # 2. Verify the bundle as a reviewer will, against the pinned key and the operator's witness.
     anchors = _witness_anchors(config.root, pinned or _header_key(header))
-    result = verify_bundle(out, pinned, require_head=True, anchors=anchors)
+    result = verify_bundle(out, pinned, require_head=args.require_head, anchors=anchors)
     if result.ok:
         checked = f"key {result.key_id} matches {origin}" if pinned else "origin NOT checked (no key pinned)"
         verdict = f"ok: {result.count} entries, {result.checkpoints} signed checkpoints; {checked}"
+        if result.uncovered:
+            verdict += f"; the last {result.uncovered} entries are chained but not covered by a signature"
     else:
         where = f" at seq {result.first_bad_seq}" if result.first_bad_seq is not None else ""
         verdict = f"FAILED{where}: {result.reason}"
