@@ -127,7 +127,8 @@ def _take(out: Summary, rows: dict[str, CallRow], e: dict[str, Any]) -> None:
                 out.ci.append(details["ci"])
         return
     call_id = str(e.get("call_id") or "")
-    seq = e.get("seq") if isinstance(e.get("seq"), int) else 0
+    raw_seq = e.get("seq")
+    seq = raw_seq if isinstance(raw_seq, int) else 0
     row = rows.get(call_id)
     if row is None:
         row = rows[call_id] = CallRow(call_id, str(e.get("tool") or "?"), "unfinished", seq)

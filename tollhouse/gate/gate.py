@@ -158,7 +158,7 @@ class Gate:
 
         ci = ci_context()
         if ci:
-            call = Call(tool="tollhouse", arguments={}, channel="process")
+            call = Call(tool="tollhouse", arguments={})
             try:
                 await self.record_event(call, "process", {"process": self._process, "ci": ci})
             except BaseException:
