@@ -9,7 +9,12 @@ set -euo pipefail
 : "${GITHUB_ENV:?}" "${GITHUB_PATH:?}" "${GITHUB_OUTPUT:?}"
 
 fail() { echo "::error title=tollhouse::$1"; exit "${2:-2}"; }
-set_env() { echo "$1=$2" >> "$GITHUB_ENV"; export "$1=$2"; }
+set_env() {
+  # A line break in a value would add variables of its own to $GITHUB_ENV: refuse it.
+  case "$2" in *$'\n'* | *$'\r'*) fail "$1 would contain a line break: $(printf %q "$2")" ;; esac
+  echo "$1=$2" >> "$GITHUB_ENV"
+  export "$1=$2"
+}
 
 cd "${INPUT_WORKING_DIRECTORY:-.}" || fail "working-directory ${INPUT_WORKING_DIRECTORY:-.} does not exist"
 state="$RUNNER_TEMP/tollhouse"

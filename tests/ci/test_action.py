@@ -198,3 +198,16 @@ def test_the_example_workflow_uses_the_action_and_only_its_inputs() -> None:
             if "run" in s and "GITHUB_ACTION_PATH" in s["run"]:
                 rel = s["run"].split('"$GITHUB_ACTION_PATH/')[1].split('"')[0]
                 assert (folder / rel).resolve().is_file(), rel
+
+
+def test_a_line_break_in_a_path_cannot_add_variables_for_later_steps(ws: Path, tmp_path: Path) -> None:
+    odd = ws / "sub\nINJECTED=1"
+    odd.mkdir()
+    (odd / "tollhouse.toml").write_text(POLICY)
+    job = make_job(tmp_path, ws)
+    job.temp.mkdir()
+    results = run_action(REPO, {"install": "none", "policy": "sub\nINJECTED=1/tollhouse.toml"}, job, cwd=ws)
+    assert (
+        results[1].outcome == "failure" and "TOLLHOUSE_CONFIG would contain a line break" in results[1].stdout
+    )
+    assert "INJECTED" not in job.added_env and "TOLLHOUSE_CONFIG" not in job.added_env
