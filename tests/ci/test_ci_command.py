@@ -165,8 +165,10 @@ def test_a_store_too_damaged_to_read_is_copied_raw(ws: Path) -> None:
     db.write_bytes(bytes(data))
     for extra in ("-wal", "-shm"):
         Path(str(db) + extra).unlink(missing_ok=True)
-    out = ci(ws)
+    page = ws.parent / "summary.md"
+    out = ci(ws, "--summary", str(page))
     assert out.returncode == 8, out.stdout + out.stderr
+    assert "- verification: FAILED: the store cannot be read" in page.read_text()
     assert "the store is copied raw to" in out.stderr and "receipts: FAILED" in out.stdout
     assert (ws / "tollhouse-receipts.jsonl.db").read_bytes()[:100] == b"\0" * 100
 

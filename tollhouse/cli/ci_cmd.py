@@ -253,9 +253,11 @@ def _report(
         else:
             Path(args.json).write_text(text, encoding="utf-8")
     target = args.summary or os.environ.get("GITHUB_STEP_SUMMARY")
-    if target and summary is not None:
+    if target:  # the job's page says FAILED too when the store could not even be read
+        from tollhouse.cli.ci_summary import Summary
+
         with open(target, "a", encoding="utf-8") as fh:
-            fh.write(markdown(summary, verdict, str(out), code))
+            fh.write(markdown(summary or Summary(), verdict, str(out), code))
     _github_outputs(out, code, summary)
     return code
 
