@@ -70,6 +70,16 @@ def _operator_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return home
 
 
+@pytest.fixture(autouse=True)
+def _outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run as outside CI even on a CI runner: a gate there adds a "process" event receipt
+    (tollhouse/receipts/process.py ci_context) that tests counting receipts do not expect. Tests of
+    the CI context set these variables themselves."""
+    for name in list(os.environ):
+        if name in ("CI", "GITHUB_ACTIONS", "GITLAB_CI") or name.startswith("TOLLHOUSE_CI_"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "ws"

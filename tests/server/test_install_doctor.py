@@ -121,7 +121,7 @@ def test_install_uses_the_standard_location(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     home = tmp_path / "home"
     home.mkdir()
-    assert run(ws, "install", "cursor", home=home).returncode == 0
+    assert run(ws, "install", "cursor", "--scope", "user", home=home).returncode == 0
     assert "tollhouse" in json.loads((home / ".cursor" / "mcp.json").read_text())["mcpServers"]
 
 
@@ -151,7 +151,7 @@ def test_doctor_reports_each_check_and_fails_with_a_fix(tmp_path: Path) -> None:
     _init(ws)
     home = tmp_path / "home"
     home.mkdir()
-    assert run(ws, "install", "cursor", home=home).returncode == 0
+    assert run(ws, "install", "cursor", "--scope", "user", home=home).returncode == 0
 
     proc = run(ws, "doctor", "--json", home=home)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "serve": "tollhouse.cli.serve_cmd",
     "demo": "tollhouse.cli.demo_cmd",
     "install": "tollhouse.cli.install_cmd",
+    "uninstall": "tollhouse.cli.install_cmd",
     "doctor": "tollhouse.cli.doctor_cmd",
     "policy": "tollhouse.cli.policy_cmd",
     "grant": "tollhouse.cli.grant_cmd",
@@ -27,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "memory": "tollhouse.cli.memory_cmd",
     "cases": "tollhouse.cli.cases_cmd",
     "auth": "tollhouse.cli.auth_cmd",
+    "ci": "tollhouse.cli.ci_cmd",
 }
 """Which module registers each command (a test keeps this in step with what ``register`` adds):
 running one command loads and builds only its own module's parser."""
@@ -36,7 +38,8 @@ EPILOG = """\
 exit codes (tollhouse call and friends):
   0 ok · 1 tool error · 2 usage or config error · 3 denied by policy ·
   4 needs approval · 5 timed out · 6 cancelled · 7 receipt store unusable ·
-  8 receipts failed verification · 9 policy not trusted (see `tollhouse policy diff`)
+  8 receipts failed verification · 9 policy not trusted (see `tollhouse policy diff`) ·
+  10 the tool ran but its command failed
 
 Start with `tollhouse init`, then `tollhouse call TOOL 'JSON'`. Docs: docs/ in the repository.
 """

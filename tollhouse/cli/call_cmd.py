@@ -23,7 +23,9 @@ examples:
   tollhouse call files_write '{"path": "notes.md", "content": "hi"}' --case C-12
 
 exit codes: 0 ok, 1 tool error (also invalid arguments), 2 usage or config error, 3 denied,
-4 needs approval (grant it with `tollhouse grant`), 5 timed out, 6 cancelled, 7 receipt store unusable
+4 needs approval (grant it with `tollhouse grant`), 5 timed out (the call, or shell_run's command),
+6 cancelled, 7 receipt store unusable, 9 policy not trusted, 10 the tool ran but its command failed
+(shell_run: non-zero exit status or killed by a signal; the output is still printed)
 """
 
 
@@ -103,14 +105,15 @@ def run(args: argparse.Namespace) -> int:
         print_json(outcome.to_json())
     else:
         _print_human(outcome)
-    return exitcodes.BY_STATUS[outcome.status]
+    return exitcodes.of_outcome(outcome.status, outcome.failed)
 
 
 def _print_human(outcome: Outcome) -> None:
     receipts = ",".join(str(r) for r in outcome.receipts) or "-"
     if outcome.ok:
         print(_render(outcome.result))
-        print(f"[ok · {outcome.tool} · receipts {receipts}]", file=sys.stderr)
+        failed = f" · {outcome.message}" if outcome.failed else ""
+        print(f"[ok · {outcome.tool}{failed} · receipts {receipts}]", file=sys.stderr)
     else:
         print(f"{outcome.status}: {outcome.message}", file=sys.stderr)
         print(f"[{outcome.status} · {outcome.tool} · receipts {receipts}]", file=sys.stderr)

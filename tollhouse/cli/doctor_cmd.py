@@ -206,15 +206,19 @@ def check_clients(config_path: Path) -> list[Check]:
     from tollhouse.server.clients import CLIENTS, ClientConfigError, entry_config, find_entries, read_config
 
     checks = []
-    for kind in CLIENTS.values():
-        path = kind.default_path()
+    # The workspace's own (project) file where the client has one and it exists, then the user file.
+    places = [(k, k.project_path(config_path.parent), " (project)") for k in CLIENTS.values()]
+    places = [(k, p, label) for k, p, label in places if p is not None and p.exists()]
+    places += [(k, k.default_path(), "") for k in CLIENTS.values()]
+    for kind, path, scope in places:
+        name = f"client {kind.name}{scope}"
         if not path.exists():
-            checks.append(Check(f"client {kind.name}", "INFO", f"no config at {path}"))
+            checks.append(Check(name, "INFO", f"no config at {path}"))
             continue
         try:
             entries = find_entries(kind, read_config(path))
         except ClientConfigError as exc:
-            checks.append(Check(f"client {kind.name}", "FAIL", str(exc), "fix the file's JSON"))
+            checks.append(Check(name, "FAIL", str(exc), "fix the file's JSON"))
             continue
         mine = [n for n, e in entries.items() if entry_config(e) == str(config_path)]
         if mine:
@@ -223,18 +227,18 @@ def check_clients(config_path: Path) -> list[Check]:
             if not Path(python).is_file():
                 checks.append(
                     Check(
-                        f"client {kind.name}",
+                        name,
                         "FAIL",
                         f"entry {mine[0]!r} runs {python}, which does not exist",
                         f"tollhouse install {kind.name}",
                     )
                 )
             else:
-                checks.append(Check(f"client {kind.name}", "OK", f"entry {mine[0]!r} in {path}"))
+                checks.append(Check(name, "OK", f"entry {mine[0]!r} in {path}"))
         elif entries:
             checks.append(
                 Check(
-                    f"client {kind.name}",
+                    name,
                     "INFO",
                     f"tollhouse entries {sorted(entries)} serve other workspaces",
                 )
@@ -242,7 +246,7 @@ def check_clients(config_path: Path) -> list[Check]:
         else:
             checks.append(
                 Check(
-                    f"client {kind.name}",
+                    name,
                     "INFO",
                     f"not installed in {path}",
                     f"tollhouse install {kind.name}",

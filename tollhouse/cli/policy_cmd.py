@@ -14,7 +14,13 @@ from tollhouse.cli import exitcodes
 
 CHECK_HELP = """\
 Load the policy in tollhouse.toml, run every rule's examples, and lint it against the tools.
-exit 0: clean · 1: warnings only · 2: the policy does not load, or an error finding
+Warnings (a glob matching no tool, a rule that can never match) are printed but do not fail the
+command unless --strict is given, so a CI job fails on real errors only.
+exit 0: clean, or warnings only · 1: warnings with --strict · 2: the policy does not load, or an
+error finding (a failing example)
+examples:
+  tollhouse policy check
+  tollhouse policy check --strict --json
 """
 
 EXPLAIN_HELP = """\
@@ -33,6 +39,7 @@ def register(sub: Any) -> None:
         "check", help="lint the policy", description=CHECK_HELP, formatter_class=argparse.RawTextHelpFormatter
     )
     check.add_argument("--json", action="store_true", help="print findings as JSON")
+    check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
     check.set_defaults(handler=run_check)
     explain = inner.add_parser(
         "explain",
@@ -98,7 +105,8 @@ def run_check(args: argparse.Namespace) -> int:
     config, registry, policy = loaded
     findings = policy.lint(registry)
     errors = [f for f in findings if f.level == "error"]
-    code = exitcodes.USAGE if errors else (1 if findings else exitcodes.OK)
+    # Warnings fail only on request: a CI job should not break on a glob that matches no tool yet.
+    code = exitcodes.USAGE if errors else (1 if findings and args.strict else exitcodes.OK)
     if args.json:
         print(
             json.dumps(

@@ -17,7 +17,8 @@ Generated from the commands' own `--help` by `python -m tollhouse.cli.reference 
 
 Exit codes shared by the commands that run or inspect calls: 0 ok · 1 tool error · 2 usage or
 config error · 3 denied by policy · 4 needs approval · 5 timed out · 6 cancelled · 7 receipt store
-unusable · 8 receipts failed verification.
+unusable · 8 receipts failed verification · 9 policy not trusted · 10 the tool ran but its command
+failed (`call shell_run`). `tollhouse ci` exits with the code of the first `--fail-on` category found.
 """
 
 

@@ -36,7 +36,57 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="NAMES",
         help="serve only these tool families, comma-separated (files,memory); case resources need cases",
     )
+    p.add_argument(
+        "--root",
+        metavar="DIR",
+        help="serve DIR with no tollhouse.toml: the policy of --profile, generated in memory and "
+        "trusted as such; nothing is written to DIR (receipts go to the operator's folder)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=("readonly", "dev", "ci"),
+        help="with --root (or alone, for the current folder): which built-in policy (default readonly)",
+    )
     p.set_defaults(handler=run)
+
+
+def _generated(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The config for ``--root DIR --profile P``: the profile's text, parsed in memory. The state
+    (receipts, status files) lives in the operator's folder for DIR, so DIR stays as it was."""
+    import dataclasses
+    import os
+    from pathlib import Path
+
+    from tollhouse.cli.common import CommandError
+    from tollhouse.config import CONFIG_NAME, ConfigError, parse_config
+    from tollhouse.opdirs import ensure_private_dir, workspace_dir
+    from tollhouse.profiles import render
+    from tollhouse.workspace import BUILTIN_IMMUTABLE, Workspace
+
+    if getattr(args, "config", None) or os.environ.get("TOLLHOUSE_CONFIG"):
+        raise CommandError("--root/--profile serve a generated policy; drop --config (or $TOLLHOUSE_CONFIG)")
+    root = Path(os.path.realpath(Path(args.root or ".").expanduser()))
+    if not root.is_dir():
+        raise CommandError(f"--root {args.root}: not a folder")
+    if (root / CONFIG_NAME).exists():
+        raise CommandError(
+            f"{root / CONFIG_NAME} exists: serve it with `tollhouse serve --config {root / CONFIG_NAME}`, "
+            "or pick a folder without one for --root/--profile"
+        )
+    # A person typed this command for this folder and profile: the text generated here is trusted
+    # as it stands, like a policy they wrote and trusted; it is never written anywhere an agent edits.
+    text = render(args.profile or "readonly")
+    try:
+        config = parse_config(text, root / CONFIG_NAME)
+    except ConfigError as exc:
+        raise CommandError(f"the {args.profile or 'readonly'} profile does not load here: {exc}") from exc
+    ws = config.workspace
+    state = ensure_private_dir(workspace_dir(root) / "state")
+    workspace = Workspace(
+        list(ws.roots), [g for g in ws.immutable_globs if g not in BUILTIN_IMMUTABLE],
+        config_file=None, state_dir=state, secret_files=ws.secret_files,
+    )  # fmt: skip
+    return dataclasses.replace(config, path=None, workspace=workspace)
 
 
 def _publish(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]
@@ -65,8 +115,11 @@ def run(args: argparse.Namespace) -> int:
     from tollhouse.cli.common import load_trusted
     from tollhouse.config import ConfigError
 
-    # Refuses (exit 9) a policy whose hash a person has not trusted: nothing is served.
-    config = load_trusted(args)
+    if args.root is not None or args.profile is not None:
+        config = _generated(args)
+    else:
+        # Refuses (exit 9) a policy whose hash a person has not trusted: nothing is served.
+        config = load_trusted(args)
     try:
         publish = _publish(args, config)
         settings = None

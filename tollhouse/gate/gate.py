@@ -150,7 +150,23 @@ class Gate:
             raise
         services = Services(config, redactor, receipts, state)
         services.credentials = credentials
-        return cls(config, registry, policy, services)
+        gate = cls(config, registry, policy, services)
+        await gate._record_ci_context()
+        return gate
+
+    async def _record_ci_context(self) -> None:
+        """In CI, one event receipt ties this process (its ``process`` identity, on every call it
+        receipts) to the run, commit, workflow and actor; outside CI nothing is written."""
+        from tollhouse.receipts.process import ci_context
+
+        ci = ci_context()
+        if ci:
+            call = Call(tool="tollhouse", arguments={})
+            try:
+                await self.record_event(call, "process", {"process": self._process, "ci": ci})
+            except BaseException:
+                await self.close()
+                raise
 
     async def close(self) -> None:
         try:
@@ -481,10 +497,18 @@ class Gate:
                 if redacted != result:  # only strings can change: equal means the same text
                     result, text = redacted, canonical_json(redacted)
                 excerpt = self._excerpt(text, redacted=True)
-        return await self._finish(
+        failure = ctx.failure if status == "ok" else None
+        if failure is None:
+            ctx.facts.pop("failed", None)  # an error outcome already says it failed
+        else:
+            message = failure[1]  # the tool ran, the command failed: said on the receipt, not hidden
+        outcome = await self._finish(
             call, status, started, receipts, message=message, result=result,
             result_digest=result_digest, excerpt=excerpt, details=ctx.facts or None, **common,
         )  # fmt: skip
+        if failure is not None and outcome.status == "ok":
+            outcome.failed = failure[0]
+        return outcome
 
     def _redacted_progress(self, call: Call) -> Any:
         """Progress goes to the client while the tool runs: it passes the redactor like a result,

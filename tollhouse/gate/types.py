@@ -106,6 +106,8 @@ class Outcome:
     receipts: list[int] = field(default_factory=list)
     """Sequence numbers of the receipts this call wrote."""
     duration_us: int = 0
+    failed: str | None = None
+    """With status ``ok``: the tool ran but what it ran failed (``exit``, ``signal``, ``timeout``)."""
 
     @property
     def ok(self) -> bool:
@@ -129,4 +131,5 @@ class Outcome:
             "approver": self.approver,
             "receipts": self.receipts,
             "duration_us": self.duration_us,
+            "failed": self.failed,
         }

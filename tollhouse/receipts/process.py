@@ -83,3 +83,71 @@ def _pid_running(pid: int) -> bool:
     except PermissionError:
         return True  # exists, owned by someone else
     return True
+
+
+# -- the CI run a process belongs to ----------------------------------------------------------------
+
+# Which CI run, commit and actor a process works for: (field, variable) per CI system, read from the
+# environment the CI runner sets. Recorded once per gate as an ``event`` receipt (``details.event =
+# "process"``) next to this process's identity, so every call whose ``process`` field names it is tied
+# to the run. Values pass the redactor like every other field.
+_GITHUB = (
+    ("run_id", "GITHUB_RUN_ID"),
+    ("run_attempt", "GITHUB_RUN_ATTEMPT"),
+    ("commit", "GITHUB_SHA"),
+    ("workflow", "GITHUB_WORKFLOW"),
+    ("job", "GITHUB_JOB"),
+    ("actor", "GITHUB_ACTOR"),
+    ("repository", "GITHUB_REPOSITORY"),
+    ("ref", "GITHUB_REF"),
+    ("event", "GITHUB_EVENT_NAME"),
+)
+_GITLAB = (
+    ("run_id", "CI_PIPELINE_ID"),
+    ("job_id", "CI_JOB_ID"),
+    ("commit", "CI_COMMIT_SHA"),
+    ("workflow", "CI_PIPELINE_NAME"),
+    ("job", "CI_JOB_NAME"),
+    ("actor", "GITLAB_USER_LOGIN"),
+    ("repository", "CI_PROJECT_PATH"),
+    ("ref", "CI_COMMIT_REF_NAME"),
+    ("url", "CI_PIPELINE_URL"),
+)
+CI_FIELDS = ("run_id", "commit", "workflow", "actor", "repository", "ref")
+"""Any CI system can name these with ``TOLLHOUSE_CI_<FIELD>`` (e.g. ``TOLLHOUSE_CI_RUN_ID``); they
+override what was read from the runner's own variables."""
+_MAX_VALUE = 512
+
+
+def ci_variables(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment variables ``ci_context`` reads that are set: for a server started by an MCP
+    client that passes only a few variables on (``tollhouse install --print`` copies these)."""
+    env = dict(os.environ) if env is None else env
+    names = {"CI", "GITHUB_ACTIONS", "GITHUB_SERVER_URL", "GITLAB_CI"}
+    names |= {v for _, v in (*_GITHUB, *_GITLAB)} | {f"TOLLHOUSE_CI_{n.upper()}" for n in CI_FIELDS}
+    return {n: env[n] for n in sorted(names) if env.get(n)} if ci_context(env) else {}
+
+
+def ci_context(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The CI run this process belongs to, or {} outside CI."""
+    env = dict(os.environ) if env is None else env
+    out: dict[str, str] = {}
+    if env.get("GITHUB_ACTIONS") == "true":
+        out["system"] = "github-actions"
+        out.update({k: env[v] for k, v in _GITHUB if env.get(v)})
+        server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
+        run = env.get("GITHUB_RUN_ID")
+        if server and repo and run:
+            out["url"] = f"{server}/{repo}/actions/runs/{run}"
+    elif env.get("GITLAB_CI") == "true":
+        out["system"] = "gitlab-ci"
+        out.update({k: env[v] for k, v in _GITLAB if env.get(v)})
+    elif env.get("CI", "").lower() in ("true", "1", "yes"):
+        out["system"] = "ci"
+    for name in CI_FIELDS:
+        value = env.get(f"TOLLHOUSE_CI_{name.upper()}")
+        if value:
+            out.setdefault("system", "ci")
+            out[name] = value
+    # A runner's variables are set by whoever configures the job: keep each value short.
+    return {k: v[:_MAX_VALUE] for k, v in out.items()}

@@ -55,6 +55,12 @@ class ClientKind:
             return home / ".config/Code/User/mcp.json"
         raise ValueError(self.name)
 
+    def project_path(self, root: Path) -> Path | None:
+        """The project-scoped file this client reads in a workspace root (None: it has none)."""
+        relative = {"claude-code": ".mcp.json", "cursor": ".cursor/mcp.json", "vscode": ".vscode/mcp.json"}
+        name = relative.get(self.name)
+        return None if name is None else root / name
+
 
 CLIENTS: dict[str, ClientKind] = {
     "claude-desktop": ClientKind("claude-desktop", "Claude Desktop", "mcpServers", with_type=False),
@@ -78,6 +84,12 @@ def _needs_pythonpath() -> str | None:
     return str(package_parent)
 
 
+def placed_config(config_path: Path) -> Path:
+    """The config path an entry names: the folder resolved, not a symlinked file (the same place
+    `tollhouse policy trust` recorded)."""
+    return Path(os.path.realpath(config_path.parent)) / config_path.name
+
+
 def server_entry(kind: ClientKind, config_path: Path, python: str | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     if kind.with_type:
@@ -85,8 +97,7 @@ def server_entry(kind: ClientKind, config_path: Path, python: str | None = None)
     entry["command"] = str(Path(python or sys.executable).absolute())
     # -P: `python -m` would put the client's working folder (often the workspace) first on sys.path,
     # so a `tollhouse/` or `anyio.py` an agent wrote there would run in place of the gate.
-    # The folder resolved, not a symlinked file: the same place `tollhouse policy trust` recorded.
-    placed = Path(os.path.realpath(config_path.parent)) / config_path.name
+    placed = placed_config(config_path)
     entry["args"] = ["-P", "-m", "tollhouse", "--config", str(placed), "serve"]
     env: dict[str, str] = {}
     pythonpath = _needs_pythonpath()
@@ -98,6 +109,14 @@ def server_entry(kind: ClientKind, config_path: Path, python: str | None = None)
         from tollhouse.opdirs import operator_home
 
         env["TOLLHOUSE_HOME"] = str(operator_home())
+    # In CI the client may not pass the job's variables on either: the signing key's *file* (never a
+    # key itself), a trusted hash, and the run's identity (receipts/process.py) go into the entry.
+    from tollhouse.receipts.process import ci_variables
+
+    for name in ("TOLLHOUSE_SIGNING_KEY_FILE", "TOLLHOUSE_TRUST_POLICY"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    env.update(ci_variables())
     if env:
         entry["env"] = env
     return entry
@@ -157,7 +176,11 @@ def merge_entry(kind: ClientKind, data: dict[str, Any], name: str, entry: dict[s
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path | None:
-    """Write atomically, keeping the previous file as ``<name>.bak-<time>``; returns the backup path."""
+    """Write atomically, keeping the previous file as ``<name>.bak-<time>``; returns the backup path.
+
+    A symlinked config (dotfiles kept in a repository) is written through: the link stays, its
+    target gets the new text and the backup sits next to the target."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     backup = None
     mode = 0o600

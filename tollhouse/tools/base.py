@@ -173,6 +173,8 @@ class ToolContext:
     facts: dict[str, Any] = field(default_factory=dict)
     path_judge: PathJudge | None = None
     """Set by the gate from the call's decision; see ``judge``."""
+    failure: tuple[str, str] | None = None
+    """(kind, reason) when the tool ran but what it ran failed; see ``command_failed``."""
 
     @property
     def roots(self) -> tuple[Any, ...]:
@@ -195,6 +197,14 @@ class ToolContext:
         """Report progress; forwarded to the client (MCP progress notifications) when it listens."""
         if self.progress_sink is not None:
             await self.progress_sink(progress, total, message)
+
+    def command_failed(self, kind: str, reason: str) -> None:
+        """Say the tool did its job but the thing it ran failed (a command's non-zero exit, its own
+        timeout): the outcome stays ``ok`` (there is a result to read), and the receipt records
+        ``details.failed = kind`` and ``reason`` as its message, so it reads apart from a tool error.
+        ``kind`` is ``exit``, ``signal`` or ``timeout``."""
+        self.failure = (kind, reason)
+        self.facts["failed"] = kind
 
     def record(self, **facts: Any) -> None:
         """Add facts to this call's outcome receipt (paths, byte counts, digests, exit codes).

@@ -291,6 +291,11 @@ async def shell_run(args: ShellRunInput, ctx: ToolContext) -> ShellRunResult:
     ]
     if result.timed_out:
         notes.append(f"timed out after {timeout:g} s; the command and everything it started were killed")
+        ctx.command_failed("timeout", f"the command timed out after {timeout:g} s and was killed")
+    elif result.exit_code is None:
+        ctx.command_failed("signal", f"the command was ended by {result.signal}")
+    elif result.exit_code != 0:
+        ctx.command_failed("exit", f"the command exited with status {result.exit_code}")
     if result.killed:
         # Escapees from the group (setpgid, setsid, double fork) are found by the supervisor too.
         n = result.killed
