@@ -51,6 +51,11 @@ def leak() -> str:
     return f"the token is {os.environ.get('TINY_SECRET', 'unset')} ok"
 
 
+@mcp.tool(description="Names of the environment variables the server was given.", annotations=READ)
+def env_names() -> list[str]:
+    return sorted(os.environ)
+
+
 @mcp.tool(description="Returns n bytes of text.", annotations=READ)
 def flood(n: int) -> str:
     return "x" * n
