@@ -448,8 +448,11 @@ class Gate:
                     details=ctx.facts or None, **common,
                 )  # fmt: skip
             raise
-        except TimeoutError:
-            status, message = "timeout", f"{tool.name} did not finish within {timeout:g} s and was stopped"
+        except TimeoutError as exc:  # a tool's own limit may say more (an upstream stopped with it)
+            status, message = (
+                "timeout",
+                str(exc) or f"{tool.name} did not finish within {timeout:g} s and was stopped",
+            )
         except PolicyDenied as exc:
             status, message, rules = "denied", str(exc), (exc.rule,)
         except ToolError as exc:

@@ -254,15 +254,18 @@ class Upstream:
 
         deadline = anyio.current_effective_deadline()
         try:
-            result = await live.client.call_tool(tool, arguments, progress_callback=progress)
+            # The call's own limit starts now: a slow start is bounded by start_timeout_s instead.
+            with anyio.fail_after(self.spec.timeout_s):
+                result = await live.client.call_tool(tool, arguments, progress_callback=progress)
+        except TimeoutError:
+            await self._stuck(ctx)
+            raise TimeoutError(
+                f"upstream {self.spec.name} did not answer {tool} within {self.spec.timeout_s:g} s, so "
+                "it was stopped with every process it started; the next call starts it again"
+            ) from None
         except anyio.get_cancelled_exc_class():
-            if anyio.current_time() >= deadline:
-                # The gate's time limit ran out: the upstream is stuck, so it is stopped with
-                # everything it started; the next call starts it afresh.
-                ctx.record(upstream_stopped="timeout")
-                self._failed("a call timed out")
-                with anyio.CancelScope(shield=True):
-                    await self.stop()
+            if anyio.current_time() >= deadline:  # the gate's own limit ran out: stuck as well
+                await self._stuck(ctx)
             raise
         except MCPError as exc:
             if exc.error.code == types.CONNECTION_CLOSED or live.client is not self._client_now():
@@ -283,6 +286,12 @@ class Upstream:
             "content": [b.model_dump(mode="json", by_alias=True, exclude_none=True) for b in result.content],
             "structuredContent": result.structured_content,
         }
+
+    async def _stuck(self, ctx: ToolContext) -> None:
+        ctx.record(upstream_stopped="timeout")
+        self._failed("a call timed out")
+        with anyio.CancelScope(shield=True):
+            await self.stop()
 
     def _client_now(self) -> Client | None:
         return self.live.client if self.live is not None else None

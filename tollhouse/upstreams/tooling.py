@@ -175,7 +175,7 @@ def build_tool(spec: UpstreamSpec, pins: Pins, upstream_tool: str, run: Any) -> 
         family=FAMILY,
         output_model=output_model_for(name, definition.get("outputSchema")),
         facets_of=facets_of if (path_args or url_args) else None,
-        timeout_s=spec.timeout_s,
+        timeout_s=spec.timeout_s + spec.start_timeout_s,  # the call's own limit is applied in run
         idempotent=annotations.get("idempotentHint") is True,
         destructive=annotations.get("destructiveHint") is not False and effects != {Effect.READ},
     )
