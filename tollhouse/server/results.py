@@ -119,7 +119,7 @@ def outcome_to_result(
         return types.CallToolResult.model_validate(
             {
                 "content": result["content"],
-                "structuredContent": result.get("structuredContent") if has_output_schema else None,
+                "structuredContent": result.get("structuredContent"),
                 "isError": False,
                 "_meta": meta,
             }

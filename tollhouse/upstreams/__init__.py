@@ -12,6 +12,7 @@ from typing import Any
 
 from tollhouse.config import Config, ConfigError
 from tollhouse.tools.base import Registry, Tool, ToolContext
+from tollhouse.upstreams.extras import extra_tools
 from tollhouse.upstreams.pins import load_pins, published_name
 from tollhouse.upstreams.spec import UpstreamSpec, parse_upstreams
 from tollhouse.upstreams.supervisor import Upstream, withheld_message
@@ -93,6 +94,15 @@ def upstream_tools(config: Config) -> list[Tool]:
                 )
             seen[name] = upstream_tool
             tools.append(build_tool(spec, pins, upstream_tool, _run))
+        for extra in extra_tools(spec, pins.capabilities, manager_of):
+            if extra.name in seen:
+                raise ConfigError(
+                    f"upstream {spec.name}: its tool {seen[extra.name]!r} would be published as "
+                    f"{extra.name}, the name of the tool that reaches its resources or prompts",
+                    file=config.path,
+                    line=config.line_of("upstreams"),
+                )
+            tools.append(extra)
     return tools
 
 

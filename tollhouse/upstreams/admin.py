@@ -115,6 +115,13 @@ def review(config: Config, spec: UpstreamSpec, probed: Probe, builtin_names: set
         findings.extend(scan_definition(name, definition))
     collisions: list[str] = []
     seen: dict[str, str] = {}
+    for kind, names in (
+        ("resources", ("resources_list", "resource_read")),
+        ("prompts", ("prompts_list", "prompt_get")),
+    ):
+        if probed.capabilities.get(kind):
+            for extra in names:
+                seen[f"{spec.name}_{extra}"] = f"(tollhouse's {kind} tool)"
     for name in sorted(probed.definitions):
         published = published_name(spec.name, name)
         if published in builtin_names:

@@ -236,6 +236,12 @@ class Upstream:
 
     # -- calls --------------------------------------------------------------------------------------
 
+    async def client_for(self, ctx: ToolContext) -> Client:
+        """The connected client, for a resource or prompt request (recorded like a tool call)."""
+        live = await self.ensure()
+        ctx.record(upstream=self.spec.name, upstream_server=live.server)
+        return live.client
+
     async def call(self, tool: str, arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         live = await self.ensure()
         change = live.withheld.get(tool)
