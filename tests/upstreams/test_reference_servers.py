@@ -19,7 +19,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import REPO, receipt_rows, subprocess_env, tollhouse_cmd
+from tests.conftest import receipt_rows, subprocess_env, tollhouse_cmd
 from tests.nodeenv import node_package
 
 pytestmark = pytest.mark.anyio
