@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--name", default="tollhouse", help="the entry's name in the client (default: tollhouse)")
     p.add_argument("--print", dest="print_only", action="store_true", help="print the entry; change nothing")
+    p.add_argument(
+        "--wrap-existing", action="store_true",
+        help="move the client's other MCP servers behind tollhouse as [[upstreams]] (see docs/upstreams.md)",
+    )  # fmt: skip
     p.set_defaults(handler=run)
 
 
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.config_file).expanduser() if args.config_file else kind.default_path()
     try:
         data = read_config(path)
-        merged = merge_entry(kind, data, args.name, entry)
+        merged = merge_entry(kind, _wrapped(args, kind, data, config), args.name, entry)
         if merged == data:
             print(f"{kind.label}: {path} already has this {args.name!r} entry; nothing changed")
             return exitcodes.OK
@@ -70,3 +74,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"previous file kept as {backup}")
     print(f"restart {kind.label} to pick it up; `tollhouse doctor` shows what is installed")
     return exitcodes.OK
+
+
+def _wrapped(args: argparse.Namespace, kind: object, data: dict, config: object) -> dict:  # type: ignore[type-arg]
+    if not getattr(args, "wrap_existing", False):
+        return data
+    from tollhouse.upstreams.wrap import wrap_cli
+
+    return wrap_cli(kind, data, config, args.name)  # type: ignore[arg-type]
