@@ -253,3 +253,20 @@ async def test_filesystem_paths_meet_policy_and_memory_round_trips(served) -> No
         assert not made.is_error
         graph = await client.call_tool("mem_read_graph", {})
         assert "gate" in json.dumps(graph.structured_content or blocks(graph))
+
+
+def test_upstream_tools_are_exported_to_every_provider(served, monkeypatch, tmp_path) -> None:
+    from tollhouse.adapters.export import Catalogue, export
+    from tollhouse.adapters.skills import write_skills
+    from tollhouse.config import load_config
+
+    root, env = served
+    monkeypatch.setenv("TOLLHOUSE_HOME", env["TOLLHOUSE_HOME"])
+    source = Catalogue(load_config(root / "tollhouse.toml"))
+    for target in ("openai", "openai-responses", "anthropic", "gemini", "mcp"):
+        text = json.dumps(export(target, source), default=str)
+        for name in ("ev_get_structured_content", "fs_read_text_file", "ev_resource_read", "mem_read_graph"):
+            assert name in text, (target, name)
+        assert "fs_move_file" not in text, target  # no rule could allow it
+    written = write_skills(source, tmp_path / "skills")
+    assert "ev_echo" in " ".join(p.read_text() for folder in written for p in folder.rglob("*.md"))
