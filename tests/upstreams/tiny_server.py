@@ -76,5 +76,16 @@ async def slow(steps: int, ctx: Context) -> str:
     return f"done {steps} at {time.time():.0f}"
 
 
+@mcp.tool(description="The Authorization header this request carried (HTTP only).", annotations=READ)
+def auth_header(ctx: Context) -> str:
+    headers = ctx.headers or {}
+    return f"authorization: {headers.get('authorization', 'none')}"
+
+
 if __name__ == "__main__":
-    mcp.run()
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--http":
+        mcp.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        mcp.run()
