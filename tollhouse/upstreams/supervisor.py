@@ -131,6 +131,7 @@ class Upstream:
         self._stop: anyio.Event | None = None
         self._relist = False
         self._errlog: Any = None
+        self._digests: dict[str, str | None] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -247,12 +248,11 @@ class Upstream:
         change = live.withheld.get(tool)
         if change is not None:
             raise ToolError(withheld_message(self.spec.name, change))
-        pinned = self.pins.tools.get(tool) if self.pins is not None else None
         ctx.record(
             upstream=self.spec.name,
             upstream_tool=tool,
             upstream_server=live.server,
-            tool_sha256=definition_digest(pinned) if pinned else None,
+            tool_sha256=self._digest(tool),
         )
 
         async def progress(done: float, total: float | None, message: str | None) -> None:
@@ -298,6 +298,13 @@ class Upstream:
         self._failed("a call timed out")
         with anyio.CancelScope(shield=True):
             await self.stop()
+
+    def _digest(self, tool: str) -> str | None:
+        """The pinned definition's sha256 (hashed once: it is in every receipt of this tool)."""
+        if tool not in self._digests:
+            pinned = self.pins.tools.get(tool) if self.pins is not None else None
+            self._digests[tool] = definition_digest(pinned) if pinned else None
+        return self._digests[tool]
 
     def _client_now(self) -> Client | None:
         return self.live.client if self.live is not None else None
