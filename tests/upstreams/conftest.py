@@ -33,14 +33,22 @@ def make_config(root: Path, body: str) -> Path:
     return write_config(root, head + textwrap.dedent(body))
 
 
-async def trust_upstream(root: Path, name: str) -> Any:
-    """What `tollhouse upstream trust NAME --yes` does."""
+_PROBES: dict[tuple[Any, ...], Any] = {}
+
+
+async def trust_upstream(root: Path, name: str, *, cached: bool = False) -> Any:
+    """What `tollhouse upstream trust NAME --yes` does. ``cached``: reuse what an earlier start of
+    the same command offered (the tests' servers answer the same every time), sparing a start."""
     from tollhouse.upstreams import admin
 
     config = load_config(root / "tollhouse.toml")
     spec = admin.find_spec(config, name)
-    probed = await admin.probe(config, spec)
-    assert probed.error is None, probed.error
+    probed = _PROBES.get(spec.command) if cached else None
+    if probed is None:
+        probed = await admin.probe(config, spec)
+        assert probed.error is None, probed.error
+        _PROBES[spec.command] = probed
+    probed.spec = spec
     review = admin.review(config, spec, probed, set())
     admin.trust(config, review)
     return review

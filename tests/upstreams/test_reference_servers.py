@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,8 +18,9 @@ import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import receipt_rows, subprocess_env, tollhouse_cmd
+from tests.conftest import receipt_rows, subprocess_env, trust_config
 from tests.nodeenv import node_package
+from tests.upstreams.conftest import trust_upstream
 
 pytestmark = pytest.mark.anyio
 
@@ -99,11 +99,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
     env = subprocess_env(
         TOLLHOUSE_HOME=str(home), EV_KEY_FOR_TEST=KEY, TOLLHOUSE_OWN_SECRET="own-secret-1234"
     )
-    for args in (("policy", "trust"), *(("upstream", "trust", n, "--yes") for n in ("ev", "fs", "mem"))):
-        done = subprocess.run(
-            tollhouse_cmd(*args), cwd=root, env=env, capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr + done.stdout
+    # Trusted in this process, as `policy trust` and `upstream trust NAME --yes` do (test_cli runs those).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TOLLHOUSE_HOME", str(home))
+        patch.setenv("EV_KEY_FOR_TEST", KEY)
+        trust_config(root / "tollhouse.toml")
+
+        async def trust_all() -> None:
+            async with anyio.create_task_group() as tg:
+                for name in ("ev", "fs", "mem"):
+                    tg.start_soon(trust_upstream, root, name)
+
+        anyio.run(trust_all)
     yield root, env
 
 
