@@ -25,7 +25,8 @@ source = "env:TINY_TOKEN_FOR_TEST"
 
 [[rules]]
 id = "tiny-read"
-tools = ["tiny_echo", "tiny_hang", "tiny_crash", "tiny_leak", "tiny_flood", "tiny_slow", "tiny_env_names"]
+tools = ["tiny_echo", "tiny_hang", "tiny_crash", "tiny_leak", "tiny_flood", "tiny_fail_flood", "tiny_slow",
+         "tiny_env_names"]
 effect = "allow"
 
 [[rules]]
@@ -180,9 +181,12 @@ async def test_a_flood_is_capped_like_any_result(ws: Path) -> None:
     async with await open_gate(ws) as gate:
         small = await gate.call(call("tiny_flood", {"n": 1000}))
         big = await gate.call(call("tiny_flood", {"n": 400_000}))
+        error = await gate.call(call("tiny_fail_flood", {"n": 400_000}))
     assert small.status == "ok"
     assert big.status == "error" and "over limits.max_result_bytes (50000)" in big.message
     assert big.result is None
+    assert error.status == "error" and len(error.message) < 9000  # an error is no way around the cap
+    assert error.message.endswith("more characters cut by tollhouse]")
 
 
 async def test_progress_is_relayed(ws: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 mcp = MCPServer("tiny", version="1.2.3", log_level="WARNING")
@@ -59,6 +60,11 @@ def env_names() -> list[str]:
 @mcp.tool(description="Returns n bytes of text.", annotations=READ)
 def flood(n: int) -> str:
     return "x" * n
+
+
+@mcp.tool(description="Fails with n bytes of error text.", annotations=READ)
+def fail_flood(n: int) -> str:
+    raise ToolError("y" * n)
 
 
 @mcp.tool(

@@ -172,6 +172,7 @@ class Upstream:
         return live
 
     async def _own(self, ready: asyncio.Future[Live], stop: anyio.Event) -> None:
+        live: Live | None = None
         try:
             async with open_client(
                 self.spec,
@@ -192,7 +193,8 @@ class Upstream:
                 raise
             log.debug("upstream %s ended: %r", self.spec.name, exc)
         finally:
-            self.live = None
+            if self.live is live:  # a newer start (after a stop) keeps its own connection
+                self.live = None
 
     async def _check_definitions(self, live: Live) -> None:
         listed = await list_all_tools(live.client)
@@ -276,7 +278,9 @@ class Upstream:
         except MCPError as exc:
             if exc.error.code == types.CONNECTION_CLOSED or live.client is not self._client_now():
                 await self._crashed(ctx)
-            raise ToolError(f"upstream {self.spec.name} refused the call: {exc.error.message}") from None
+            raise ToolError(
+                f"upstream {self.spec.name} refused the call: {_capped(exc.error.message)}"
+            ) from None
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
             await self._crashed(ctx)
         except Exception as exc:
@@ -286,7 +290,7 @@ class Upstream:
         if result.is_error:
             texts = [b.text for b in result.content if isinstance(b, types.TextContent)]
             raise ToolError(
-                f"upstream {self.spec.name} tool {tool} failed: " + ("\n".join(texts) or "no message")
+                f"upstream {self.spec.name} tool {tool} failed: " + _capped("\n".join(texts) or "no message")
             )
         return {
             "content": [b.model_dump(mode="json", by_alias=True, exclude_none=True) for b in result.content],
@@ -318,6 +322,17 @@ class Upstream:
             f"upstream {self.spec.name} closed its connection during the call (its process exited "
             "or crashed); the call's effect is unknown. The next call starts it again."
         )
+
+
+MESSAGE_MAX_CHARS = 8192
+"""An upstream's error text is cut to this: a result is capped by limits.max_result_bytes, and an
+error must not be the way around that cap."""
+
+
+def _capped(text: str) -> str:
+    if len(text) <= MESSAGE_MAX_CHARS:
+        return text
+    return text[:MESSAGE_MAX_CHARS] + f"… [{len(text) - MESSAGE_MAX_CHARS} more characters cut by tollhouse]"
 
 
 def withheld_message(upstream: str, change: Change) -> str:
