@@ -33,6 +33,7 @@ KNOWN_SECTIONS = {
     "shell",
     "files",
     "http",
+    "upstreams",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -322,7 +323,7 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
     red = data.get("redaction", {})
     tools = data.get("tools", {})
     families = tools.get("families")
-    return Config(
+    config = Config(
         path=path,
         text=text,
         data=data,
@@ -336,3 +337,8 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
         tool_families=list(families) if families is not None else None,
         approval_ttl_s=float(data.get("approvals", {}).get("ttl_s", 300.0)),
     )
+    if "upstreams" in data:  # other MCP servers behind the gate: checked by their own module
+        from tollhouse.upstreams.spec import check_config
+
+        check_config(config)
+    return config

@@ -19,9 +19,9 @@ class Catalogue:
     def __init__(self, config: Any) -> None:
         from tollhouse.gate.catalogue import build_catalogue
         from tollhouse.gate.policy import Policy
-        from tollhouse.tools import build_registry
+        from tollhouse.tools import registry_for
 
-        self.registry = build_registry(config.tool_families, config.tool_modules)
+        self.registry = registry_for(config)
         self.policy = Policy.load(config, self.registry)
         self._specs = build_catalogue(self.registry)
 

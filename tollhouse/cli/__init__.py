@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "cases": "tollhouse.cli.cases_cmd",
     "auth": "tollhouse.cli.auth_cmd",
     "ci": "tollhouse.cli.ci_cmd",
+    "upstream": "tollhouse.cli.upstream_cmd",
 }
 """Which module registers each command (a test keeps this in step with what ``register`` adds):
 running one command loads and builds only its own module's parser."""

@@ -53,9 +53,9 @@ def check_config(args: argparse.Namespace) -> tuple[Check, object | None]:
 def check_policy(config: object) -> Check:
     try:
         from tollhouse.gate.policy import Policy
-        from tollhouse.tools import build_registry
+        from tollhouse.tools import registry_for
 
-        registry = build_registry(config.tool_families, config.tool_modules)  # type: ignore[attr-defined]
+        registry = registry_for(config)  # type: ignore[attr-defined]
         policy = Policy.load(config, registry)
     except Exception as exc:
         return Check(

@@ -65,9 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _exact_digest(config, tool_name: str, text: str) -> str:  # type: ignore[no-untyped-def]
     from pydantic import ValidationError
 
-    from tollhouse.tools import build_registry
+    from tollhouse.tools import registry_for
 
-    tool = build_registry(config.tool_families, config.tool_modules).get(tool_name)
+    tool = registry_for(config).get(tool_name)
     if tool is None:
         raise CommandError(f"--exact needs an exact tool name; {tool_name!r} is not a known tool")
     try:
@@ -130,7 +130,7 @@ def _constraints(args: argparse.Namespace) -> dict[str, Any]:
 def run_grant(args: argparse.Namespace) -> int:
     from tollhouse.gate.gate import default_operator
     from tollhouse.state.db import open_sync
-    from tollhouse.tools import build_registry
+    from tollhouse.tools import registry_for
 
     config = load(args)
     matches = _constraints(args)
@@ -140,7 +140,7 @@ def run_grant(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     if args.uses is not None and args.uses < 1:
         raise CommandError("--uses must be at least 1")
-    registry = build_registry(config.tool_families, config.tool_modules)
+    registry = registry_for(config)
     check = check_grant(registry, args.tool, matches, exact=bool(args.exact), expires=expires)
     if check.errors:
         raise CommandError("grant refused, nothing recorded: " + "; ".join(check.errors))
@@ -181,10 +181,10 @@ def _describe(grant) -> str:  # type: ignore[no-untyped-def]
 
 def run_grants(args: argparse.Namespace) -> int:
     from tollhouse.state.db import open_sync
-    from tollhouse.tools import build_registry
+    from tollhouse.tools import registry_for
 
     config = load(args)
-    registry = build_registry(config.tool_families, config.tool_modules)
+    registry = registry_for(config)
     conn = open_sync(config.state_dir / "state.db")
     try:
         if args.action == "revoke":

@@ -72,6 +72,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     _common(p)
     p.add_argument("--print", dest="print_only", action="store_true", help="print the entry; change nothing")
+    p.add_argument(
+        "--wrap-existing", action="store_true",
+        help="move the client's other MCP servers behind tollhouse as [[upstreams]] (see docs/upstreams.md)",
+    )  # fmt: skip
     p.set_defaults(handler=run)
     u = sub.add_parser(
         "uninstall", help="remove this workspace's tollhouse entry from an MCP client's config",
@@ -79,12 +83,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )  # fmt: skip
     _common(u)
     u.set_defaults(handler=run_uninstall)
-
-
-def wrap_existing_hook(args: argparse.Namespace, kind: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """The one place `install --wrap-existing` (tollhouse/upstreams) changes the merged config: the
-    client's other servers moved behind the gate. Without that flag, the config as it is."""
-    return data
 
 
 def _target(args: argparse.Namespace, kind: Any, root: Path) -> Path | str:
@@ -159,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{path} already has an entry {args.name!r} and {why}; nothing changed. Pass --force to "
                 f"replace it, or --name to add this workspace under another name"
             )
-        merged = wrap_existing_hook(args, kind, merge_entry(kind, data, args.name, entry))
+        merged = merge_entry(kind, _wrapped(args, kind, data, config), args.name, entry)
         if merged == data:
             print(f"{kind.label}: {path} already has this {args.name!r} entry; nothing changed")
             return exitcodes.OK
@@ -206,3 +204,11 @@ def run_uninstall(args: argparse.Namespace) -> int:
     if backup is not None:
         print(f"previous file kept as {backup}")
     return exitcodes.OK
+
+
+def _wrapped(args: argparse.Namespace, kind: object, data: dict, config: object) -> dict:  # type: ignore[type-arg]
+    if not getattr(args, "wrap_existing", False):
+        return data
+    from tollhouse.upstreams.wrap import wrap_cli
+
+    return wrap_cli(kind, data, config, args.name)  # type: ignore[arg-type]

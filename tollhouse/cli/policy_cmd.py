@@ -61,7 +61,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any] | int:
     """(config, registry, policy), or an exit code after printing where the problem is."""
     from tollhouse.config import ConfigError, load_config
     from tollhouse.gate.policy import Policy
-    from tollhouse.tools import build_registry
+    from tollhouse.tools import registry_for
 
     try:
         config = load_config(getattr(args, "config", None))
@@ -74,7 +74,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any] | int:
     if note:
         print(f"tollhouse: {note}", file=sys.stderr)
     try:
-        registry = build_registry(config.tool_families, config.tool_modules)
+        registry = registry_for(config)
     except (ValueError, ImportError) as exc:
         print(
             f"error: cannot build the tool registry: {exc}; check [tools] in {config.path}", file=sys.stderr

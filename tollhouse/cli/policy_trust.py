@@ -67,7 +67,7 @@ def _fail(message: str, code: int) -> int:
 def run_trust(args: argparse.Namespace) -> int:
     from tollhouse.config import ConfigError, load_config
     from tollhouse.gate.policy import Policy
-    from tollhouse.tools import build_registry
+    from tollhouse.tools import registry_for
     from tollhouse.trust import (
         ENV_EXPECT,
         UntrustedPolicy,
@@ -98,7 +98,7 @@ def run_trust(args: argparse.Namespace) -> int:
         return _fail(f"{exc}; nothing trusted", exitcodes.UNTRUSTED)
     try:
         # Trusting a policy that cannot be enforced helps nobody: it must load, examples and all.
-        Policy.load(config, build_registry(config.tool_families, config.tool_modules))
+        Policy.load(config, registry_for(config))
     except (ConfigError, ValueError, ImportError) as exc:
         return _fail(f"{exc}\nthe policy does not load; fix it first, nothing trusted", exitcodes.USAGE)
     previous = trusted_record(config.path)

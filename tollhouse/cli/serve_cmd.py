@@ -93,12 +93,12 @@ def _publish(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]
     """The narrowing asked for; tools policy could never allow are hidden whatever is asked."""
     from tollhouse.config import ConfigError
     from tollhouse.gate.catalogue import Publish
-    from tollhouse.tools import build_registry
+    from tollhouse.tools import registry_for
 
     families = None
     if args.families is not None:
         families = frozenset(f.strip() for f in args.families.split(",") if f.strip())
-        loaded = set(build_registry(config.tool_families, config.tool_modules).families())
+        loaded = set(registry_for(config).families())
         unknown = sorted(families - loaded)
         if unknown or not families:
             raise ConfigError(

@@ -32,10 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from tollhouse.gate.catalogue import build_catalogue
     from tollhouse.gate.policy import Policy
-    from tollhouse.tools import build_registry
+    from tollhouse.tools import registry_for
 
     config = load(args)
-    registry = build_registry(config.tool_families, config.tool_modules)
+    registry = registry_for(config)
     policy = Policy.load(config, registry)
     specs = [s for s in build_catalogue(registry) if args.family in (None, s.family)]
     if args.json:

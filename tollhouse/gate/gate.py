@@ -34,7 +34,7 @@ from tollhouse.receipts.process import current_identity as process_identity
 from tollhouse.receipts.redaction import MemoRedactor
 from tollhouse.receipts.witness import witness_folders
 from tollhouse.state.db import StateDB
-from tollhouse.tools import build_registry
+from tollhouse.tools import registry_for
 from tollhouse.tools.base import (
     PolicyDenied,
     Registry,
@@ -126,9 +126,7 @@ class Gate:
     @classmethod
     async def open(cls, config: Config, registry: Registry | None = None) -> Gate:
         """Load policy, open the receipt store and state; raise (fail closed) if any is unusable."""
-        registry = (
-            registry if registry is not None else build_registry(config.tool_families, config.tool_modules)
-        )
+        registry = registry if registry is not None else registry_for(config)
         policy = Policy.load(config, registry)
         redactor = MemoRedactor.from_config(config)  # remembers its outputs: the store's pass is cheap
         redact_logs(redactor)  # log records (stderr included) hold no secret either
@@ -195,6 +193,14 @@ class Gate:
         tool it was never shown gets the same answer as one that reads the list."""
         self._hidden = hidden_tools(self.registry, self.policy.could_allow, publish or Publish())
         return [spec for spec in self.catalogue() if spec.name not in self._hidden]
+
+    async def withheld(self) -> dict[str, str]:
+        """Tools listed at start that are withheld now (an upstream tool whose definition changed
+        since it was trusted), by name -> why. Their calls are refused by the tool itself."""
+        out: dict[str, str] = {}
+        for source in self.registry.withholders:
+            out.update(await source(self.services))
+        return out
 
     def could_allow(self, tool_name: str) -> bool:
         tool = self.registry.get(tool_name)
@@ -469,8 +475,11 @@ class Gate:
                     details=ctx.facts or None, **common,
                 )  # fmt: skip
             raise
-        except TimeoutError:
-            status, message = "timeout", f"{tool.name} did not finish within {timeout:g} s and was stopped"
+        except TimeoutError as exc:  # a tool's own limit may say more (an upstream stopped with it)
+            status, message = (
+                "timeout",
+                str(exc) or f"{tool.name} did not finish within {timeout:g} s and was stopped",
+            )
         except PolicyDenied as exc:
             status, message, rules = "denied", str(exc), (exc.rule,)
         except ToolError as exc:

@@ -97,6 +97,8 @@ class McpFace:
         self._tools = [spec_to_tool(s) for s in gate.publish(publish)]
         self._schemas = {t.name: t.input_schema for t in self._tools}
         self._has_output = {t.name: t.output_schema is not None for t in self._tools}
+        # Upstream tools' results are MCP content blocks already (images, audio, resources): passed on.
+        self._passthrough = {s.name for s in gate.catalogue() if s.family == "upstreams"}
         config = gate.services.config
         self.server: Server[Any] = Server(
             SERVER_NAME,
@@ -169,7 +171,8 @@ class McpFace:
     async def _list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=self._tools)
+        withheld = await self.gate.withheld() if self._passthrough else {}
+        return types.ListToolsResult(tools=[t for t in self._tools if t.name not in withheld])
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
@@ -210,7 +213,9 @@ class McpFace:
         await self.case_notifier.call_finished(call.case, call.session)
         if approver.pending is not None and outcome.status in ("needs_approval", "denied"):
             return approver.input_required()
-        result = outcome_to_result(outcome, self._has_output.get(params.name, False))
+        result = outcome_to_result(
+            outcome, self._has_output.get(params.name, False), passthrough=params.name in self._passthrough
+        )
         return fit_event(result, self.max_event_bytes)
 
     async def _roots_changed(

@@ -94,7 +94,9 @@ def _as_text(result: Any) -> str:
     return json.dumps(result, ensure_ascii=False, indent=2, sort_keys=False, default=str)
 
 
-def outcome_to_result(outcome: Any, has_output_schema: bool) -> types.CallToolResult:
+def outcome_to_result(
+    outcome: Any, has_output_schema: bool, *, passthrough: bool = False
+) -> types.CallToolResult:
     """The outcome as a CallToolResult; ``structuredContent`` only where the tool declares an output model.
 
     A receipt reference rides in ``_meta`` so a client (or a person reading its log) can find the
@@ -111,6 +113,17 @@ def outcome_to_result(outcome: Any, has_output_schema: bool) -> types.CallToolRe
             _meta=meta,
         )
     result = outcome.result
+    if passthrough and isinstance(result, dict) and isinstance(result.get("content"), list):
+        # An upstream tool's content blocks (text, image, audio, resource links, embedded resources),
+        # as redacted and capped by the gate.
+        return types.CallToolResult.model_validate(
+            {
+                "content": result["content"],
+                "structuredContent": result.get("structuredContent"),
+                "isError": False,
+                "_meta": meta,
+            }
+        )
     structured = result if has_output_schema and isinstance(result, dict) else None
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=_as_text(result))],

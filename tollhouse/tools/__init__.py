@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
+from typing import Any
 
 from tollhouse.tools.base import Effect, Registry, Tool, ToolContext, ToolError
 
-__all__ = ["FAMILIES", "Effect", "Registry", "Tool", "ToolContext", "ToolError", "build_registry"]
+__all__ = [
+    "FAMILIES",
+    "Effect",
+    "Registry",
+    "Tool",
+    "ToolContext",
+    "ToolError",
+    "build_registry",
+    "registry_for",
+]
 
 # family name -> module; a family joins the catalogue by adding one line here.
 FAMILIES: dict[str, str] = {
@@ -40,4 +50,15 @@ def build_registry(families: Iterable[str] | None = None, extra_modules: Iterabl
             raise ValueError(f"module {module_name} must define TOOLS as a list of Tool")
         for tool in tools:
             registry.add(tool)
+    return registry
+
+
+def registry_for(config: Any) -> Registry:
+    """The registry a config asks for: its families, its extra modules, and the tools of its trusted
+    upstreams (other MCP servers behind the gate, ``[[upstreams]]``)."""
+    registry = build_registry(config.tool_families, config.tool_modules)
+    if config.data.get("upstreams"):
+        from tollhouse.upstreams import add_upstream_tools
+
+        add_upstream_tools(registry, config)
     return registry

@@ -230,6 +230,9 @@ class Registry:
 
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
         self._tools: dict[str, Tool] = {}
+        self.withholders: list[Callable[[Any], Awaitable[dict[str, str]]]] = []
+        """Families whose tools can be withheld after the catalogue was built (an upstream whose
+        definition changed since it was trusted): ``(services) -> {tool name: why}``."""
         for tool in tools:
             self.add(tool)
 
