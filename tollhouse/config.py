@@ -33,6 +33,7 @@ KNOWN_SECTIONS = {
     "shell",
     "files",
     "http",
+    "oauth",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -81,6 +82,20 @@ _SECTION_KEYS: dict[str, set[str]] = {
         "allowed_hosts",
         "allowed_origins",
         "max_event_bytes",
+    },
+    "oauth": {
+        "issuer",
+        "resource",
+        "principal_claim",
+        "groups_claim",
+        "scopes",
+        "algorithms",
+        "leeway_s",
+        "jwks_cache_s",
+        "jwks_refetch_s",
+        "introspection_credential",
+        "client_id",
+        "login_scopes",
     },
 }
 

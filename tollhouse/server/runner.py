@@ -149,45 +149,21 @@ def _bind(settings: HttpSettings) -> socket.socket:
 
 async def serve_http(config: Config, settings: HttpSettings, publish: Any = None) -> None:
     import uvicorn
-    from mcp.server.auth.settings import AuthSettings
 
     from tollhouse.gate import Gate
     from tollhouse.server.face import McpFace
-    from tollhouse.server.http_auth import (
-        StaticTokenVerifier,
-        TokenEntry,
-        current_principal,
-        ensure_token,
-        move_legacy_token,
-        token_digest,
-    )
+    from tollhouse.server.http_auth import current_identity, protect
 
-    verifier = None
-    auth = None
-    if settings.auth == "token":
-        assert settings.token_file is not None
-        move_legacy_token(config, settings.token_file)
-        token, created = ensure_token(settings.token_file)
-        entries = [TokenEntry(principal=settings.principal, sha256=token_digest(token)), *settings.tokens]
-        verifier = StaticTokenVerifier(entries)
-        if created:
-            # Printed once, now; afterwards it is only in the 0600 file.
-            _say(f"generated a bearer token for principal {settings.principal!r} in {settings.token_file}:")
-            _say(f"  Authorization: Bearer {token}")
     sock = _bind(settings)
     port = sock.getsockname()[1]
     settings.port = port
-    if verifier is not None:
-        # Only the bearer check is used; the issuer URL is a required placeholder until an OAuth
-        # authorization server is configured (a later verifier swaps in here).
-        auth = AuthSettings(issuer_url=settings.url.removesuffix("/mcp"), resource_server_url=None)
 
     gate = await Gate.open(config)
     async with gate:
         face = McpFace(
             gate,
             "mcp-http",
-            operator_of=current_principal,
+            identity_of=current_identity,
             max_event_bytes=settings.max_event_bytes or None,
             publish=publish,
         )
@@ -195,14 +171,20 @@ async def serve_http(config: Config, settings: HttpSettings, publish: Any = None
             streamable_http_path="/mcp",
             transport_security=_transport_security(settings, port),
             host=settings.host,
-            auth=auth,
-            token_verifier=verifier,
         )
+        # The bearer check (static tokens, or OAuth access tokens) wraps the app: see oauth_guard.py.
+        app, close_auth = protect(app, config, settings, gate.services.credentials)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         watch = _watch(gate, "mcp-http")
-        _say(f"serving MCP over HTTP at {settings.url}" + (" (bearer token required)" if verifier else ""))
+        required = {
+            "token": " (bearer token required)",
+            "oauth": f" (OAuth: {settings.oauth and settings.oauth.issuer})",
+        }
+        _say(f"serving MCP over HTTP at {settings.url}" + required.get(settings.auth, ""))
         try:
             await server.serve(sockets=[sock])
         finally:
             watch.stop()
+            if close_auth is not None:
+                await close_auth()
             await _close_cases(face, gate)
