@@ -86,6 +86,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "oauth": {
         "issuer",
         "resource",
+        "audience",
         "principal_claim",
         "groups_claim",
         "scopes",

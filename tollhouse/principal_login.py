@@ -321,3 +321,23 @@ async def logged_in(config: Config) -> Principal | None:
     if record is None:
         return None
     return Principal(name=str(record["principal"]), groups=tuple(record.get("groups") or ()), source="login")
+
+
+async def revoke(record: dict[str, Any]) -> bool:
+    """Ask the issuer to revoke the refresh token (RFC 7009), best effort: True when it said yes.
+    Forgetting the tokens locally does not depend on it."""
+    from tollhouse.server.oauth_verify import ProviderError, discover
+
+    token = record.get("refresh_token") or record.get("access_token")
+    if not token:
+        return False
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
+            meta = await discover(client, str(record["issuer"]))
+            endpoint = meta.get("revocation_endpoint")
+            if not isinstance(endpoint, str):
+                return False
+            response = await client.post(endpoint, data={"token": token, "client_id": record["client_id"]})
+            return response.status_code == 200
+    except (ProviderError, httpx.HTTPError):
+        return False

@@ -26,6 +26,14 @@ from tests.identity.conftest import (
 )
 from tests.server.conftest import HttpServer, outcomes, stop
 
+DEV_RULE = """
+[[rules]]
+id = "dev-no-notes"
+tools = ["demo_note_read"]
+paths = ["notes/**"]
+principals = ["group:dev"]
+effect = "deny"
+"""
 INTROSPECTION = """
 introspection_credential = "oauth:introspect"
 
@@ -60,7 +68,7 @@ def rs(oidc: Oidc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rs]:
     root = tmp_path_factory.mktemp("oauth-ws") / "ws"
     home = tmp_path_factory.mktemp("oauth-home")
     config = oauth_config(oidc.issuer, INTROSPECTION.replace("\n[cred", "\njwks_refetch_s = 1\n[cred", 1))
-    config = config.replace("jwks_refetch_s = 60\n", "")
+    config = config.replace("jwks_refetch_s = 60\n", "").replace("[http]", DEV_RULE + "\n[http]", 1)
     os.environ["TH_TEST_INTROSPECT"] = "tollhouse-rs:rs-secret"
     try:
         server = start_oauth_server(root, home, config)
@@ -135,6 +143,16 @@ async def test_a_person_is_the_operator_in_receipts_with_groups(rs: Rs) -> None:
     assert row["operator"] == "alice"
     assert row["details"]["operator_groups"] == ["sre"]
     assert row["channel"] == "mcp-http"
+
+
+@pytest.mark.anyio
+async def test_policy_principals_match_the_token_groups(rs: Rs) -> None:
+    token = rs.oidc.user_token("bob", rs.url)  # bob is in group dev
+    _, result = await _call(rs.url, token, READ_ONLY_TOOL, {"path": "notes/welcome.txt"})
+    assert result.is_error and "dev-no-notes" in result.content[0].text
+    row = outcomes(rs.root, READ_ONLY_TOOL)[-1]
+    assert (row["operator"], row["outcome"], row["rules"]) == ("bob", "denied", ["dev-no-notes"])
+    assert row["details"]["operator_groups"] == ["dev"]
 
 
 @pytest.mark.anyio

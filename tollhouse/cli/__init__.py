@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "memory": "tollhouse.cli.memory_cmd",
     "cases": "tollhouse.cli.cases_cmd",
     "auth": "tollhouse.cli.auth_cmd",
+    "login": "tollhouse.cli.login_cmd",
+    "whoami": "tollhouse.cli.login_cmd",
+    "logout": "tollhouse.cli.login_cmd",
 }
 """Which module registers each command (a test keeps this in step with what ``register`` adds):
 running one command loads and builds only its own module's parser."""

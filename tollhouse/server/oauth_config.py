@@ -27,6 +27,7 @@ from tollhouse.config import Config, ConfigError
 KEYS = {
     "issuer",
     "resource",
+    "audience",
     "principal_claim",
     "groups_claim",
     "scopes",
@@ -50,6 +51,9 @@ class OAuthSettings:
     issuer: str
     resource: str | None = None
     """None: the server's own URL (``http://host:port/mcp``), filled in when it binds."""
+    audience: str | None = None
+    """The ``aud`` a token must carry when the provider does not use the resource URL for it (Okta's
+    ``api://default``, an Entra application's client ID); None: the resource."""
     principal_claim: str = "sub"
     groups_claim: str = "groups"
     scopes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCOPES))
@@ -103,7 +107,7 @@ def load_oauth(config: Config) -> OAuthSettings | None:
     settings = OAuthSettings(issuer=_http_url(section["issuer"], "issuer", config))
     if section.get("resource"):
         settings.resource = _http_url(section["resource"], "resource", config)
-    for key in ("principal_claim", "groups_claim", "client_id", "introspection_credential"):
+    for key in ("audience", "principal_claim", "groups_claim", "client_id", "introspection_credential"):
         if key in section:
             value = section[key]
             if not isinstance(value, str) or not value:

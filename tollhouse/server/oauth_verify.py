@@ -211,8 +211,13 @@ class OAuthVerifier:
             raise Rejected(f"the token was issued by {claims.get('iss')!r}, not {self.settings.issuer}")
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if not any(isinstance(a, str) and _same_resource(a, self.resource) for a in audiences):
-            raise Rejected(f"the token is for audience {aud!r}, not this server ({self.resource})")
+        wanted = self.settings.audience
+        if wanted is not None:
+            ours = any(a == wanted for a in audiences)
+        else:
+            ours = any(isinstance(a, str) and _same_resource(a, self.resource) for a in audiences)
+        if not ours:
+            raise Rejected(f"the token is for audience {aud!r}, not this server ({wanted or self.resource})")
         exp = claims.get("exp")
         if need_exp and not isinstance(exp, int | float):
             raise Rejected("the token has no expiry (exp)")
