@@ -39,7 +39,10 @@ def test_defaults_and_issuer_trailing_slash(tmp_path: Path) -> None:
     ("body", "message"),
     [
         ("[oauth]\nresource = 'https://x.example/mcp'\n", "[oauth] needs issuer"),
-        ("[oauth]\nissuer = 'http://idp.example'\n", "oauth.issuer must be an https URL (http only on loopback)"),
+        (
+            "[oauth]\nissuer = 'http://idp.example'\n",
+            "oauth.issuer must be an https URL (http only on loopback)",
+        ),
         ("[oauth]\nissuer = 'https://idp.example?x=1'\n", "may not have a query or fragment"),
         (GOOD + "algorithms = ['RS256', 'HS256']\n", "oauth.algorithms must list signature algorithms"),
         (GOOD + "algorithms = ['none']\n", "(never none or HS*)"),
@@ -47,7 +50,7 @@ def test_defaults_and_issuer_trailing_slash(tmp_path: Path) -> None:
         (GOOD + "leeway_s = 3600\n", "oauth.leeway_s must be an integer from 0 to 300"),
         (GOOD + "jwks_refetch_s = 0\n", "oauth.jwks_refetch_s must be an integer from 1 to 3600"),
         (GOOD + "principal_claim = ''\n", "oauth.principal_claim must be a non-empty string"),
-        (GOOD + "[oauth.scopes]\n'tollhouse:all' = 'admin'\n", "must be \"read\" or \"call\""),
+        (GOOD + "[oauth.scopes]\n'tollhouse:all' = 'admin'\n", 'must be "read" or "call"'),
         (GOOD + "login_scopes = 'openid'\n", "oauth.login_scopes must be a list of scope names"),
     ],
 )
@@ -58,7 +61,7 @@ def test_bad_oauth_tables_are_refused(tmp_path: Path, body: str, message: str) -
 
 
 def test_unknown_key_fails_at_config_load(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown key oauth.isuer"):
+    with pytest.raises(ConfigError, match=r"unknown key oauth\.isuer"):
         parse("[oauth]\nisuer = 'https://idp.example'\n", tmp_path)
 
 

@@ -332,3 +332,61 @@ def test_malformed_bearer_values(rs: Rs) -> None:
     r = mcp_post(rs.url, token + "x")
     assert r.status_code == 401
     assert r.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+def test_a_session_stays_with_the_principal_that_opened_it(rs: Rs) -> None:
+    alice = rs.oidc.user_token("alice", rs.url)
+    opened = mcp_post(rs.url, alice)
+    assert opened.status_code == 200
+    sid = opened.headers["mcp-session-id"]
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    bot = rs.oidc.token("bot", rs.url)  # valid, but another principal
+    r = mcp_post(rs.url, bot, ping, headers={"mcp-session-id": sid, "mcp-protocol-version": "2025-06-18"})
+    assert r.status_code == 404, r.text
+    same = mcp_post(
+        rs.url, alice, ping, headers={"mcp-session-id": sid, "mcp-protocol-version": "2025-06-18"}
+    )
+    assert same.status_code == 200, same.text
+
+
+def test_the_typescript_sdk_client_signs_in_with_pkce_and_calls_a_tool(rs: Rs) -> None:
+    import subprocess
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.nodeenv import node_package
+
+    folder = node_package("oidc")
+    args = json.dumps({"path": "notes/welcome.txt"})
+    proc = subprocess.Popen(
+        ["node", str(folder / "sdk_client.mjs"), rs.url, READ_ONLY_TOOL, args],
+        cwd=folder,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        line = proc.stdout.readline()
+        assert line.startswith("authorize "), line + proc.stderr.read()  # type: ignore[union-attr]
+        authorize = line.split(" ", 1)[1].strip()
+        query = parse_qs(urlsplit(authorize).query)
+        # What the SDK learned from our metadata: the resource (RFC 8707), the scopes, PKCE S256.
+        assert query["resource"] == [rs.url] and query["code_challenge_method"] == ["S256"]
+        assert query["client_id"] == ["user-app"]
+        done = rs.oidc.browse(authorize, "alice")
+        assert done.is_redirect, done.text[:300]
+        code = parse_qs(urlsplit(done.headers["location"]).query)["code"][0]
+        proc.stdin.write(code + "\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    result = json.loads(out.split("result ", 1)[1])
+    assert result["isError"] is False and "welcome" in json.dumps(result)
+    row = outcomes(rs.root, READ_ONLY_TOOL)[-1]
+    assert (row["operator"], row["outcome"]) == ("alice", "ok")
+    assert row["client"].startswith("ts-sdk-oauth")
