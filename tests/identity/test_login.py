@@ -216,3 +216,51 @@ async def test_polling_honours_interval_and_slow_down() -> None:
         async with httpx.AsyncClient(transport=_fake_token_endpoint([{"error": error}])) as client:
             with pytest.raises(LoginError, match=message):
                 await poll_token(client, settings, meta, code, sleep)
+
+
+def _write_login(home: Path, issuer: str, principal: str, groups: list[str], expires_at: int) -> None:
+    record = {
+        "issuer": issuer, "client_id": "cli", "resource": RESOURCE, "access_token": "t",
+        "refresh_token": "r", "expires_at": expires_at, "principal": principal, "groups": groups,
+    }  # fmt: skip
+    path = logins_file(home)
+    path.write_text(json.dumps({f"{issuer} cli": record}))
+    path.chmod(0o600)
+
+
+@pytest.mark.anyio
+async def test_stdio_receipts_and_policy_name_the_logged_in_subject(
+    workspace: Path, _operator_home: Path
+) -> None:
+    import time
+
+    from mcp import Client
+
+    from tests.server.conftest import stdio_params
+
+    issuer = "https://idp.invalid"  # never contacted: the access token has not expired
+    root = make_workspace(workspace)
+    write_config(root, login_config(issuer))
+    _write_login(_operator_home, issuer, "bob@acme.example", ["dev"], int(time.time()) + 600)
+    async with Client(stdio_params(root)) as client:
+        result = await client.call_tool("demo_note_read", {"path": "notes/welcome.txt"})
+    assert result.is_error and "dev-no-notes" in result.content[0].text
+    row = [r for r in receipts(root) if r["tool"] == "demo_note_read"][-1]
+    assert (row["operator"], row["channel"], row["outcome"]) == ("bob@acme.example", "mcp-stdio", "denied")
+    assert row["details"]["operator_groups"] == ["dev"]
+
+
+def test_a_login_file_others_can_read_is_refused(workspace: Path, _operator_home: Path) -> None:
+    import time
+
+    root = make_workspace(workspace)
+    write_config(root, login_config("https://idp.invalid"))
+    _write_login(_operator_home, "https://idp.invalid", "alice@acme.example", [], int(time.time()) + 600)
+    logins_file(_operator_home).chmod(0o644)
+    out = run(root, "whoami")
+    assert "is readable by other users" in out.stderr
+    assert out.stdout.startswith("local:")  # not the name in a file anyone could have written
+    call = run(root, "call", "demo_note_read", '{"path": "notes/welcome.txt"}')
+    assert "is readable by other users" in call.stderr
+    row = [r for r in receipts(root) if r["tool"] == "demo_note_read"][-1]
+    assert row["operator"].startswith("local:")
