@@ -125,3 +125,28 @@ def test_bad_principals_fail_the_load(make, value: str, message: str) -> None:
         make(body)
     assert message in str(err.value)
     assert err.value.rule_id == "r"
+
+
+def test_policy_explain_decides_for_an_operator_and_groups(workspace) -> None:
+    import subprocess
+
+    from tests.conftest import subprocess_env, tollhouse_cmd, write_config
+    from tests.policy.conftest import HEADER
+
+    write_config(workspace, HEADER + POLICY)
+    (workspace / "ops").mkdir()
+
+    def explain(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            tollhouse_cmd("policy", "explain", "files_read", '{"path": "ops/run.md"}', *extra),
+            cwd=workspace, env=subprocess_env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    out = explain("--as", "bob@acme.example", "--group", "dev", "--group", "sre")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("decision: allow (rules: sre-reads-ops)")
+    out = explain("--as", "bob@acme.example")
+    assert out.returncode == 3
+    assert "the caller (bob@acme.example) is none of principals group:sre, Alice@Acme.example" in out.stdout
+    out = explain()  # the local operator by default
+    assert out.returncode == 3 and "the caller (local:" in out.stdout
