@@ -19,7 +19,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,11 +284,33 @@ async def current_login(settings: OAuthSettings, *, refresh_if_expired: bool = T
         return None
     if record.get("expires_at", 0) - REFRESH_MARGIN_S > time.time() or not refresh_if_expired:
         return record
+    # One refresher at a time: providers rotate refresh tokens and may end a grant whose old refresh
+    # token is used twice, so a second process waits and then reads what the first one stored.
+    async with _refresh_lock():
+        record = read_logins().get(_key(settings))
+        if not isinstance(record, dict):
+            return None
+        if record.get("expires_at", 0) - REFRESH_MARGIN_S > time.time():
+            return record
+        try:
+            return await refresh(settings, record)
+        except LoginError:
+            forget(settings)
+            raise
+
+
+@asynccontextmanager
+async def _refresh_lock() -> AsyncIterator[None]:
+    import fcntl
+
+    path = logins_path().with_name(LOGINS_FILE + ".lock")
+    ensure_private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        return await refresh(settings, record)
-    except LoginError:
-        forget(settings)
-        raise
+        await anyio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def forget(settings: OAuthSettings | None) -> bool:

@@ -66,3 +66,48 @@ async def test_odd_tokens_are_refused_without_asking_the_provider() -> None:
             assert r.headers["www-authenticate"] == bad + META
     assert verifier.jwks.fetches == 0
     await verifier.aclose()
+
+
+@pytest.mark.anyio
+async def test_jwks_cache_refetch_limit_and_outage() -> None:
+    from tollhouse.server.oauth_verify import JwksCache, ProviderError, Rejected
+
+    issuer = "https://idp.example"
+    state = {"up": True, "jwks": 0, "meta": 0, "keys": [{"kty": "RSA", "kid": "k1", "n": "x", "e": "AQAB"}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not state["up"]:
+            raise httpx.ConnectError("down", request=request)
+        if request.url.path.endswith("openid-configuration"):
+            state["meta"] += 1
+            return httpx.Response(200, json={"issuer": issuer, "jwks_uri": f"{issuer}/jwks"})
+        state["jwks"] += 1
+        return httpx.Response(200, json={"keys": state["keys"]})
+
+    settings = OAuthSettings(issuer=issuer, jwks_refetch_s=60, jwks_cache_s=3600)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        cache = JwksCache(settings, client)
+        assert (await cache.key("k1"))["kid"] == "k1"
+        for _ in range(3):  # unknown ids inside jwks_refetch_s: no fetch
+            with pytest.raises(Rejected, match="does not publish"):
+                await cache.key("k2")
+        assert state["jwks"] == 1
+        # The cache went stale and the provider is down: the keys held stay usable.
+        cache.fetched_at -= 4000
+        state["up"] = False
+        assert (await cache.key("k1"))["kid"] == "k1"
+        # A provider never reached: a ProviderError, and no second attempt within jwks_refetch_s.
+        fresh = JwksCache(settings, client)
+        for _ in range(2):
+            with pytest.raises(ProviderError):
+                await fresh.key("k1")
+        assert state["meta"] == 1
+        # Private or symmetric "keys" in a JWKS are never used to verify.
+        state.update(
+            up=True, keys=[{"kty": "oct", "kid": "s", "k": "c2VjcmV0"}, {"kty": "RSA", "kid": "p", "d": "x"}]
+        )
+        other = JwksCache(settings, client)
+        with pytest.raises(Rejected):
+            await other.key("s")
+        with pytest.raises(Rejected):
+            await other.key("p")

@@ -277,7 +277,7 @@ def test_unknown_key_id_then_rotation(rs: Rs) -> None:
     before = rs.oidc.jwks_requests()
     token = rs.oidc.token("bot", rs.url)  # signed by the new key
     assert mcp_post(rs.url, token).status_code == 200
-    assert rs.oidc.jwks_requests() == before + 1  # one refetch picked the new key up
+    assert rs.oidc.jwks_requests() == before + 1, rs.oidc.http.get(f"{rs.oidc.issuer}/admin/stats").text
     # A made-up key id right after: refused, and no second fetch inside the rate limit.
     forged = jwt.encode({"alg": "RS256", "kid": "made-up"}, rs.oidc.claims(rs.url), RSAKey.generate_key(2048))
     why = f"the token was signed with key id 'made-up', which issuer {rs.oidc.issuer} does not publish"

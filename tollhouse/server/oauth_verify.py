@@ -93,10 +93,20 @@ class JwksCache:
         self.fetched_at = 0.0
         self.fetches = 0
         self._lock = anyio.Lock()
+        self._failed_at = -1e9
+        self._failure = ""
 
     async def metadata(self) -> dict[str, Any]:
         if self.meta is None:
-            self.meta = await discover(self.client, self.settings.issuer)
+            # A provider that is down is asked again after jwks_refetch_s, not on every request
+            # (each of which would otherwise wait for the HTTP timeout).
+            if time.monotonic() - self._failed_at < self.settings.jwks_refetch_s:
+                raise ProviderError(self._failure)
+            try:
+                self.meta = await discover(self.client, self.settings.issuer)
+            except ProviderError as exc:
+                self._failed_at, self._failure = time.monotonic(), str(exc)
+                raise
         return self.meta
 
     async def _fetch(self) -> None:
@@ -127,7 +137,14 @@ class JwksCache:
             now = time.monotonic()
             stale = now - self.fetched_at > self.settings.jwks_cache_s
             if stale or (kid not in self.keys and now - self.fetched_at >= self.settings.jwks_refetch_s):
-                await self._fetch()
+                try:
+                    await self._fetch()
+                except ProviderError:
+                    if not self.keys:
+                        raise
+                    # Keys we already hold stay good while the provider is unreachable; try again
+                    # after jwks_refetch_s rather than on every request.
+                    self.fetched_at = now - self.settings.jwks_cache_s + self.settings.jwks_refetch_s
             found = self.keys.get(kid)
         if found is None:
             raise Rejected(

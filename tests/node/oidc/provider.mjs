@@ -44,6 +44,7 @@ function newKey(n) {
 const pool = [newKey(0), newKey(1), newKey(2), newKey(3)];
 let published = 1;
 let jwksRequests = 0;
+const jwksLog = [];
 const signingKid = () => pool[published - 1].kid;
 
 const server = http.createServer();
@@ -158,10 +159,11 @@ server.on('request', async (req, res) => {
       return send(res, 200, { kid: signingKid() });
     }
     if (path === '/admin/keys') return send(res, 200, { keys: pool.slice(0, published), signing: signingKid() });
-    if (path === '/admin/stats') return send(res, 200, { jwks_requests: jwksRequests });
+    if (path === '/admin/stats') return send(res, 200, { jwks_requests: jwksRequests, log: jwksLog.slice(-10) });
     if (path === '/jwks' && req.method === 'GET') {
       // Only the published keys, newest first (what a provider shows while it rotates).
       jwksRequests += 1;
+      jwksLog.push(`${Date.now()} ${req.headers['user-agent']} ${req.socket.remotePort}`);
       const keys = pool.slice(0, published).reverse().map(({ kty, n, e, kid, alg, use }) => ({ kty, n, e, kid, alg, use }));
       return send(res, 200, { keys }, 'application/jwk-set+json');
     }
