@@ -364,3 +364,16 @@ async def revoke(record: dict[str, Any]) -> bool:
             return response.status_code == 200
     except (ProviderError, httpx.HTTPError):
         return False
+
+
+async def operator_for(config: Config) -> Principal:
+    """The operator a gate for ``config`` names when a face brings none: the subject of
+    ``tollhouse login`` for its issuer, else ``[identity] operator``, else the local user."""
+    from tollhouse.principal import local_operator
+
+    login = await logged_in(config)
+    if login is not None:
+        return login
+    return Principal(
+        name=config.operator or local_operator(), source="config" if config.operator else "local"
+    )

@@ -248,6 +248,12 @@ async def test_stdio_receipts_and_policy_name_the_logged_in_subject(
     row = [r for r in receipts(root) if r["tool"] == "demo_note_read"][-1]
     assert (row["operator"], row["channel"], row["outcome"]) == ("bob@acme.example", "mcp-stdio", "denied")
     assert row["details"]["operator_groups"] == ["dev"]
+    # A grant is a person's decision: it and its receipt name the logged-in subject too.
+    out = run(root, "grant", "demo_note_write", "--arg", "path=notes/*", "--uses", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["created_by"] == "bob@acme.example"
+    event = [r for r in receipts(root) if r["tool"] == "grant_created"][-1]
+    assert (event["operator"], event["details"]["operator_groups"]) == ("bob@acme.example", ["dev"])
 
 
 def test_a_login_file_others_can_read_is_refused(workspace: Path, _operator_home: Path) -> None:
