@@ -165,6 +165,9 @@ server.on('request', async (req, res) => {
       jwksRequests += 1;
       jwksLog.push(`${Date.now()} ${req.headers['user-agent']} ${req.socket.remotePort}`);
       const keys = pool.slice(0, published).reverse().map(({ kty, n, e, kid, alg, use }) => ({ kty, n, e, kid, alg, use }));
+      // A fresh connection per fetch: the count a test reads is then one per fetch, never a retry
+      // of a request on a kept-alive connection the server was closing.
+      res.setHeader('connection', 'close');
       return send(res, 200, { keys }, 'application/jwk-set+json');
     }
     if (path === '/device/auth' && req.method === 'POST') {
