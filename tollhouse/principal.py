@@ -59,4 +59,15 @@ def clean_groups(value: object) -> tuple[str, ...]:
     Anything else (numbers, objects, empty names) is dropped rather than guessed at: a group a rule
     could match must be a name the identity provider really sent."""
     items = value.split() if isinstance(value, str) else value if isinstance(value, list) else []
-    return tuple(dict.fromkeys(g for g in items if isinstance(g, str) and g and len(g) <= 256))
+    return tuple(dict.fromkeys(g for g in items if isinstance(g, str) and usable_name(g)))
+
+
+def usable_name(text: str) -> bool:
+    """A name policy and receipts can hold as given: 1-256 printable characters, valid UTF-8."""
+    if not 0 < len(text) <= 256 or not text.isprintable():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape
+        return False
+    return True

@@ -95,3 +95,14 @@ def test_groups_claim_shapes() -> None:
     assert clean_groups([1, {"a": 1}, "", None, "ok"]) == ("ok",)
     assert clean_groups({"sre": True}) == ()
     assert clean_groups(None) == ()
+
+
+def test_groups_and_principals_must_be_printable_names() -> None:
+    assert clean_groups(["ok", "new\nline", "tab\there", "x" * 257, "\ud800", "ünï"]) == ("ok", "ünï")
+    settings = OAuthSettings(issuer="https://idp.example")
+    verifier = OAuthVerifier(settings, "https://mcp.example/mcp")
+    base = {"scope": "tollhouse:call", "iss": "https://idp.example"}
+    assert verifier._principal({**base, "sub": "alice"}).principal.name == "alice"
+    for bad in ("alice\nbob", "\ud800", "", "x" * 300):
+        with pytest.raises(Rejected):
+            verifier._principal({**base, "sub": bad})

@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 import httpx
 
-from tollhouse.principal import Principal, clean_groups
+from tollhouse.principal import Principal, clean_groups, usable_name
 from tollhouse.server.oauth_config import OAuthSettings
 
 HTTP_TIMEOUT_S = 10.0
@@ -282,6 +282,8 @@ class OAuthVerifier:
             name = claims.get("client_id")
         if not isinstance(name, str) or not name:
             raise Rejected(f"the token has no {settings.principal_claim!r} claim to name its principal")
+        if not usable_name(name):
+            raise Rejected(f"the token's {settings.principal_claim!r} claim is not a printable name")
         scope = claims.get("scope", claims.get("scp", ""))
         scopes = tuple(scope.split() if isinstance(scope, str) else [s for s in scope if isinstance(s, str)])
         access = settings.access_of(scopes)
