@@ -30,7 +30,7 @@ import httpx
 
 from tollhouse.config import Config
 from tollhouse.opdirs import ensure_private_dir, operator_home
-from tollhouse.principal import Principal, clean_groups
+from tollhouse.principal import Principal, clean_groups, usable_name
 from tollhouse.server.oauth_config import OAuthSettings, load_oauth
 
 LOGINS_FILE = "logins.json"
@@ -198,8 +198,8 @@ async def principal_of(
             raise LoginError(f"userinfo at {endpoint} answered HTTP {response.status_code}")
         claims = response.json()
     name = claims.get(settings.principal_claim)
-    if not isinstance(name, str) or not name:
-        raise LoginError(f"the token has no {settings.principal_claim!r} claim to name you by")
+    if not isinstance(name, str) or not usable_name(name):
+        raise LoginError(f"the token has no usable {settings.principal_claim!r} claim to name you by")
     return Principal(name=name, groups=clean_groups(claims.get(settings.groups_claim)), source="login")
 
 
