@@ -390,3 +390,15 @@ def test_the_typescript_sdk_client_signs_in_with_pkce_and_calls_a_tool(rs: Rs) -
     row = outcomes(rs.root, READ_ONLY_TOOL)[-1]
     assert (row["operator"], row["outcome"]) == ("alice", "ok")
     assert row["client"].startswith("ts-sdk-oauth")
+
+
+def test_other_jwt_kinds_and_bound_tokens_are_not_bearer_access_tokens(rs: Rs) -> None:
+    for typ in ("logout+jwt", "dpop+jwt", "secevent+jwt"):
+        token = rs.oidc.sign(rs.oidc.claims(rs.url), header={"typ": typ})
+        why = f"the token is a '{typ}' JWT, not an access token"
+        expect(mcp_post(rs.url, token), 401, rs.challenge("invalid_token", why))
+    for typ in ("JWT", "at+jwt", "application/at+jwt"):
+        assert mcp_post(rs.url, rs.oidc.sign(rs.oidc.claims(rs.url), header={"typ": typ})).status_code == 200
+    bound = rs.oidc.sign(rs.oidc.claims(rs.url, cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}))
+    why = "the token is bound to a key (cnf); this server accepts bearer tokens only"
+    expect(mcp_post(rs.url, bound), 401, rs.challenge("invalid_token", why))

@@ -28,6 +28,8 @@ from tollhouse.server.oauth_config import OAuthSettings
 
 HTTP_TIMEOUT_S = 10.0
 MAX_TOKEN_CHARS = 16 * 1024
+ACCESS_TOKEN_TYPES = ("jwt", "at+jwt")
+"""``typ`` header values an access token may carry (RFC 9068 ``at+jwt``; many providers write ``JWT``)."""
 
 
 class Rejected(Exception):
@@ -206,6 +208,11 @@ class OAuthVerifier:
         if "crit" in header or "jku" in header or "x5u" in header or "jwk" in header:
             # Keys come from the configured issuer's JWKS only, never from the token itself.
             raise Rejected("the token's header names its own key or critical extensions; refused")
+        typ = header.get("typ")
+        if typ is not None and str(typ).lower().removeprefix("application/") not in ACCESS_TOKEN_TYPES:
+            # Another kind of JWT from the same issuer (a logout or security event token, a DPoP
+            # proof) is not an access token, whatever its claims say.
+            raise Rejected(f"the token is a {typ!r} JWT, not an access token")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise Rejected("the token's header has no key id (kid)")
@@ -221,7 +228,16 @@ class OAuthVerifier:
         self._check_claims(claims)
         return claims
 
+    @staticmethod
+    def _check_binding(claims: dict[str, Any]) -> None:
+        cnf = claims.get("cnf")
+        if isinstance(cnf, dict) and ("jkt" in cnf or "x5t#S256" in cnf):
+            # RFC 9449 / RFC 8705: a sender-constrained token must come with its proof; as a plain
+            # bearer token it may have been stolen.
+            raise Rejected("the token is bound to a key (cnf); this server accepts bearer tokens only")
+
     def _check_claims(self, claims: dict[str, Any], *, need_exp: bool = True) -> None:
+        self._check_binding(claims)
         now = time.time()
         leeway = self.settings.leeway_s
         if str(claims.get("iss", "")).rstrip("/") != self.settings.issuer:
