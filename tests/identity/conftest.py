@@ -138,6 +138,13 @@ class Oidc:
 
     def user_token(self, login: str, resource: str, scope: str = "tollhouse:read tollhouse:call") -> str:
         """Authorization code + PKCE for the public client ``user-app``, signed in as ``login``."""
+        return str(self.user_tokens(login, resource, scope)["access_token"])
+
+    def user_tokens(
+        self, login: str, resource: str, scope: str = "tollhouse:read tollhouse:call"
+    ) -> dict[str, Any]:
+        """The token response of authorization code + PKCE (``offline_access`` in ``scope``: a
+        refresh token too)."""
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         redirect = "http://127.0.0.1/callback"
@@ -147,6 +154,7 @@ class Oidc:
                 "response_type": "code",
                 "redirect_uri": redirect,
                 "scope": f"openid {scope}",
+                "prompt": "consent" if "offline_access" in scope else "login",
                 "resource": resource,
                 "code_challenge": challenge,
                 "code_challenge_method": "S256",
@@ -169,7 +177,7 @@ class Oidc:
             },
         )
         assert r.status_code == 200, r.text
-        return str(r.json()["access_token"])
+        return dict(r.json())
 
 
 def start_oidc() -> Oidc:

@@ -330,8 +330,9 @@ def test_malformed_bearer_values(rs: Rs) -> None:
     for value in ("Bearer", f"Bearer {token} extra", f"Bearer  {token}x y"):
         expect(mcp_post(rs.url, None, headers={"Authorization": value}), 401, malformed)
     r = mcp_post(rs.url, token + "x")
-    assert r.status_code == 401
-    assert r.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    # It names no audience, so it is not a token for this server.
+    why = f"the token is for audience None, not this server ({rs.url})"
+    expect(r, 401, rs.challenge("invalid_token", why))
 
 
 def test_a_session_stays_with_the_principal_that_opened_it(rs: Rs) -> None:
@@ -402,3 +403,14 @@ def test_other_jwt_kinds_and_bound_tokens_are_not_bearer_access_tokens(rs: Rs) -
     bound = rs.oidc.sign(rs.oidc.claims(rs.url, cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}))
     why = "the token is bound to a key (cnf); this server accepts bearer tokens only"
     expect(mcp_post(rs.url, bound), 401, rs.challenge("invalid_token", why))
+
+
+def test_a_refresh_token_is_not_an_access_token(rs: Rs) -> None:
+    tokens = rs.oidc.user_tokens("alice", rs.url, "offline_access tollhouse:read tollhouse:call")
+    refresh = tokens["refresh_token"]
+    assert refresh.count(".") == 0  # opaque: introspection answers for it (active, no token_type)
+    r = mcp_post(rs.url, refresh)
+    # It names no audience, so it is not a token for this server.
+    why = f"the token is for audience None, not this server ({rs.url})"
+    expect(r, 401, rs.challenge("invalid_token", why))
+    assert mcp_post(rs.url, tokens["access_token"]).status_code == 200
