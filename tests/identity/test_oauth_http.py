@@ -4,6 +4,7 @@ exact status and `WWW-Authenticate`, and what an accepted token becomes (operato
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from tests.identity.conftest import (
 )
 from tests.server.conftest import HttpServer, outcomes, stop
 
+STATIC_TOKEN = "static-ci-token-0123456789abcdef0123456789"
 DEV_RULE = """
 [[rules]]
 id = "dev-no-notes"
@@ -69,6 +71,10 @@ def rs(oidc: Oidc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rs]:
     home = tmp_path_factory.mktemp("oauth-home")
     config = oauth_config(oidc.issuer, INTROSPECTION.replace("\n[cred", "\njwks_refetch_s = 1\n[cred", 1))
     config = config.replace("jwks_refetch_s = 60\n", "").replace("[http]", DEV_RULE + "\n[http]", 1)
+    digest = hashlib.sha256(STATIC_TOKEN.encode()).hexdigest()
+    config = config.replace(
+        'auth = "oauth"\n', f'auth = "oauth"\ntokens = [{{ principal = "ci-bot", sha256 = "{digest}" }}]\n'
+    )
     os.environ["TH_TEST_INTROSPECT"] = "tollhouse-rs:rs-secret"
     try:
         server = start_oauth_server(root, home, config)
@@ -414,3 +420,15 @@ def test_a_refresh_token_is_not_an_access_token(rs: Rs) -> None:
     why = f"the token is for audience None, not this server ({rs.url})"
     expect(r, 401, rs.challenge("invalid_token", why))
     assert mcp_post(rs.url, tokens["access_token"]).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_static_tokens_keep_working_next_to_oauth(rs: Rs) -> None:
+    _, result = await _call(rs.url, STATIC_TOKEN, READ_ONLY_TOOL, {"path": "notes/welcome.txt"})
+    assert not result.is_error
+    row = outcomes(rs.root, READ_ONLY_TOOL)[-1]
+    assert row["operator"] == "ci-bot" and "operator_groups" not in (row["details"] or {})
+    # A near miss is an opaque token like any other: introspection says it is not active.
+    r = mcp_post(rs.url, STATIC_TOKEN[:-1] + "X")
+    why = "the token is not active (revoked, expired or unknown to the issuer)"
+    expect(r, 401, rs.challenge("invalid_token", why))
