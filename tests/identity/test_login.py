@@ -270,3 +270,12 @@ def test_a_login_file_others_can_read_is_refused(workspace: Path, _operator_home
     assert "is readable by other users" in call.stderr
     row = [r for r in receipts(root) if r["tool"] == "demo_note_read"][-1]
     assert row["operator"].startswith("local:")
+
+
+def test_login_without_a_resource_names_you_by_userinfo(oidc: Oidc, workspace: Path) -> None:
+    root = make_workspace(workspace)
+    config = login_config(oidc.issuer).replace(f'resource = "{RESOURCE}"\n', "")
+    write_config(root, config.replace('principal_claim = "email"', 'principal_claim = "sub"'))
+    done = login_as(oidc, root, "alice")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(f"logged in as alice at {oidc.issuer}")  # userinfo has no groups
