@@ -34,6 +34,7 @@ KNOWN_SECTIONS = {
     "files",
     "http",
     "upstreams",
+    "oauth",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -88,6 +89,21 @@ _SECTION_KEYS: dict[str, set[str]] = {
         "metrics",
         "otlp_endpoint",
         "shutdown_grace_s",
+    },
+    "oauth": {
+        "issuer",
+        "resource",
+        "audience",
+        "principal_claim",
+        "groups_claim",
+        "scopes",
+        "algorithms",
+        "leeway_s",
+        "jwks_cache_s",
+        "jwks_refetch_s",
+        "introspection_credential",
+        "client_id",
+        "login_scopes",
     },
 }
 

@@ -196,7 +196,7 @@ def test_loose_token_file_permissions_refuse_to_start(ws: Path, legacy: bool) ->
 @pytest.mark.parametrize(
     ("body", "listen", "message"),
     [
-        ('[http]\nauth = "maybe"\n', None, "http.auth must be 'token' or 'none'"),
+        ('[http]\nauth = "maybe"\n', None, "http.auth must be 'token', 'oauth' or 'none'"),
         ('[http]\ntokens = [{principal = "a"}]\n', None, "needs principal and sha256"),
         ('[http]\ntokens = [{principal = "a", sha256 = "abc"}]\n', None, "64 hex digits"),
         ('[http]\nauth = "none"\nallowed_hosts = ["x:1"]\n', "10.0.0.1:80", "only allowed on a loopback"),

@@ -30,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "auth": "tollhouse.cli.auth_cmd",
     "ci": "tollhouse.cli.ci_cmd",
     "upstream": "tollhouse.cli.upstream_cmd",
+    "login": "tollhouse.cli.login_cmd",
+    "whoami": "tollhouse.cli.login_cmd",
+    "logout": "tollhouse.cli.login_cmd",
 }
 """Which module registers each command (a test keeps this in step with what ``register`` adds):
 running one command loads and builds only its own module's parser."""

@@ -80,19 +80,20 @@ def _exact_digest(config, tool_name: str, text: str) -> str:  # type: ignore[no-
 def _record(config, kind: str, details: dict) -> None:  # type: ignore[no-untyped-def, type-arg]
     """An operator's change to grants is itself receipted (channel cli)."""
     from tollhouse.gate.entries import make_entry
-    from tollhouse.gate.gate import default_operator
     from tollhouse.gate.redact import Redactor
     from tollhouse.gate.types import Call
+    from tollhouse.principal_login import operator_for
     from tollhouse.receipts import ReceiptStore
     from tollhouse.receipts.process import current_identity as process_identity
 
     async def main() -> None:
         store = await ReceiptStore.open(config.state_dir, redactor=Redactor.from_config(config))
         try:
+            who = await operator_for(config)  # `tollhouse login`: the person who changed the grants
             call = Call(tool=kind, arguments={}, channel="cli", client="tollhouse-cli")
             await store.append(
                 make_entry(
-                    "event", call, operator=config.operator or default_operator(), policy_hash=None,
+                    "event", call, operator=who.name, operator_groups=who.groups, policy_hash=None,
                     process=process_identity(), redactor=Redactor.from_config(config), outcome="ok",
                     duration_us=0, details={"event": kind, **details},
                 )
@@ -128,7 +129,7 @@ def _constraints(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_grant(args: argparse.Namespace) -> int:
-    from tollhouse.gate.gate import default_operator
+    from tollhouse.principal_login import operator_for
     from tollhouse.state.db import open_sync
     from tollhouse.tools import registry_for
 
@@ -151,7 +152,7 @@ def run_grant(args: argparse.Namespace) -> int:
     try:
         grant = add_grant(
             conn, tool=args.tool, args_match=matches, args_digest=digest, expires_in=expires,
-            uses=args.uses, created_by=config.operator or default_operator(), note=args.note,
+            uses=args.uses, created_by=anyio.run(operator_for, config).name, note=args.note,
         )  # fmt: skip
     finally:
         conn.close()

@@ -52,6 +52,14 @@ def register(sub: Any) -> None:
         "arguments", metavar="JSON", nargs="?", default="{}", help="arguments as a JSON object"
     )
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    explain.add_argument(
+        "--as", dest="as_operator", metavar="OPERATOR",
+        help="decide for this operator (rules' principals); default: [identity] operator or local:user@host",
+    )  # fmt: skip
+    explain.add_argument(
+        "--group", action="append", default=[], metavar="NAME",
+        help="a group of that operator (repeat for several); rules see it as group:NAME",
+    )  # fmt: skip
     explain.set_defaults(handler=run_explain)
     policy_trust.register(inner)
     parser.set_defaults(handler=lambda args: (parser.print_help(), exitcodes.USAGE)[1])
@@ -161,7 +169,10 @@ def run_explain(args: argparse.Namespace) -> int:
         schema = json.dumps(tool.input_schema().get("properties", {}), sort_keys=True)
         print(f"  {tool.name} takes: {schema}", file=sys.stderr)
         return exitcodes.USAGE
-    explanation = policy.explain(tool, call_args)
+    from tollhouse.principal import local_operator, principal_names
+
+    operator = args.as_operator or _config.operator or local_operator()
+    explanation = policy.explain(tool, call_args, principals=principal_names(operator, args.group))
     decision = explanation.decision
     code = {"allow": exitcodes.OK, "deny": exitcodes.DENIED, "ask": exitcodes.NEEDS_APPROVAL}[decision.effect]
     if args.json:

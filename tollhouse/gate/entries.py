@@ -14,6 +14,7 @@ def make_entry(
     call: Call,
     *,
     operator: str,
+    operator_groups: tuple[str, ...] = (),
     policy_hash: str | None,
     process: str | None,
     redactor: Redactor,
@@ -42,6 +43,10 @@ def make_entry(
         return None if value is None else text(value)
 
     credentials = sorted({text(c) for c in call.credentials_used})
+    groups = call.groups if call.operator else operator_groups
+    if groups:
+        # Who the operator is, as policy saw it: the groups a principals rule could have matched.
+        details = {**(details or {}), "operator_groups": sorted(groups)}
     return {
         "kind": kind,
         "call_id": name(call.call_id),

@@ -7,9 +7,7 @@ receipt store that cannot be written means nothing runs.
 
 from __future__ import annotations
 
-import getpass
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,6 +26,8 @@ from tollhouse.gate.policy import Policy
 from tollhouse.gate.redact import Redactor, redact_logs
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision, Outcome, Status
 from tollhouse.identity import build_resolver
+from tollhouse.principal import local_operator, principal_names
+from tollhouse.principal_login import logged_in
 from tollhouse.receipts import ReceiptStore, ReceiptStoreError
 from tollhouse.receipts.compact import compact, longest_string
 from tollhouse.receipts.process import current_identity as process_identity
@@ -52,11 +52,8 @@ PROGRESS_MAX_CHARS = 500
 
 
 def default_operator() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"local:{user}@{socket.gethostname()}"
+    """The local user, ``local:user@host`` (the operator when nobody logged in; see principal.py)."""
+    return local_operator()
 
 
 class Services:
@@ -113,6 +110,8 @@ class Gate:
         self.services = services
         self.workspace = config.workspace
         self.operator = config.operator or default_operator()
+        self.operator_groups: tuple[str, ...] = ()
+        """Groups of the default operator (the subject of ``tollhouse login``)."""
         self._catalogue: list[ToolSpec] | None = None
         self._hidden: dict[str, str] = {}
         """Tools this gate refuses by name (``publish``): tool name -> why."""
@@ -149,6 +148,9 @@ class Gate:
         services = Services(config, redactor, receipts, state)
         services.credentials = credentials
         gate = cls(config, registry, policy, services)
+        login = await logged_in(config)
+        if login is not None:  # `tollhouse login`: receipts name that subject, not the local user
+            gate.operator, gate.operator_groups = login.name, login.groups
         await gate._record_ci_context()
         return gate
 
@@ -206,8 +208,17 @@ class Gate:
         tool = self.registry.get(tool_name)
         return tool is not None and self.policy.could_allow(tool)
 
-    def _served_names(self) -> str:
-        return ", ".join(n for n in self.registry.names() if n not in self._hidden) or "none"
+    def _principals(self, call: Call) -> frozenset[str]:
+        """What policy ``principals`` see: the call's operator and groups, else the gate's own."""
+        if call.operator is not None:
+            return principal_names(call.operator, call.groups)
+        return principal_names(self.operator, self.operator_groups)
+
+    def _served_names(self, *, read_only: bool = False) -> str:
+        names = [n for n in self.registry.names() if n not in self._hidden]
+        if read_only:
+            names = [n for n in names if (t := self.registry.get(n)) is not None and t.read_only]
+        return ", ".join(names) or "none"
 
     # -- receipts --------------------------------------------------------------------------------
 
@@ -216,7 +227,8 @@ class Gate:
         decided = fields.get("decision")
         policy_hash = decided.policy_hash if isinstance(decided, Decision) else self.policy.sha256
         return make_entry(
-            kind, call, operator=self.operator, policy_hash=policy_hash, process=self._process,
+            kind, call, operator=self.operator, operator_groups=self.operator_groups,
+            policy_hash=policy_hash, process=self._process,
             redactor=self.services.redactor, **fields,
         )  # fmt: skip
 
@@ -302,6 +314,13 @@ class Gate:
 
     async def _call(self, call: Call, started: int, receipts: list[int]) -> Outcome:
         tool = self.registry.get(call.tool)
+        if tool is not None and call.read_only and not tool.read_only and tool.name not in self._hidden:
+            return await self._finish(
+                call, "error", started, receipts,
+                message=f"tool {tool.name!r} is not served to this caller: its access token grants "
+                "read-only tools only; served tools: " + self._served_names(read_only=True),
+                arguments=call.arguments if isinstance(call.arguments, dict) else None,
+            )  # fmt: skip
         if tool is not None and tool.name in self._hidden:
             return await self._finish(
                 call, "error", started, receipts,
@@ -391,7 +410,7 @@ class Gate:
         roots = self.workspace.effective_roots(call.client_roots)
         deciding = time.perf_counter_ns()
         try:
-            decision = self.policy.decide(tool, args, roots=roots)
+            decision = self.policy.decide(tool, args, roots=roots, principals=self._principals(call))
         except Exception as exc:  # a policy bug must not turn into an allow
             log.exception("policy evaluation failed")
             decision = Decision(
@@ -452,7 +471,7 @@ class Gate:
             workspace=self.workspace,
             services=self.services,
             progress_sink=self._redacted_progress(call),
-            path_judge=self.policy.path_judge(tool, args, approved),
+            path_judge=self.policy.path_judge(tool, args, approved, principals=self._principals(call)),
         )
         timeout = tool.timeout_s or self.config.limits.timeout_s
         status: Status = "ok"

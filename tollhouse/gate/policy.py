@@ -88,11 +88,27 @@ class Policy:
         return policy
 
     # ------------------------------------------------------------------------------- deciding
-    def _view(self, tool: Tool, args: BaseModel, roots: tuple[Path, ...] | None) -> CallView:
-        return build_view(tool, args, self.workspace, roots if roots is not None else self.workspace.roots)
+    def _view(
+        self,
+        tool: Tool,
+        args: BaseModel,
+        roots: tuple[Path, ...] | None,
+        principals: frozenset[str] = frozenset(),
+    ) -> CallView:
+        view = build_view(tool, args, self.workspace, roots if roots is not None else self.workspace.roots)
+        view.principals = principals
+        return view
 
-    def decide(self, tool: Tool, args: BaseModel, *, roots: tuple[Path, ...] | None = None) -> Decision:
-        return self.decide_view(self._view(tool, args, roots))
+    def decide(
+        self,
+        tool: Tool,
+        args: BaseModel,
+        *,
+        roots: tuple[Path, ...] | None = None,
+        principals: frozenset[str] = frozenset(),
+    ) -> Decision:
+        """``principals``: the operator and its ``group:<name>``s, which rules' ``principals`` match."""
+        return self.decide_view(self._view(tool, args, roots, principals))
 
     def decide_view(self, view: CallView) -> Decision:
         """The decision for an already built view (benchmarks time this part on its own)."""
@@ -134,9 +150,16 @@ class Policy:
             "(JSON = the call's arguments)"
         )
 
-    def explain(self, tool: Tool, args: BaseModel, *, roots: tuple[Path, ...] | None = None) -> Explanation:
-        decision = self.decide(tool, args, roots=roots)
-        view = self._view(tool, args, roots)
+    def explain(
+        self,
+        tool: Tool,
+        args: BaseModel,
+        *,
+        roots: tuple[Path, ...] | None = None,
+        principals: frozenset[str] = frozenset(),
+    ) -> Explanation:
+        decision = self.decide(tool, args, roots=roots, principals=principals)
+        view = self._view(tool, args, roots, principals)
         rows: list[tuple[str, str, bool, str]] = []
         builtin = view.builtin[0] if view.builtin else None
         for rule_id in ("workspace.roots", "workspace.state", "workspace.immutable"):
@@ -153,11 +176,19 @@ class Policy:
         rows.append(("default-deny", "deny", hit, BUILTIN_NOTES["default-deny"]))
         return Explanation(decision, rows)
 
-    def path_judge(self, tool: Tool, args: BaseModel, approved: tuple[str, ...] = ()) -> PathJudge:
-        """The judgement a tool applies to every file it opens or returns beyond its path arguments."""
+    def path_judge(
+        self,
+        tool: Tool,
+        args: BaseModel,
+        approved: tuple[str, ...] = (),
+        *,
+        principals: frozenset[str] = frozenset(),
+    ) -> PathJudge:
+        """The judgement a tool applies to every file it opens or returns beyond its path arguments
+        (for the same operator: a deny rule for some principals hides their files from walkers too)."""
         from tollhouse.gate.policy_paths import PolicyPathJudge
 
-        return PolicyPathJudge(self, tool, args, approved=approved)
+        return PolicyPathJudge(self, tool, args, approved=approved, principals=principals)
 
     def could_allow(self, tool: Tool | str) -> bool:
         """False when no allow/ask rule covers the tool, or an unconstrained deny rule does."""

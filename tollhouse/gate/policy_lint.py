@@ -97,7 +97,9 @@ def lint(policy: Policy, registry: Registry) -> list[Finding]:
     findings = check_examples(policy, registry)
     if not policy.rules:
         findings.append(Finding("warning", None, None, "no rules: every call is denied (default deny)"))
-    blanket_deny = [r for r in policy.rules if r.effect == "deny" and not r.constraint_keys()]
+    blanket_deny = [
+        r for r in policy.rules if r.effect == "deny" and not r.constraint_keys() and not r.principals
+    ]
     for index, rule in enumerate(policy.rules):
         line = key_line(policy.config, index, None, rule.id)
         tools = covered(rule, registry)

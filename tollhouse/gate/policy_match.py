@@ -54,6 +54,8 @@ class CallView:
     """Further values of an argument (facet ``args.NAME``) that an ``args`` constraint must also fit."""
     builtin: tuple[str, str] | None = None
     """(rule id, why) when a built-in denies."""
+    principals: frozenset[str] = frozenset()
+    """The operator's name and ``group:<name>`` for each of its groups (see tollhouse/principal.py)."""
 
 
 def lexical_path(raw: str, roots: tuple[Path, ...], workspace: Workspace) -> tuple[Path, str, str] | None:
@@ -209,11 +211,18 @@ class CompiledRule:
             if globs:
                 self.name_rx[key] = _name_union(globs, key in CASELESS)
         self.args_rx = {k: _name_union(v, False) for k, v in rule.arg_globs().items()}
-        self.unconstrained = not rule.constraint_keys()
+        # Operator names compare without case (mail addresses); a rule for some principals is never
+        # "unconstrained": it must not hide a tool from everyone else (could_allow).
+        self.principals_rx = _name_union(rule.principals, True) if rule.principals else None
+        self.unconstrained = not rule.constraint_keys() and self.principals_rx is None
 
     # -- fast path -----------------------------------------------------------------------------
     def matches(self, v: CallView) -> bool:
         deny = self.deny
+        if self.principals_rx is not None:
+            rx = self.principals_rx
+            if not any(rx.fullmatch(p) for p in v.principals):
+                return False
         if not deny:
             # Strict facets: a whole shell command line, or argv with exec-capable tokens, is only
             # allowed by a rule written for it.
@@ -265,6 +274,11 @@ class CompiledRule:
     # -- slow path that explains -----------------------------------------------------------------
     def explain(self, v: CallView) -> tuple[bool, str]:
         rule, deny = self.rule, self.deny
+        if self.principals_rx is not None:
+            rx = self.principals_rx
+            if not any(rx.fullmatch(p) for p in v.principals):
+                who = ", ".join(sorted(v.principals)) or "nobody"
+                return False, f"the caller ({who}) is none of principals {', '.join(rule.principals or [])}"
         if not deny and v.commands and rule.commands is None:
             return False, "the call is a shell command line and this rule has no commands key"
         if not deny and v.guarded and rule.argv is None:

@@ -44,6 +44,7 @@ class PolicyPathJudge(PathJudge):
         args: BaseModel,
         *,
         approved: tuple[str, ...] = (),
+        principals: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(policy.workspace)
         self._policy = policy
@@ -51,7 +52,9 @@ class PolicyPathJudge(PathJudge):
         self._group: EffectGroup | None = None
         # A view of this call, with its paths swapped per file: args constraints are judged on the
         # call itself, exactly as they were for its decision.
-        self._view = CallView(tool=tool, args=args, facets={}, rels=["."], deny_rels=["."])
+        self._view = CallView(
+            tool=tool, args=args, facets={}, rels=["."], deny_rels=["."], principals=principals
+        )
 
     def _compile(self) -> EffectGroup:
         """The relevant rules, indexed, built on first use and kept on the policy per (tool, approved

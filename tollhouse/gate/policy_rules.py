@@ -76,6 +76,9 @@ class Rule(BaseModel):
     repos: list[str] | None = Field(default=None, min_length=1)
     domains: list[str] | None = Field(default=None, min_length=1)
     args: dict[str, str | list[str]] | None = Field(default=None, min_length=1)
+    principals: list[str] | None = Field(default=None, min_length=1)
+    """Who the rule is for: operator names (``alice@acme.example``, globs allowed) and groups
+    (``group:sre``); the rule matches only a call whose operator or one of its groups is listed."""
     examples: list[Example] = Field(default_factory=list)
 
     def constraint_keys(self) -> list[str]:
@@ -208,6 +211,9 @@ def check_globs(rule: Rule) -> tuple[str, str] | None:
         for glob in getattr(rule, key) or []:
             if glob == "" or "\x00" in glob:
                 return key, f"{key} glob {glob!r} must be a non-empty string without NUL"
+    for glob in rule.principals or []:
+        if glob.strip() == "" or "\x00" in glob or glob in ("group:", "*"):
+            return "principals", f"principals entry {glob!r} must name an operator or group:<name>"
     for name, globs in rule.arg_globs().items():
         if not name.isidentifier():
             return "args", f"args key {name!r} is not an argument name"

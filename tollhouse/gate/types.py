@@ -81,6 +81,12 @@ class Call:
     case: str | None = None
     operator: str | None = None
     """Who asked; the gate fills in the configured operator when a face has none."""
+    groups: tuple[str, ...] = ()
+    """The operator's groups (from an access token or ``tollhouse login``): policy ``principals``
+    match them as ``group:<name>`` and receipts record them."""
+    read_only: bool = False
+    """The caller may run read-only tools only (an access token whose scopes grant reading only);
+    any other tool is refused by name, like a tool ``serve --read-only`` does not serve."""
     approver: Approver | None = None
     progress: ProgressCallback | None = None
     client_roots: tuple[str, ...] | None = None

@@ -76,6 +76,7 @@ class McpFace:
         *,
         resources: ResourceCatalogue | None = None,
         operator_of: Any = None,
+        identity_of: Any = None,
         max_event_bytes: int | None = None,
         publish: Publish | None = None,
         sealing_keys: list[bytes] | None = None,
@@ -88,17 +89,23 @@ class McpFace:
             resources if resources is not None else ResourceCatalogue.load(_resource_modules(publish))
         )
         self.operator_of = operator_of
-        """Callable returning the operator for the current request (HTTP: the token's principal)."""
+        """Callable returning the operator for the current request (a name), or None."""
+        self.identity_of = identity_of
+        """Callable returning the ``Principal`` of the current request (HTTP: the token's), or None;
+        its name is the operator, its groups reach policy and receipts, its scopes may narrow the
+        tools to read-only ones."""
         self.process_session = uuid.uuid4().hex
         self.spent_approvals = SpentApprovals()
         """2026-era approval states already used: each runs its call at most once."""
         # Only what policy could allow (narrowed by serve --read-only / --families) is listed; the
         # gate refuses the rest by name.
-        self._tools = [spec_to_tool(s) for s in gate.publish(publish)]
+        specs = gate.publish(publish)
+        self._tools = [spec_to_tool(s) for s in specs]
         self._schemas = {t.name: t.input_schema for t in self._tools}
         self._has_output = {t.name: t.output_schema is not None for t in self._tools}
         # Upstream tools' results are MCP content blocks already (images, audio, resources): passed on.
         self._passthrough = {s.name for s in gate.catalogue() if s.family == "upstreams"}
+        self._read_only = {s.name: bool(s.annotations.get("read_only_hint")) for s in specs}
         config = gate.services.config
         self.server: Server[Any] = Server(
             SERVER_NAME,
@@ -144,7 +151,22 @@ class McpFace:
         return self.process_session
 
     def _operator(self) -> str | None:
+        who = self._who()
+        if who is not None:
+            return who.name
         return self.operator_of() if self.operator_of is not None else None
+
+    def _who(self) -> Any:
+        return self.identity_of() if self.identity_of is not None else None
+
+    def _identify(self, call: Call) -> Call:
+        """The request's principal on the call: operator name, groups, and read-only narrowing."""
+        who = self._who()
+        if who is not None:
+            call.operator = who.name
+            call.groups = tuple(who.groups)
+            call.read_only = bool(who.read_only)
+        return call
 
     async def _receipt_malformed_calls(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
         """A tools/call whose ``arguments`` is not an object never reaches ``_call_tool``: the SDK answers
@@ -155,13 +177,15 @@ class McpFace:
             name, arguments = params.get("name"), params.get("arguments")
             if isinstance(name, str) and arguments is not None and not isinstance(arguments, dict):
                 await self.gate.call(
-                    Call(
-                        tool=name,
-                        arguments=arguments,
-                        channel=self.channel,  # type: ignore[arg-type]
-                        client=client_label(ctx),
-                        session=self._session(ctx),
-                        operator=self._operator(),
+                    self._identify(
+                        Call(
+                            tool=name,
+                            arguments=arguments,
+                            channel=self.channel,  # type: ignore[arg-type]
+                            client=client_label(ctx),
+                            session=self._session(ctx),
+                            operator=self._operator(),
+                        )
                     )
                 )
         return await call_next(ctx)
@@ -172,7 +196,12 @@ class McpFace:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         withheld = await self.gate.withheld() if self._passthrough else {}
-        return types.ListToolsResult(tools=[t for t in self._tools if t.name not in withheld])
+        tools = [t for t in self._tools if t.name not in withheld]
+        who = self._who()
+        if who is not None and who.read_only:
+            # A token whose scopes grant reading only is shown the read-only tools only.
+            tools = [t for t in tools if self._read_only.get(t.name)]
+        return types.ListToolsResult(tools=tools)
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
@@ -208,6 +237,7 @@ class McpFace:
             progress=progress,
             result_budget=self.max_event_bytes,
         )
+        self._identify(call)
         # The gate checks limits.max_argument_bytes, validates, and receipts every refusal.
         outcome = await self.gate.call(call)
         await self.case_notifier.call_finished(call.case, call.session)
@@ -274,6 +304,7 @@ class McpFace:
             session=session,
             operator=self._operator(),
         )
+        self._identify(event)
         status, data, mime = "ok", None, "application/json"
         try:
             spec, found = self.resources.find(uri)

@@ -1,7 +1,7 @@
 """Assembling and running the `serve --http` app around the gate: the SDK's Streamable HTTP app with
 the JSON-RPC edges, the event store, shared approval state, health/metrics routes, tracing and
-graceful shutdown (each in its own ``http_*`` module). Auth (``verifier``/``auth``) is decided by
-the caller (``runner.serve_http``) and handed to the SDK unchanged."""
+graceful shutdown (each in its own ``http_*`` module). The bearer check is the caller's
+(``runner.serve_http`` passes ``http_auth.protect`` as ``wrap``)."""
 
 from __future__ import annotations
 
@@ -26,17 +26,15 @@ async def serve(
     sock: socket.socket,
     *,
     security: Any,
-    auth: Any = None,
-    verifier: Any = None,
-    operator_of: Any = None,
+    identity_of: Any = None,
     publish: Any = None,
     close_cases: Any = None,
     watch: Any = None,
     wrap: Any = None,
 ) -> None:
-    """``wrap(app) -> app`` (optional) wraps the finished ASGI app, e.g. with auth middleware; the
-    health routes are inside it, so a wrapper that guards everything must let ``/healthz``,
-    ``/readyz`` and ``/metrics`` through if probes are to reach them."""
+    """``wrap(app, gate) -> (app, closer or None)`` (optional) wraps the finished ASGI app with the
+    bearer check (``http_auth.protect``); the health routes are inside it, so the guard lets
+    ``/healthz``, ``/readyz`` and ``/metrics`` through for probes."""
     import uvicorn
 
     from tollhouse.gate import Gate
@@ -51,12 +49,13 @@ async def serve(
     gate = await Gate.open(config)
     events = None
     spent = None
+    close_auth = None
     async with gate:
         try:
             face = McpFace(
                 InstrumentedGate(gate, telemetry),
                 "mcp-http",
-                operator_of=operator_of,
+                identity_of=identity_of,
                 max_event_bytes=settings.max_event_bytes or None,
                 publish=publish,
                 sealing_keys=options.sealing_keys,
@@ -69,8 +68,6 @@ async def serve(
                 streamable_http_path="/mcp",
                 transport_security=security,
                 host=settings.host,
-                auth=auth,
-                token_verifier=verifier,
                 custom_starlette_routes=http_ops.routes(readiness, telemetry, security),
             )
             manager = face.server.session_manager
@@ -78,7 +75,7 @@ async def serve(
             events = http_events.open_log(options.event_store, config.state_dir)
             http_events.install(manager, events)
             if wrap is not None:
-                app = wrap(app)
+                app, close_auth = wrap(app, gate)
 
             def on_signal(sig: int) -> None:
                 readiness.shutting_down = True
@@ -99,13 +96,18 @@ async def serve(
             running = watch(gate) if watch is not None else None
             keys = "shared key ring" if options.sealing_keys else "a key held by this process only"
             _say(f"approvals sealed with {keys}; event store: {options.event_store}")
-            required = " (bearer token required)" if verifier else ""
-            _say(f"serving MCP over HTTP at {settings.url}{required}")
+            required = {
+                "token": " (bearer token required)",
+                "oauth": f" (OAuth: {settings.oauth and settings.oauth.issuer})",
+            }
+            _say(f"serving MCP over HTTP at {settings.url}" + required.get(settings.auth, ""))
             try:
                 await server.serve(sockets=[sock])
             finally:
                 if running is not None:
                     running.stop()
+                if close_auth is not None:
+                    await close_auth()
                 if close_cases is not None:
                     await close_cases(face, gate)
             if server.signalled is not None:

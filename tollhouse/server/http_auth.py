@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tollhouse import principal as principal_mod
 from tollhouse.config import Config, ConfigError
 from tollhouse.opdirs import ensure_private_dir, secrets_dir
+from tollhouse.principal import Principal
 
 DEFAULT_PORT = 8765
 TOKEN_FILE = "http-token"  # noqa: S105 - a file name, not a secret
@@ -44,7 +46,8 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     auth: str = "token"
-    """``token`` (default: a bearer token is required) or ``none`` (loopback only)."""
+    """``token`` (default: a bearer token is required), ``oauth`` (access tokens from the ``[oauth]``
+    issuer, and any ``tokens`` listed) or ``none`` (loopback only)."""
     token_file: Path | None = None
     principal: str = "http-token"
     tokens: list[TokenEntry] = field(default_factory=list)
@@ -52,6 +55,8 @@ class HttpSettings:
     allowed_origins: list[str] = field(default_factory=list)
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     """The most JSON one tools/call result may take (0: no limit); see ``results.fit_event``."""
+    oauth: Any = None
+    """``OAuthSettings`` when ``auth = "oauth"``."""
 
     @property
     def loopback(self) -> bool:
@@ -92,8 +97,8 @@ def load_http_settings(config: Config, listen: str | None) -> HttpSettings:
     section = config.section("http")
     host, port = parse_listen(listen or str(section.get("listen", f"127.0.0.1:{DEFAULT_PORT}")))
     auth = str(section.get("auth", "token"))
-    if auth not in ("token", "none"):
-        raise ConfigError(f"http.auth must be 'token' or 'none', not {auth!r}", file=config.path)
+    if auth not in ("token", "oauth", "none"):
+        raise ConfigError(f"http.auth must be 'token', 'oauth' or 'none', not {auth!r}", file=config.path)
     tokens = []
     for i, entry in enumerate(section.get("tokens", [])):
         if not isinstance(entry, dict) or not {"principal", "sha256"} <= set(entry):
@@ -122,6 +127,14 @@ def load_http_settings(config: Config, listen: str | None) -> HttpSettings:
         allowed_origins=[str(o) for o in section.get("allowed_origins", [])],
         max_event_bytes=max_event,
     )
+    if auth == "oauth":
+        from tollhouse.server.oauth_config import load_oauth
+
+        settings.oauth = load_oauth(config)
+        if settings.oauth is None:
+            raise ConfigError(
+                'http.auth = "oauth" needs an [oauth] table naming the issuer', file=config.path
+            )
     if not settings.loopback and not settings.allowed_hosts:
         raise ConfigError(
             f"refusing to listen on {host}, which is not a loopback address, without [http] allowed_hosts "
@@ -230,11 +243,58 @@ class StaticTokenVerifier:
         return None
 
 
-def current_principal() -> str | None:
-    """The principal of the token that authenticated the current HTTP request, if any."""
-    from mcp.server.auth.middleware.auth_context import get_access_token
+def current_identity() -> Principal | None:
+    """The principal (name, groups, scopes) of the token that authenticated the current HTTP
+    request, if any (set by ``oauth_guard.BearerGuard``)."""
+    return principal_mod.current.get()
 
-    token = get_access_token()
-    if token is None:
-        return None
-    return token.subject or token.client_id
+
+def current_principal() -> str | None:
+    """The operator name of the current HTTP request's token, if any."""
+    who = principal_mod.current.get()
+    return who.name if who is not None else None
+
+
+def protect(app: Any, config: Config, settings: HttpSettings, credentials: Any = None) -> tuple[Any, Any]:
+    """``app`` behind the bearer check ``settings.auth`` asks for; returns (app, closer or None).
+
+    ``token``: the generated token (created on first use, printed once) and any ``tokens`` listed.
+    ``oauth``: access tokens from the ``[oauth]`` issuer for this server's resource, and any ``tokens``
+    listed (static tokens stay for CI and small setups). ``none``: the app as it is."""
+    from tollhouse.server.oauth_guard import BearerGuard
+
+    if settings.auth == "none":
+        return app, None
+    entries = list(settings.tokens)
+    if settings.auth == "token":
+        assert settings.token_file is not None
+        move_legacy_token(config, settings.token_file)
+        token, created = ensure_token(settings.token_file)
+        entries.insert(0, TokenEntry(principal=settings.principal, sha256=token_digest(token)))
+        if created:
+            # Printed once, now; afterwards it is only in the 0600 file.
+            _say(f"generated a bearer token for principal {settings.principal!r} in {settings.token_file}:")
+            _say(f"  Authorization: Bearer {token}")
+    static = StaticTokenVerifier(entries).verify_token if entries else None
+    if settings.auth != "oauth":
+        return BearerGuard(app, static=static), None
+    from tollhouse.server.oauth_verify import OAuthVerifier
+
+    oauth = settings.oauth
+    resource = oauth.resource or settings.url
+    resolve = None
+    if oauth.introspection_credential and credentials is not None:
+        profile = oauth.introspection_credential
+
+        async def resolve() -> str:
+            return str(await credentials.resolve(profile))
+
+    verifier = OAuthVerifier(oauth, resource, credential=resolve)
+    guard = BearerGuard(app, static=static, oauth=oauth, verifier=verifier, resource=resource)
+    return guard, verifier.aclose
+
+
+def _say(message: str) -> None:
+    import sys
+
+    print(f"tollhouse: {message}", file=sys.stderr, flush=True)

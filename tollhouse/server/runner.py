@@ -151,39 +151,18 @@ def _bind(settings: HttpSettings) -> socket.socket:
 
 
 async def serve_http(config: Config, settings: HttpSettings, publish: Any = None) -> None:
-    from mcp.server.auth.settings import AuthSettings
-
     from tollhouse.server import http_app
-    from tollhouse.server.http_auth import (
-        StaticTokenVerifier,
-        TokenEntry,
-        current_principal,
-        ensure_token,
-        move_legacy_token,
-        token_digest,
-    )
+    from tollhouse.server.http_auth import current_identity, protect
     from tollhouse.server.http_options import load_http_options
 
     options = load_http_options(config)  # before anything is created: a bad key changes nothing
-    verifier = None
-    auth = None
-    if settings.auth == "token":
-        assert settings.token_file is not None
-        move_legacy_token(config, settings.token_file)
-        token, created = ensure_token(settings.token_file)
-        entries = [TokenEntry(principal=settings.principal, sha256=token_digest(token)), *settings.tokens]
-        verifier = StaticTokenVerifier(entries)
-        if created:
-            # Printed once, now; afterwards it is only in the 0600 file.
-            _say(f"generated a bearer token for principal {settings.principal!r} in {settings.token_file}:")
-            _say(f"  Authorization: Bearer {token}")
     sock = _bind(settings)
     port = sock.getsockname()[1]
     settings.port = port
-    if verifier is not None:
-        # Only the bearer check is used; the issuer URL is a required placeholder until an OAuth
-        # authorization server is configured (a later verifier swaps in here).
-        auth = AuthSettings(issuer_url=settings.url.removesuffix("/mcp"), resource_server_url=None)
+
+    def guard(app: Any, gate: Any) -> tuple[Any, Any]:
+        # The bearer check (static tokens, or OAuth access tokens) wraps the app: see oauth_guard.py.
+        return protect(app, config, settings, gate.services.credentials)
 
     await http_app.serve(
         config,
@@ -191,10 +170,9 @@ async def serve_http(config: Config, settings: HttpSettings, publish: Any = None
         options,
         sock,
         security=_transport_security(settings, port),
-        auth=auth,
-        verifier=verifier,
-        operator_of=current_principal,
+        identity_of=current_identity,
         publish=publish,
         close_cases=_close_cases,
         watch=lambda gate: _watch(gate, "mcp-http"),
+        wrap=guard,
     )
