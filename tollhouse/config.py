@@ -33,6 +33,7 @@ KNOWN_SECTIONS = {
     "shell",
     "files",
     "http",
+    "store",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -48,6 +49,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "limits": {"timeout_s", "max_argument_bytes", "max_result_bytes"},
     "redaction": {"env", "patterns"},
     "identity": {"operator"},
+    "store": {"url"},
     "tools": {"modules", "families"},
     "approvals": {"ttl_s"},
     "github": {
@@ -307,6 +309,9 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
             raise ConfigError(f"receipts.witnesses: {exc}", file=path) from exc
     _expect(receipts.synchronous in ("normal", "full"), "receipts.synchronous: normal or full", path)
     _expect(receipts.checkpoint_every >= 1, "receipts.checkpoint_every must be >= 1", path)
+    from tollhouse.store import check_store_table
+
+    check_store_table(data.get("store", {}), path)
     lim = data.get("limits", {})
     limits = Limits(
         timeout_s=float(lim.get("timeout_s", Limits.timeout_s)),

@@ -1,0 +1,118 @@
+"""Receipts on PostgreSQL: open a writer on this key's log, and verify every log in the store.
+
+The writer is ``receipts/writer.py``'s, unchanged, over ``PgConn``: group commit (every append
+waiting when a transaction starts shares its commit), checkpoints signed by the same code, and
+recovery of dead processes' intents. Verification streams each log's rows through the same
+``Verifier`` as SQLite, inside one REPEATABLE READ snapshot per log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tollhouse.receipts.errors import ReceiptStoreError
+from tollhouse.receipts.schema import now_rfc3339
+from tollhouse.receipts.signing import load_or_create_signer
+from tollhouse.receipts.verifier import VERIFY_COLUMNS, VerifyResult
+from tollhouse.receipts.witness import Witness
+from tollhouse.receipts.writer import Writer
+from tollhouse.store.pg import PgConn, connect, list_logs, redacted_url, setup_log
+
+_ROWS = f"SELECT {VERIFY_COLUMNS} FROM receipts ORDER BY seq"  # noqa: S608  (constant columns)
+_CPS = "SELECT seq, head_hash, time, key_id, signature FROM checkpoints ORDER BY seq"
+
+
+def open_pg_writer(
+    state_dir: Path,
+    url: str,
+    create: bool,
+    checkpoint_every: int,
+    interval_s: float | None,
+    witnesses: tuple[Witness, ...],
+) -> Writer:
+    """Blocking part of ``ReceiptStore.open`` for PostgreSQL. The signing key stays in the
+    workspace (operator home), exactly as for SQLite; its id names the log."""
+    if not state_dir.exists():
+        if not create:
+            raise ReceiptStoreError(f"the state folder {state_dir} does not exist; run `tollhouse init`")
+        try:
+            state_dir.mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            raise ReceiptStoreError(f"cannot create the state folder {state_dir}: {exc.strerror}") from exc
+    signer = load_or_create_signer(state_dir, create=create)
+    setup_log(url, signer.key_id, signer.public_raw, now_rfc3339())
+    conn = PgConn(url, signer.key_id)
+    where = f"{redacted_url(url)} (log {signer.key_id})"
+    writer = Writer(conn, where, signer, checkpoint_every, interval_s, witnesses)  # type: ignore[arg-type]
+    writer.hint = (
+        "Check that the PostgreSQL server is running and reachable, and that the database is writable"
+    )
+    return writer
+
+
+@dataclass(frozen=True)
+class LogResult:
+    log_id: str
+    result: VerifyResult
+    pinned: bool
+    """Whether the key came from the caller (pinned) rather than the store's own registry."""
+
+
+def verify_pg(
+    url: str,
+    *,
+    log_ids: Iterable[str] | None = None,
+    keys: dict[str, bytes] | None = None,
+    require_head: bool = True,
+) -> list[LogResult]:
+    """Verify every log in the store (or those named). ``keys`` pins public keys by log id: a key
+    read from the store vouches only that the log is consistent with itself, since whoever can
+    rewrite the database can rewrite that row too. Raises ReceiptStoreError for an unknown log."""
+    from tollhouse.receipts.verify import verify_rows
+
+    conn = connect(url)
+    try:
+        logs = list_logs(conn)
+        if log_ids is not None:
+            wanted = list(log_ids)
+            known = {log[0] for log in logs}
+            missing = [w for w in wanted if w not in known]
+            if missing:
+                raise ReceiptStoreError(f"no log {', '.join(missing)} in {redacted_url(url)}")
+            logs = [log for log in logs if log[0] in wanted]
+        results = []
+        for log_id, schema, stored_key in logs:
+            pinned = keys is not None and log_id in keys
+            key = keys[log_id] if pinned and keys is not None else stored_key
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                notes = [r[0] for r in conn.execute("SELECT note FROM notes ORDER BY size")]
+                cps = [
+                    dict(zip(("seq", "head_hash", "time", "key_id", "signature"), r, strict=True))
+                    for r in conn.execute(_CPS)
+                ]
+                with conn.cursor(name=f"verify_{log_id}") as cur:
+                    cur.itersize = 20_000
+                    cur.execute(_ROWS)
+                    result = verify_rows(cur, key, notes=notes, v1_checkpoints=cps, require_head=require_head)
+            results.append(LogResult(log_id, result, pinned))
+        return results
+    finally:
+        conn.close()
+
+
+def log_rows(url: str, log_id: str) -> list[dict[str, Any]]:
+    """Every entry of one log in chain order, as stored (tests and small exports)."""
+    from tollhouse.receipts.schema import FIELDS
+    from tollhouse.store.pg import SELECT_ALL, schema_for
+
+    conn = connect(url)
+    try:
+        conn.execute(f"SET search_path TO {schema_for(log_id)}, public")
+        return [dict(zip(FIELDS, r, strict=True)) for r in conn.execute(SELECT_ALL)]
+    finally:
+        conn.close()
