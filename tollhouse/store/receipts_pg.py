@@ -66,11 +66,14 @@ def verify_pg(
     *,
     log_ids: Iterable[str] | None = None,
     keys: dict[str, bytes] | None = None,
+    anchors: dict[str, list[tuple[str, str]]] | None = None,
     require_head: bool = True,
 ) -> list[LogResult]:
     """Verify every log in the store (or those named). ``keys`` pins public keys by log id: a key
     read from the store vouches only that the log is consistent with itself, since whoever can
-    rewrite the database can rewrite that row too. Raises ReceiptStoreError for an unknown log."""
+    rewrite the database can rewrite that row too. ``anchors`` gives, by log id, signed notes held
+    outside the store (a witness's copies, the SQLite checkpoints a copy came from): the log must
+    hold entries whose Merkle root matches each. Raises ReceiptStoreError for an unknown log."""
     from tollhouse.receipts.verify import verify_rows
 
     conn = connect(url)
@@ -98,7 +101,14 @@ def verify_pg(
                 with conn.cursor(name=f"verify_{log_id}") as cur:
                     cur.itersize = 20_000
                     cur.execute(_ROWS)
-                    result = verify_rows(cur, key, notes=notes, v1_checkpoints=cps, require_head=require_head)
+                    result = verify_rows(
+                        cur,
+                        key,
+                        notes=notes,
+                        v1_checkpoints=cps,
+                        anchors=(anchors or {}).get(log_id, ()),
+                        require_head=require_head,
+                    )
             results.append(LogResult(log_id, result, pinned))
         return results
     finally:
@@ -114,5 +124,28 @@ def log_rows(url: str, log_id: str) -> list[dict[str, Any]]:
     try:
         conn.execute(f"SET search_path TO {schema_for(log_id)}, public")
         return [dict(zip(FIELDS, r, strict=True)) for r in conn.execute(SELECT_ALL)]
+    finally:
+        conn.close()
+
+
+def pg_status(url: str) -> list[dict[str, Any]]:
+    """Per log: id, entries, head hash, newest signed size, and when it was first written."""
+    conn = connect(url)
+    try:
+        out = []
+        for log_id, schema, _key in list_logs(conn):
+            conn.execute(f"SET search_path TO {schema}, public")
+            head = conn.execute("SELECT seq, hash, time FROM receipts ORDER BY seq DESC LIMIT 1").fetchone()
+            (signed,) = conn.execute("SELECT coalesce(max(size), 0) FROM notes").fetchone()
+            out.append(
+                {
+                    "log_id": log_id,
+                    "entries": head[0] if head else 0,
+                    "head": head[1] if head else None,
+                    "last_time": head[2] if head else None,
+                    "signed_through": int(signed),
+                }
+            )
+        return out
     finally:
         conn.close()

@@ -1,0 +1,94 @@
+"""`tollhouse store migrate/verify/status` through the real CLI, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import subprocess_env, tollhouse_cmd, write_config
+from tests.receipts.conftest import fill
+from tests.store.conftest import stored_rows
+from tollhouse.gate.redact import Redactor
+from tollhouse.receipts import ReceiptStore, make_entry
+from tollhouse.store.receipts_pg import verify_pg
+
+pytestmark = pytest.mark.anyio
+
+
+def cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        tollhouse_cmd(*args), cwd=root, env=subprocess_env(**env), capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_migrate_copies_the_sqlite_log_proves_it_and_servers_continue_it(
+    workspace: Path, pg_url: str
+) -> None:
+    write_config(workspace, "[[rules]]\nid = 'r'\ntools = ['files_read']\neffect = 'allow'\n")
+    state = workspace / ".tollhouse"
+    await fill(state, 40, checkpoint_every=16)  # 80 entries, checkpoints at 16, 32, 48, 64 and 80
+    done = cli(workspace, "store", "migrate", "--to", pg_url, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["copied"], report["total"], report["ok"], report["anchors"]) == (80, 80, True, 5)
+    log_id = report["log_id"]
+    sqlite_rows = stored_rows(None, state, log_id)
+    assert stored_rows(pg_url, state, log_id) == sqlite_rows  # the same log, row for row
+
+    # Again after more calls: only the new entries are copied.
+    await fill(state, 5, start=40)
+    again = json.loads(cli(workspace, "store", "migrate", "--to", pg_url, "--json").stdout)
+    assert (again["copied"], again["total"], again["ok"]) == (10, 90, True)
+
+    # From now on a server with this key writes to PostgreSQL and continues the same chain.
+    store = await ReceiptStore.open(state, redactor=Redactor(), url=pg_url)
+    receipt = await store.append(make_entry("event", None, message="after the move"))
+    await store.close()
+    assert receipt.seq == 91
+    status = cli(workspace, "store", "status", "--json", TOLLHOUSE_STORE_URL=pg_url)
+    [log] = json.loads(status.stdout)["logs"]
+    assert (log["log_id"], log["entries"], log["signed_through"]) == (log_id, 91, 91)
+    verified = cli(workspace, "store", "verify", TOLLHOUSE_STORE_URL=pg_url)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"log {log_id}: 91 entries" in verified.stdout and verified.stdout.rstrip().endswith(": ok")
+
+
+async def test_a_copy_that_differs_from_the_source_is_refused(workspace: Path, pg_url: str) -> None:
+    write_config(workspace, "[[rules]]\nid = 'r'\ntools = ['files_read']\neffect = 'allow'\n")
+    state = workspace / ".tollhouse"
+    await fill(state, 10, checkpoint_every=8)
+    first = json.loads(cli(workspace, "store", "migrate", "--to", pg_url, "--json").stdout)
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # someone edits the copy in the database
+        schema = f"log_{first['log_id']}"
+        conn.execute(f"DROP TRIGGER receipts_append_only ON {schema}.receipts")
+        conn.execute(f"UPDATE {schema}.receipts SET session = 'forged' WHERE seq = 5")
+    done = cli(workspace, "store", "migrate", "--to", pg_url)
+    assert done.returncode == 7
+    assert "does not verify against the source's checkpoints" in done.stderr
+    verified = cli(workspace, "store", "verify", TOLLHOUSE_STORE_URL=pg_url)
+    assert verified.returncode == 8 and "FAILED at 5" in verified.stdout
+    assert not verify_pg(pg_url)[0].result.ok
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("--to", "sqlite:///x.db"), 2, "--to must start with postgresql:// (got 'sqlite')"),
+        (("--to", "postgresql://nobody@127.0.0.1:1/none"), 7, "cannot connect to the PostgreSQL store"),
+    ],
+)
+async def test_migrate_refuses_a_bad_target_and_changes_nothing(
+    workspace: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    write_config(workspace, "[[rules]]\nid = 'r'\ntools = ['files_read']\neffect = 'allow'\n")
+    state = workspace / ".tollhouse"
+    await fill(state, 3)
+    before = (state / "receipts.db").read_bytes()
+    done = cli(workspace, "store", "migrate", *args)
+    assert done.returncode == code, done.stderr
+    assert message in done.stderr
+    assert (state / "receipts.db").read_bytes() == before

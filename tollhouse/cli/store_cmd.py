@@ -1,0 +1,173 @@
+"""``tollhouse store``: which store receipts go to, verify every log in it, move SQLite into PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tollhouse.cli import exitcodes
+from tollhouse.cli.common import CommandError, load, print_json
+
+STORE_HELP = """\
+Receipts live in the workspace's SQLite file (.tollhouse/receipts.db) unless [store] url or
+TOLLHOUSE_STORE_URL names a PostgreSQL database, where every server writes its own log (named by its
+signing key). See docs/store.md.
+
+examples:
+  tollhouse store status
+  TOLLHOUSE_STORE_URL=postgresql://tollhouse@db.internal/tollhouse tollhouse store verify
+  tollhouse store migrate --to postgresql://tollhouse@db.internal/tollhouse
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "store", help="where receipts are stored: status, verify every log, migrate SQLite to PostgreSQL",
+        description=STORE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    actions = p.add_subparsers(dest="store_action", required=True, metavar="ACTION")
+    st = actions.add_parser("status", help="the store in use and each log's size and signed head")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(handler=run_status)
+    ve = actions.add_parser("verify", help="verify every log in the store (or one)")
+    ve.add_argument("--log", action="append", metavar="ID", help="only this log (repeatable)")
+    ve.add_argument("--json", action="store_true")
+    ve.set_defaults(handler=run_verify)
+    mi = actions.add_parser(
+        "migrate", help="copy this workspace's SQLite receipts into PostgreSQL and verify the copy"
+    )
+    mi.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host[:port]/database")
+    mi.add_argument("--json", action="store_true")
+    mi.set_defaults(handler=run_migrate)
+
+
+def _url(config: Any) -> str | None:
+    from tollhouse.store import store_url
+
+    try:
+        return store_url(config)
+    except ValueError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from exc
+
+
+def _store_error(exc: Exception) -> CommandError:
+    return CommandError(str(exc), exitcodes.STORE_UNUSABLE)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from tollhouse.receipts.errors import ReceiptStoreError
+    from tollhouse.store.pg import redacted_url
+
+    config = load(args)
+    url = _url(config)
+    try:
+        if url is None:
+            data: dict[str, Any] = {"backend": "sqlite", "location": str(config.state_dir / "receipts.db")}
+            data["logs"] = _sqlite_status(config.state_dir)
+        else:
+            from tollhouse.store.receipts_pg import pg_status
+
+            data = {"backend": "postgresql", "location": redacted_url(url), "logs": pg_status(url)}
+    except ReceiptStoreError as exc:
+        raise _store_error(exc) from exc
+    if args.json:
+        print_json(data)
+        return exitcodes.OK
+    print(f"{data['backend']}: {data['location']}")
+    if not data["logs"]:
+        print("  no receipts yet")
+    for log in data["logs"]:
+        print(f"  log {log['log_id']}: {log['entries']} entries, signed through {log['signed_through']}")
+    return exitcodes.OK
+
+
+def _sqlite_status(state_dir: Any) -> list[dict[str, Any]]:
+    from tollhouse.receipts.read import connect_readonly
+    from tollhouse.receipts.signing import key_id_of, load_public_key, public_key_path
+
+    db = state_dir / "receipts.db"
+    if not db.exists():
+        return []
+    pub = public_key_path(state_dir)
+    conn = connect_readonly(db)
+    try:
+        head = conn.execute("SELECT seq, hash, time FROM receipts ORDER BY seq DESC LIMIT 1").fetchone()
+        (signed,) = conn.execute("SELECT coalesce(max(size), 0) FROM notes").fetchone()
+    finally:
+        conn.close()
+    return [
+        {
+            "log_id": key_id_of(load_public_key(pub)) if pub.exists() else None,
+            "entries": head[0] if head else 0,
+            "head": head[1] if head else None,
+            "last_time": head[2] if head else None,
+            "signed_through": int(signed),
+        }
+    ]
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from tollhouse.receipts.errors import ReceiptStoreError
+
+    config = load(args)
+    url = _url(config)
+    try:
+        if url is None:
+            from tollhouse.receipts.verify import verify_db
+
+            results = [("sqlite", verify_db(config.state_dir / "receipts.db"))]
+        else:
+            from tollhouse.store.receipts_pg import verify_pg
+
+            results = [(r.log_id, r.result) for r in verify_pg(url, log_ids=args.log)]
+    except ReceiptStoreError as exc:
+        raise _store_error(exc) from exc
+    ok = bool(results) and all(r.ok for _, r in results)
+    if args.json:
+        print_json({"ok": ok, "logs": [{"log_id": i, **r.to_json()} for i, r in results]})
+    else:
+        if not results:
+            print("no logs in the store yet")
+        for log_id, r in results:
+            line = f"log {log_id}: {r.count} entries"
+            print(
+                f"{line}, {r.checkpoints} checkpoints: ok"
+                if r.ok
+                else f"{line}: FAILED at {r.first_bad_seq}: {r.reason}"
+            )
+    return exitcodes.OK if ok or not results else exitcodes.VERIFY_FAILED
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from tollhouse.receipts.errors import ReceiptStoreError
+    from tollhouse.store import check_url
+    from tollhouse.store.migrate import migrate_sqlite_to_pg
+    from tollhouse.store.pg import redacted_url
+
+    config = load(args)
+    try:
+        url = check_url(args.to, "--to")
+    except ValueError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from exc
+    if url is None:
+        raise CommandError("--to needs a postgresql:// URL", exitcodes.USAGE)
+    try:
+        done = migrate_sqlite_to_pg(config.state_dir, url)
+    except ReceiptStoreError as exc:
+        raise _store_error(exc) from exc
+    if args.json:
+        print_json(
+            {"log_id": done.log_id, "copied": done.copied, "total": done.total, **done.result.to_json()}
+        )
+    else:
+        print(
+            f"copied {done.copied} receipts into {redacted_url(url)} "
+            f"(log {done.log_id}, {done.total} in all); "
+            f"the copy verifies against the source's {done.result.anchors} checkpoints"
+        )
+        print(
+            f'to write there from now on: [store] url = "{redacted_url(url)}" (or TOLLHOUSE_STORE_URL)',
+            file=sys.stderr,
+        )
+    return exitcodes.OK
