@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import psycopg
@@ -144,3 +145,26 @@ async def test_a_bad_store_url_in_the_environment_stops_the_gate_instead_of_fall
     with pytest.raises(ReceiptStoreError, match="TOLLHOUSE_STORE_URL must start with postgresql://"):
         await Gate.open(config)
     assert not (config.state_dir / "receipts.db").exists()
+
+
+async def test_the_servers_canonical_json_is_the_entry_hash_text(pg_url: str, tmp_path: Path) -> None:
+    """Verify's fast path trusts PostgreSQL's JSON only where it equals Python's encoder, byte for byte."""
+    from tollhouse.receipts.schema import entry_hash
+    from tollhouse.store.pg import schema_for
+    from tollhouse.store.pg_fast import canonical_select, pg_agrees
+
+    odd = "".join(map(chr, range(1, 40))) + '"\\ é € \u2028 \U0001f600'
+    store = await ReceiptStore.open(tmp_path / ".tollhouse", redactor=Redactor(), url=pg_url)
+    await store.append(
+        make_entry("outcome", "c", tool="t", outcome="ok", message=odd, details={odd: [odd, -5]})
+    )
+    await store.append(make_entry("event", None, duration_us=2**53 - 1))
+    await store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert pg_agrees(conn)
+        conn.execute(f"SET search_path TO {schema_for(store.key_id)}, public")
+        texts = conn.execute(canonical_select()).fetchall()
+    rows = stored_rows(pg_url, tmp_path, store.key_id)
+    for (text, seq, _prev, stored), entry in zip(texts, rows, strict=True):
+        assert seq == entry["seq"]
+        assert hashlib.sha256(text.encode()).hexdigest() == stored == entry_hash(entry)

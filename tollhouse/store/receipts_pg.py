@@ -74,7 +74,8 @@ def verify_pg(
     rewrite the database can rewrite that row too. ``anchors`` gives, by log id, signed notes held
     outside the store (a witness's copies, the SQLite checkpoints a copy came from): the log must
     hold entries whose Merkle root matches each. Raises ReceiptStoreError for an unknown log."""
-    from tollhouse.receipts.verify import verify_rows
+    from tollhouse.receipts.verify import _verifier, verify_rows
+    from tollhouse.store.pg_fast import canonical_select, pg_agrees
 
     conn = connect(url)
     try:
@@ -87,6 +88,7 @@ def verify_pg(
                 raise ReceiptStoreError(f"no log {', '.join(missing)} in {redacted_url(url)}")
             logs = [log for log in logs if log[0] in wanted]
         results = []
+        agrees = pg_agrees(conn)  # outside the snapshots: a failed probe must not abort one
         for log_id, schema, stored_key in logs:
             pinned = keys is not None and log_id in keys
             key = keys[log_id] if pinned and keys is not None else stored_key
@@ -98,17 +100,28 @@ def verify_pg(
                     dict(zip(("seq", "head_hash", "time", "key_id", "signature"), r, strict=True))
                     for r in conn.execute(_CPS)
                 ]
-                with conn.cursor(name=f"verify_{log_id}") as cur:
-                    cur.itersize = 20_000
-                    cur.execute(_ROWS)
-                    result = verify_rows(
-                        cur,
-                        key,
-                        notes=notes,
-                        v1_checkpoints=cps,
-                        anchors=(anchors or {}).get(log_id, ()),
-                        require_head=require_head,
-                    )
+                log_anchors = (anchors or {}).get(log_id, [])
+                result = None
+                if agrees:
+                    v = _verifier(key, require_head, notes, cps, log_anchors, None)
+                    with conn.cursor(name=f"fast_{log_id}") as cur:
+                        cur.itersize = 20_000
+                        cur.execute(canonical_select())
+                        if v.feed_canonical(cur):
+                            fast = v.finish()
+                            result = fast if fast.ok else None
+                if result is None:  # something is wrong (or unproven): the slow path says what
+                    with conn.cursor(name=f"verify_{log_id}") as cur:
+                        cur.itersize = 20_000
+                        cur.execute(_ROWS)
+                        result = verify_rows(
+                            cur,
+                            key,
+                            notes=notes,
+                            v1_checkpoints=cps,
+                            anchors=log_anchors,
+                            require_head=require_head,
+                        )
             results.append(LogResult(log_id, result, pinned))
         return results
     finally:
