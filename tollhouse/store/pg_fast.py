@@ -13,22 +13,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tollhouse.receipts.schema import INT_FIELDS
 from tollhouse.receipts.verifier import SORTED_FIELDS
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
-def _value(name: str) -> str:
-    if name in INT_FIELDS:
-        return f"coalesce({name}::text, 'null')"
-    return f"coalesce(to_json({name})::text, 'null')"
-
-
 def canonical_select() -> str:
-    """``SELECT text, seq, prev_hash, hash FROM receipts ORDER BY seq`` (constant columns)."""
-    parts = " || ',' || ".join(f"'\"{name}\":' || {_value(name)}" for name in SORTED_FIELDS)
-    return f"SELECT '{{' || {parts} || '}}', seq, prev_hash, hash FROM receipts ORDER BY seq"  # noqa: S608
+    """``SELECT text, seq, prev_hash, hash FROM receipts ORDER BY seq`` (constant columns).
+
+    ``row_to_json`` writes a row as ``{"name":value,...}`` with no spaces, in column order: with the
+    columns in sorted order that is the canonical JSON, built in one C call per row."""
+    inner = ", ".join(f"h.{name}" for name in SORTED_FIELDS)
+    return (
+        f"SELECT row_to_json(r)::text, h.seq, h.prev_hash, h.hash FROM receipts AS h, "  # noqa: S608
+        f"LATERAL (SELECT {inner}) AS r ORDER BY h.seq"
+    )
 
 
 _PROBE_TEXT = (
@@ -52,6 +51,14 @@ def pg_agrees(conn: Any) -> bool:
             (got,) = conn.execute("SELECT %s::bigint::text", (number,)).fetchone()
             if got != _encode(number):
                 return False
+        probe = {"a": _PROBE_TEXT, "b": None, "c": -(2**63), "d": ""}
+        (got,) = conn.execute(
+            "SELECT row_to_json(r)::text FROM (SELECT %s::text AS a, NULL::text AS b, %s::bigint AS c, "
+            "''::text AS d) AS r",
+            (_PROBE_TEXT, -(2**63)),
+        ).fetchone()
+        if got != _encode(probe):
+            return False
         return True
     except Exception:  # any doubt: the slow path
         return False
