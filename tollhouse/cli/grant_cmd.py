@@ -129,7 +129,7 @@ def _constraints(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_grant(args: argparse.Namespace) -> int:
     from tollhouse.gate.gate import default_operator
-    from tollhouse.state.db import open_sync
+    from tollhouse.store import open_grants
     from tollhouse.tools import build_registry
 
     config = load(args)
@@ -147,7 +147,7 @@ def run_grant(args: argparse.Namespace) -> int:
     digest = _exact_digest(config, args.tool, args.exact) if args.exact else None
     for warning in check.warnings:
         print(f"tollhouse grant: warning: {warning}", file=sys.stderr)
-    conn = open_sync(config.state_dir / "state.db")
+    conn = open_grants(config)
     try:
         grant = add_grant(
             conn, tool=args.tool, args_match=matches, args_digest=digest, expires_in=expires,
@@ -180,12 +180,12 @@ def _describe(grant) -> str:  # type: ignore[no-untyped-def]
 
 
 def run_grants(args: argparse.Namespace) -> int:
-    from tollhouse.state.db import open_sync
+    from tollhouse.store import open_grants
     from tollhouse.tools import build_registry
 
     config = load(args)
     registry = build_registry(config.tool_families, config.tool_modules)
-    conn = open_sync(config.state_dir / "state.db")
+    conn = open_grants(config)
     try:
         if args.action == "revoke":
             if not args.id:

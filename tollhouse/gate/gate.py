@@ -134,7 +134,7 @@ class Gate:
         receipts = await open_receipts(config, redactor=redactor)  # SQLite, or [store] url
         try:
             await receipts.recover_interrupted()
-            state = await StateDB.open(config.state_dir / "state.db", redactor=redactor)
+            state = await StateDB.open(config.state_dir / "state.db", redactor=redactor, url=receipts.url)
         except BaseException:
             await receipts.close()
             raise

@@ -83,3 +83,19 @@ async def open_receipts(config: Config, *, redactor: Any, create: bool = True) -
         create=create,
         url=url,
     )
+
+
+def open_grants(config: Config) -> Any:
+    """A sync connection to where grants live: the PostgreSQL store's shared state, or the
+    workspace's state database (migrated, redacting, as ``state.db.open_sync``)."""
+    from tollhouse.state.db import StateError, open_sync
+
+    try:
+        url = store_url(config)
+    except ValueError as exc:
+        raise StateError(str(exc)) from exc
+    if url is None:
+        return open_sync(config.state_dir / "state.db")
+    from tollhouse.store.state_pg import SyncState
+
+    return SyncState(url)
