@@ -18,15 +18,18 @@ from tollhouse.receipts.verifier import SORTED_FIELDS
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
-def canonical_select() -> str:
-    """``SELECT text, seq, prev_hash, hash FROM receipts ORDER BY seq`` (constant columns).
+def canonical_select(bounded: bool = False) -> str:
+    """``SELECT text, seq, prev_hash, hash FROM receipts ORDER BY seq`` (constant columns); with
+    ``bounded``, only ``seq > %s AND seq <= %s``.
 
     ``row_to_json`` writes a row as ``{"name":value,...}`` with no spaces, in column order: with the
     columns in sorted order that is the canonical JSON, built in one C call per row."""
     inner = ", ".join(f"h.{name}" for name in SORTED_FIELDS)
     return (
         f"SELECT row_to_json(r)::text, h.seq, h.prev_hash, h.hash FROM receipts AS h, "  # noqa: S608
-        f"LATERAL (SELECT {inner}) AS r ORDER BY h.seq"
+        f"LATERAL (SELECT {inner}) AS r "
+        + ("WHERE h.seq > %s AND h.seq <= %s " if bounded else "")
+        + "ORDER BY h.seq"
     )
 
 
