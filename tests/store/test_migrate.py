@@ -92,3 +92,13 @@ async def test_migrate_refuses_a_bad_target_and_changes_nothing(
     assert done.returncode == code, done.stderr
     assert message in done.stderr
     assert (state / "receipts.db").read_bytes() == before
+
+
+async def test_a_tail_not_yet_signed_is_copied_and_reported(workspace: Path, pg_url: str) -> None:
+    write_config(workspace, "[[rules]]\nid = 'r'\ntools = ['files_read']\neffect = 'allow'\n")
+    state = workspace / ".tollhouse"
+    await fill(state, 4, checkpoint_every=4, close=False)  # 8 entries, signed at 4 and 8 only
+    await fill(state, 1, checkpoint_every=1000, close=False, start=4)  # 2 more, never signed
+    done = cli(workspace, "store", "migrate", "--to", pg_url)
+    assert done.returncode == 0, done.stderr
+    assert "copied 10 receipts" in done.stdout and "the last 2 are not signed yet" in done.stdout

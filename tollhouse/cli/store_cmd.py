@@ -165,6 +165,7 @@ def run_migrate(args: argparse.Namespace) -> int:
             f"copied {done.copied} receipts into {redacted_url(url)} "
             f"(log {done.log_id}, {done.total} in all); "
             f"the copy verifies against the source's {done.result.anchors} checkpoints"
+            + (f"; the last {done.result.uncovered} are not signed yet" if done.result.uncovered else "")
         )
         print(
             f'to write there from now on: [store] url = "{redacted_url(url)}" (or TOLLHOUSE_STORE_URL)',
