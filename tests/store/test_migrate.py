@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -12,8 +13,10 @@ import pytest
 from tests.conftest import subprocess_env, tollhouse_cmd, write_config
 from tests.receipts.conftest import fill
 from tests.store.conftest import stored_rows
+from tollhouse.config import load_config
 from tollhouse.gate.redact import Redactor
 from tollhouse.receipts import ReceiptStore, make_entry
+from tollhouse.store import open_receipts
 from tollhouse.store.receipts_pg import verify_pg
 
 pytestmark = pytest.mark.anyio
@@ -102,3 +105,40 @@ async def test_a_tail_not_yet_signed_is_copied_and_reported(workspace: Path, pg_
     done = cli(workspace, "store", "migrate", "--to", pg_url)
     assert done.returncode == 0, done.stderr
     assert "copied 10 receipts" in done.stdout and "the last 2 are not signed yet" in done.stdout
+
+
+async def test_receipts_verify_checks_every_log_with_witness_copies(
+    workspace: Path, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(
+        workspace,
+        f"[store]\nurl = '{pg_url}'\n[receipts]\ncheckpoint_every = 4\n"
+        "[[rules]]\nid = 'r'\ntools = ['files_read']\neffect = 'allow'\n",
+    )
+    config = load_config(workspace / "tollhouse.toml")
+    store = await open_receipts(config, redactor=Redactor())  # the server's way: witnesses included
+    for i in range(8):
+        await store.append(make_entry("event", None, message=f"mine {i}"))
+    await store.close()  # notes at 4 and 8, also copied to the operator's own witness folder
+    mine_home = os.environ["TOLLHOUSE_HOME"]
+    monkeypatch.setenv(
+        "TOLLHOUSE_HOME", str(tmp_path / "other-home")
+    )  # another server, another key, another log
+    other = await ReceiptStore.open(tmp_path / "other" / ".tollhouse", redactor=Redactor(), url=pg_url)
+    await other.append(make_entry("event", None, message="theirs"))
+    await other.close()
+    monkeypatch.setenv("TOLLHOUSE_HOME", mine_home)
+    done = cli(workspace, "receipts", "verify", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    mine = next(log for log in report["logs"] if log["log_id"] == store.key_id)
+    assert (report["ok"], len(report["logs"]), mine["count"]) == (True, 2, 8)
+    assert mine["anchors"] >= 1  # the witness copies were checked against this log
+    # Both the log and its notes rewritten by someone without the key: the signatures fail.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        schema = f"log_{store.key_id}"
+        conn.execute(f"DROP TRIGGER receipts_append_only ON {schema}.receipts")
+        conn.execute(f"UPDATE {schema}.receipts SET message = 'forged' WHERE seq = 2")
+    bad = cli(workspace, "receipts", "verify")
+    assert bad.returncode == 8
+    assert f"log {store.key_id}: 8 entries: FAILED at 2" in bad.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from tollhouse.cli import exitcodes
@@ -112,31 +113,99 @@ def run_verify(args: argparse.Namespace) -> int:
 
     config = load(args)
     url = _url(config)
-    try:
-        if url is None:
-            from tollhouse.receipts.verify import verify_db
+    if url is None:
+        from tollhouse.receipts.verify import verify_db
 
+        try:
             results = [("sqlite", verify_db(config.state_dir / "receipts.db"))]
-        else:
-            from tollhouse.store.receipts_pg import verify_pg
+        except ReceiptStoreError as exc:
+            raise _store_error(exc) from exc
+        return report_verify(results, args.json)
+    return verify_pg_logs(config, url, log_ids=args.log, as_json=args.json)
 
-            results = [(r.log_id, r.result) for r in verify_pg(url, log_ids=args.log)]
+
+def verify_pg_logs(
+    config: Any,
+    url: str,
+    *,
+    log_ids: list[str] | None = None,
+    pinned: bytes | None = None,
+    anchors: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    witness_specs: list[str] = (),  # type: ignore[assignment]
+    require_head: bool = True,
+    as_json: bool = False,
+) -> int:
+    """Verify every log of a PostgreSQL store (``receipts verify`` and ``store verify`` on one).
+
+    ``pinned`` pins the key of its own log; ``anchors`` (older checkpoints) go to the log their
+    origin line names; each witness folder (the config's, the operator's own, and ``witness_specs``)
+    gives every log the copies it holds for that log's key."""
+    from tollhouse.receipts.errors import ReceiptStoreError
+    from tollhouse.receipts.signing import key_id_of
+    from tollhouse.receipts.witness import operator_witness, parse_witness_spec
+    from tollhouse.store.pg import connect, list_logs
+    from tollhouse.store.receipts_pg import verify_pg
+
+    try:
+        folders = [parse_witness_spec(s) for s in [*config.receipts.witnesses, *witness_specs]]
+    except ValueError as exc:
+        raise CommandError(f"witness: {exc}", exitcodes.USAGE) from exc
+    own = operator_witness(config.root)
+    if own.is_dir():
+        folders.insert(0, own)
+    try:
+        conn = connect(url)
+        try:
+            known = [log[0] for log in list_logs(conn)]
+        finally:
+            conn.close()
+        by_log: dict[str, list[tuple[str, str]]] = {}
+        for label, text in anchors:
+            origin = text.split("\n", 1)[0]
+            by_log.setdefault(origin.rsplit("/", 1)[-1], []).append((label, text))
+        for log_id in known:
+            for folder in folders:
+                by_log.setdefault(log_id, []).extend(_witnessed(folder, log_id))
+        keys = {key_id_of(pinned): pinned} if pinned is not None else None
+        checked = verify_pg(url, log_ids=log_ids, keys=keys, anchors=by_log, require_head=require_head)
     except ReceiptStoreError as exc:
         raise _store_error(exc) from exc
-    ok = bool(results) and all(r.ok for _, r in results)
-    if args.json:
+    return report_verify([(r.log_id, r.result) for r in checked], as_json)
+
+
+def _witnessed(folder: Any, log_id: str) -> list[tuple[str, str]]:
+    """What a witness holds for this log. Unlike a one-log store, a folder without this log's
+    file says nothing about it: the other files there are other servers' logs, not a re-keying."""
+    from tollhouse.receipts.witness import anchors_from, witness_file
+
+    if isinstance(folder, Path):
+        path = witness_file(folder, log_id)
+        if not path.is_file():
+            return []
+        try:
+            return [(f"the witness copy {path}", path.read_text(encoding="utf-8"))]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"cannot read witness checkpoint {path}: {exc}", exitcodes.USAGE) from exc
+    try:
+        return anchors_from(folder, log_id)  # an HTTP witness serves each key's file by its id
+    except ValueError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from exc
+
+
+def report_verify(results: list[tuple[str, Any]], as_json: bool) -> int:
+    ok = all(r.ok for _, r in results)
+    if as_json:
         print_json({"ok": ok, "logs": [{"log_id": i, **r.to_json()} for i, r in results]})
     else:
         if not results:
             print("no logs in the store yet")
         for log_id, r in results:
             line = f"log {log_id}: {r.count} entries"
-            print(
-                f"{line}, {r.checkpoints} checkpoints: ok"
-                if r.ok
-                else f"{line}: FAILED at {r.first_bad_seq}: {r.reason}"
-            )
-    return exitcodes.OK if ok or not results else exitcodes.VERIFY_FAILED
+            if r.ok:
+                print(f"{line}, {r.checkpoints} checkpoints, {r.anchors} witness/older checkpoints: ok")
+            else:
+                print(f"{line}: FAILED at {r.first_bad_seq}: {r.reason}")
+    return exitcodes.OK if ok else exitcodes.VERIFY_FAILED
 
 
 def run_migrate(args: argparse.Namespace) -> int:
