@@ -142,3 +142,30 @@ async def test_receipts_verify_checks_every_log_with_witness_copies(
     bad = cli(workspace, "receipts", "verify")
     assert bad.returncode == 8
     assert f"log {store.key_id}: 8 entries: FAILED at 2" in bad.stdout
+
+
+async def test_store_export_writes_one_verifiable_bundle_per_log(
+    workspace: Path, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(workspace, f"[store]\nurl = '{pg_url}'\n")
+    ids = []
+    for name, n in (("a", 5), ("b", 3)):
+        monkeypatch.setenv("TOLLHOUSE_HOME", str(tmp_path / f"home-{name}"))
+        store = await ReceiptStore.open(tmp_path / name, redactor=Redactor(), url=pg_url)
+        for i in range(n):
+            await store.append(make_entry("event", None, message=f"{name}{i}"))
+        await store.close()
+        ids.append(store.key_id)
+    out = tmp_path / "bundles"
+    done = cli(workspace, "store", "export", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    assert sorted((h["key_id"], h["count"]) for h in json.loads(done.stdout)) == sorted(zip(ids, [5, 3]))
+    for log_id in ids:
+        checked = cli(workspace, "receipts", "verify", str(out / f"{log_id}.jsonl"), "--json")
+        assert checked.returncode == 0, checked.stdout
+        assert json.loads(checked.stdout)["key_id"] == log_id
+    one = cli(workspace, "store", "export", "--out", str(tmp_path / "one"), "--log", ids[1])
+    assert one.returncode == 0 and [p.name for p in (tmp_path / "one").iterdir()] == [f"{ids[1]}.jsonl"]
+    missing = cli(workspace, "store", "export", "--out", str(tmp_path / "none"), "--log", "00000000deadbeef")
+    assert missing.returncode == 7 and "no log 00000000deadbeef" in missing.stderr
+    assert list((tmp_path / "none").iterdir()) == []

@@ -326,6 +326,9 @@ def _verify(args: argparse.Namespace) -> int:
         if url is not None:  # a PostgreSQL store: every log in it (docs/store.md)
             from tollhouse.cli.store_cmd import verify_pg_logs
 
+            if args.incremental:
+                return _err("--incremental works on the SQLite store only; verify reads every log", 2)
+
             return verify_pg_logs(
                 config, url, pinned=pinned, anchors=anchors, witness_specs=args.witness,
                 require_head=args.require_head, as_json=args.json,

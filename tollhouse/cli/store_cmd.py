@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ve.add_argument("--log", action="append", metavar="ID", help="only this log (repeatable)")
     ve.add_argument("--json", action="store_true")
     ve.set_defaults(handler=run_verify)
+    ex = actions.add_parser("export", help="one verifiable bundle per log (<log id>.jsonl) into a folder")
+    ex.add_argument("--out", required=True, metavar="DIR", help="folder for the bundles (made if missing)")
+    ex.add_argument("--log", action="append", metavar="ID", help="only this log (repeatable)")
+    ex.add_argument("--json", action="store_true")
+    ex.set_defaults(handler=run_export)
     mi = actions.add_parser(
         "migrate", help="copy this workspace's SQLite receipts into PostgreSQL and verify the copy"
     )
@@ -206,6 +211,36 @@ def report_verify(results: list[tuple[str, Any]], as_json: bool) -> int:
             else:
                 print(f"{line}: FAILED at {r.first_bad_seq}: {r.reason}")
     return exitcodes.OK if ok else exitcodes.VERIFY_FAILED
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from tollhouse.receipts.errors import ReceiptStoreError
+
+    config = load(args)
+    url = _url(config)
+    if url is None:
+        raise CommandError(
+            "store export is for a PostgreSQL store; this workspace's receipts are in SQLite: "
+            "use `tollhouse receipts export --out FILE`",
+            exitcodes.USAGE,
+        )
+    from tollhouse.store.receipts_pg import export_pg
+
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot make the folder {out}: {exc.strerror or exc}", exitcodes.USAGE) from exc
+    try:
+        headers = export_pg(url, out, args.log)
+    except ReceiptStoreError as exc:
+        raise _store_error(exc) from exc
+    if args.json:
+        print_json([{**h, "path": str(out / f"{h['key_id']}.jsonl")} for h in headers])
+    else:
+        for h in headers:
+            print(f"log {h['key_id']}: {h['count']} entries -> {out / (h['key_id'] + '.jsonl')}")
+    return exitcodes.OK
 
 
 def run_migrate(args: argparse.Namespace) -> int:

@@ -213,3 +213,43 @@ def pg_status(url: str) -> list[dict[str, Any]]:
         return out
     finally:
         conn.close()
+
+
+class _Streaming:
+    """``execute`` over server-side cursors, so a bundle of any size streams (``write_bundle``)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.n = 0
+
+    def execute(self, sql: str) -> Any:
+        self.n += 1
+        cur = self.conn.cursor(name=f"export_{self.n}")
+        cur.itersize = 20_000
+        cur.execute(sql)
+        return cur
+
+
+def export_pg(url: str, out_dir: Path, log_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """One bundle per log (``<log id>.jsonl`` in ``out_dir``), each read in one snapshot; the
+    headers written. ``receipts verify BUNDLE`` checks each exactly as a SQLite export."""
+    from tollhouse.receipts.bundle import write_bundle
+
+    conn = connect(url)
+    try:
+        logs = list_logs(conn)
+        if log_ids is not None:
+            wanted = list(log_ids)
+            missing = [w for w in wanted if w not in {log[0] for log in logs}]
+            if missing:
+                raise ReceiptStoreError(f"no log {', '.join(missing)} in {redacted_url(url)}")
+            logs = [log for log in logs if log[0] in wanted]
+        headers = []
+        for log_id, schema, key in logs:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                headers.append(write_bundle(_Streaming(conn), out_dir / f"{log_id}.jsonl", key))
+        return headers
+    finally:
+        conn.close()
