@@ -158,9 +158,9 @@ class PgConn:
         if head.startswith("BEGIN"):
             if self._conn.closed or self._conn.broken:
                 self._conn = self._open()
-            self._conn.execute("BEGIN")
-            # BEGIN IMMEDIATE's meaning: this log's writers, in any process, take turns.
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock,))
+            # BEGIN IMMEDIATE's meaning: this log's writers, in any process, take turns. One round
+            # trip for both (the lock id is our own integer, never input).
+            self._conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({self._lock:d})".encode())
             return _NoRows()
         if head.startswith("PRAGMA"):
             return _NoRows()
