@@ -35,6 +35,7 @@ KNOWN_SECTIONS = {
     "http",
     "upstreams",
     "oauth",
+    "store",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -50,6 +51,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "limits": {"timeout_s", "max_argument_bytes", "max_result_bytes"},
     "redaction": {"env", "patterns"},
     "identity": {"operator"},
+    "store": {"url"},
     "tools": {"modules", "families"},
     "approvals": {"ttl_s"},
     "github": {
@@ -330,6 +332,9 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
             raise ConfigError(f"receipts.witnesses: {exc}", file=path) from exc
     _expect(receipts.synchronous in ("normal", "full"), "receipts.synchronous: normal or full", path)
     _expect(receipts.checkpoint_every >= 1, "receipts.checkpoint_every must be >= 1", path)
+    from tollhouse.store import check_store_table
+
+    check_store_table(data.get("store", {}), path)
     lim = data.get("limits", {})
     limits = Limits(
         timeout_s=float(lim.get("timeout_s", Limits.timeout_s)),

@@ -83,11 +83,11 @@ def _record(config, kind: str, details: dict) -> None:  # type: ignore[no-untype
     from tollhouse.gate.redact import Redactor
     from tollhouse.gate.types import Call
     from tollhouse.principal_login import operator_for
-    from tollhouse.receipts import ReceiptStore
     from tollhouse.receipts.process import current_identity as process_identity
+    from tollhouse.store import open_receipts
 
     async def main() -> None:
-        store = await ReceiptStore.open(config.state_dir, redactor=Redactor.from_config(config))
+        store = await open_receipts(config, redactor=Redactor.from_config(config))
         try:
             who = await operator_for(config)  # `tollhouse login`: the person who changed the grants
             call = Call(tool=kind, arguments={}, channel="cli", client="tollhouse-cli")
@@ -130,7 +130,7 @@ def _constraints(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_grant(args: argparse.Namespace) -> int:
     from tollhouse.principal_login import operator_for
-    from tollhouse.state.db import open_sync
+    from tollhouse.store import open_grants
     from tollhouse.tools import registry_for
 
     config = load(args)
@@ -148,7 +148,7 @@ def run_grant(args: argparse.Namespace) -> int:
     digest = _exact_digest(config, args.tool, args.exact) if args.exact else None
     for warning in check.warnings:
         print(f"tollhouse grant: warning: {warning}", file=sys.stderr)
-    conn = open_sync(config.state_dir / "state.db")
+    conn = open_grants(config)
     try:
         grant = add_grant(
             conn, tool=args.tool, args_match=matches, args_digest=digest, expires_in=expires,
@@ -181,12 +181,12 @@ def _describe(grant) -> str:  # type: ignore[no-untyped-def]
 
 
 def run_grants(args: argparse.Namespace) -> int:
-    from tollhouse.state.db import open_sync
+    from tollhouse.store import open_grants
     from tollhouse.tools import registry_for
 
     config = load(args)
     registry = registry_for(config)
-    conn = open_sync(config.state_dir / "state.db")
+    conn = open_grants(config)
     try:
         if args.action == "revoke":
             if not args.id:

@@ -317,6 +317,22 @@ def _verify(args: argparse.Namespace) -> int:
         from tollhouse.receipts.witness import operator_witness
 
         config = _config(args)
+        from tollhouse.store import store_url
+
+        try:
+            url = store_url(config)
+        except ValueError as exc:
+            return _err(str(exc), exitcodes.USAGE)
+        if url is not None:  # a PostgreSQL store: every log in it (docs/store.md)
+            from tollhouse.cli.store_cmd import verify_pg_logs
+
+            if args.incremental:
+                return _err("--incremental works on the SQLite store only; verify reads every log", 2)
+
+            return verify_pg_logs(
+                config, url, pinned=pinned, anchors=anchors, witness_specs=args.witness,
+                require_head=args.require_head, as_json=args.json,
+            )  # fmt: skip
         db = config.state_dir / "receipts.db"
         if not db.exists():
             raise ReceiptStoreError(f"no receipt database at {db}; nothing to verify yet")

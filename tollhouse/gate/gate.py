@@ -32,8 +32,8 @@ from tollhouse.receipts import ReceiptStore, ReceiptStoreError
 from tollhouse.receipts.compact import compact, longest_string
 from tollhouse.receipts.process import current_identity as process_identity
 from tollhouse.receipts.redaction import MemoRedactor
-from tollhouse.receipts.witness import witness_folders
 from tollhouse.state.db import StateDB
+from tollhouse.store import open_receipts
 from tollhouse.tools import registry_for
 from tollhouse.tools.base import (
     PolicyDenied,
@@ -131,17 +131,10 @@ class Gate:
         redact_logs(redactor)  # log records (stderr included) hold no secret either
         credentials = build_resolver(config, redactor)  # a bad [credentials] table fails here, first
         credentials.register_known()  # env:/file: values are hidden from the first call on
-        receipts = await ReceiptStore.open(
-            config.state_dir,
-            checkpoint_every=config.receipts.checkpoint_every,
-            synchronous=config.receipts.synchronous,
-            checkpoint_interval_s=config.receipts.checkpoint_interval_s,
-            witnesses=witness_folders(config.root, config.receipts.witnesses),
-            redactor=redactor,
-        )
+        receipts = await open_receipts(config, redactor=redactor)  # SQLite, or [store] url
         try:
             await receipts.recover_interrupted()
-            state = await StateDB.open(config.state_dir / "state.db", redactor=redactor)
+            state = await StateDB.open(config.state_dir / "state.db", redactor=redactor, url=receipts.url)
         except BaseException:
             await receipts.close()
             raise

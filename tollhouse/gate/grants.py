@@ -102,7 +102,9 @@ WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
 async def use_matching_grant(state: StateDB, subject: GrantSubject) -> str | None:
     """Spend one use of the first active grant covering this call; its id, or None."""
     now = time.time()
-    cursor = await state.conn.execute(
+    # With a PostgreSQL store every server spends from the one table there (exactly once: _USE).
+    db = state.shared.conn if getattr(state, "shared", None) is not None else state.conn
+    cursor = await db.execute(
         "SELECT * FROM grants WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) "
         "ORDER BY created_at",
         (now,),
@@ -111,7 +113,7 @@ async def use_matching_grant(state: StateDB, subject: GrantSubject) -> str | Non
     for row in rows:
         grant = Grant.from_row(row)
         if grant.active(now) and grant.covers(subject.tool, subject.args, subject.digest, subject):
-            spent = await state.conn.execute(_USE, (grant.id, now))
+            spent = await db.execute(_USE, (grant.id, now))
             if spent.rowcount == 1:
                 return grant.id
     return None

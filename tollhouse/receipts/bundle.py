@@ -59,9 +59,20 @@ def export_bundle(
     if public_key is None:
         public_key = load_public_key(public_key_path(db_path.parent))
     conn = connect_readonly(db_path)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
         conn.execute("BEGIN")
+        return write_bundle(conn, out_path, public_key, progress)
+    finally:
+        conn.close()
+
+
+def write_bundle(
+    conn: Any, out_path: Path, public_key: bytes, progress: Progress | None = None
+) -> dict[str, Any]:
+    """The bundle of the log ``conn`` reads, inside the read transaction the caller holds: any
+    connection whose ``execute`` runs these plain SELECTs (SQLite, or a PostgreSQL log's schema)."""
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    try:
         count = conn.execute("SELECT count(*) FROM receipts").fetchone()[0]
         cps = [dict(zip(CHECKPOINT_FIELDS, r, strict=True)) for r in conn.execute(_SELECT_CPS)]
         notes = [r[0] for r in conn.execute("SELECT note FROM notes ORDER BY size")]
@@ -92,8 +103,6 @@ def export_bundle(
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ReceiptStoreError(f"cannot write the bundle {out_path}: {exc.strerror or exc}") from exc
-    finally:
-        conn.close()
     return header
 
 

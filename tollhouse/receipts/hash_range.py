@@ -18,38 +18,43 @@ import sys
 
 
 def main(uri: str, select: str, first: int, last: int, stops: set[int]) -> dict:
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        conn.execute("BEGIN")
+        return check_rows(conn.execute(select, (first - 1, last)), first, last, stops)
+    finally:
+        conn.close()
+
+
+def check_rows(rows, first: int, last: int, stops: set[int]) -> dict:
+    """The check itself, over ``(text, seq, prev_hash, hash)`` rows from any database."""
     sha = hashlib.sha256
     fromhex = bytes.fromhex
-    conn = sqlite3.connect(uri, uri=True)
     nodes: list[tuple[int, int, bytes]] = []  # (start, level, hash): the compact range of [first-1, seq)
     at: list[list] = []
     expect = first
     prev = prev2 = None
     start_prev = None
-    try:
-        conn.execute("BEGIN")
-        for text, seq, linked, stored in conn.execute(select, (first - 1, last)):
-            if text is None or seq != expect or sha(text.encode("utf-8")).hexdigest() != stored:
-                raise ValueError(seq)
-            if prev is None:
-                start_prev = linked
-            elif linked != prev:
-                raise ValueError(seq)
-            prev2, prev = prev, stored
-            # Add the leaf at index seq-1, merging while it completes an aligned pair.
-            pos, level, node = seq - 1, 0, sha(b"\x00" + fromhex(stored)).digest()
-            while nodes:
-                left_pos, left_level, left = nodes[-1]
-                if left_level != level or left_pos & ((2 << level) - 1):
-                    break
-                nodes.pop()
-                pos, level, node = left_pos, level + 1, sha(b"\x01" + left + node).digest()
-            nodes.append((pos, level, node))
-            if seq in stops:
-                at.append([seq, stored, [[k, h.hex()] for _, k, h in nodes]])
-            expect += 1
-    finally:
-        conn.close()
+    for text, seq, linked, stored in rows:
+        if text is None or seq != expect or sha(text.encode("utf-8")).hexdigest() != stored:
+            raise ValueError(seq)
+        if prev is None:
+            start_prev = linked
+        elif linked != prev:
+            raise ValueError(seq)
+        prev2, prev = prev, stored
+        # Add the leaf at index seq-1, merging while it completes an aligned pair.
+        pos, level, node = seq - 1, 0, sha(b"\x00" + fromhex(stored)).digest()
+        while nodes:
+            left_pos, left_level, left = nodes[-1]
+            if left_level != level or left_pos & ((2 << level) - 1):
+                break
+            nodes.pop()
+            pos, level, node = left_pos, level + 1, sha(b"\x01" + left + node).digest()
+        nodes.append((pos, level, node))
+        if seq in stops:
+            at.append([seq, stored, [[k, h.hex()] for _, k, h in nodes]])
+        expect += 1
     if expect != last + 1 or not isinstance(start_prev, str):
         raise ValueError(expect)
     return {

@@ -58,10 +58,15 @@ class ReceiptStore:
         writer: Writer,
         inline: sqlite3.Connection | None = None,
         redactor: EntryRedactor | None = None,
+        url: str | None = None,
     ) -> None:
         self.state_dir = state_dir
         self._redactor = redactor
         self.db_path = state_dir / DB_NAME
+        self.url = url
+        """The PostgreSQL store's URL (``tollhouse.store``), or None for the workspace's SQLite file."""
+        self.location = self.db_path if url is None else writer.db_path
+        """Where receipts go, for messages (a PostgreSQL URL without its password)."""
         self.signer = signer
         self._writer = writer
         self._inline = inline
@@ -93,6 +98,7 @@ class ReceiptStore:
         checkpoint_interval_s: float | None = None,
         witnesses: tuple[Witness, ...] | list[Witness] = (),
         redactor: EntryRedactor | None = None,
+        url: str | None = None,
     ) -> ReceiptStore:
         """Open (and with ``create``, set up) the store in ``state_dir``. Raises ReceiptStoreError.
 
@@ -101,7 +107,12 @@ class ReceiptStore:
         also written to every witness folder.
 
         Every entry appended passes ``redactor`` first, every field, JSON keys included: a store
-        opened without one can sign and be read, but cannot append (ReceiptStoreError)."""
+        opened without one can sign and be read, but cannot append (ReceiptStoreError).
+
+        With ``url`` (``postgresql://...``) receipts go to that PostgreSQL store, into the log of
+        this workspace's signing key (``tollhouse/store/pg.py``), through the same writer thread;
+        ``synchronous`` is then the server's business (commits are durable by default). Callers
+        should resolve the URL with ``tollhouse.store.store_url(config)``."""
         if checkpoint_interval_s is not None and checkpoint_interval_s <= 0:
             raise ValueError("checkpoint_interval_s must be > 0")
         if synchronous not in ("normal", "full"):
@@ -109,6 +120,20 @@ class ReceiptStore:
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
         state_dir = Path(state_dir)
+        if url is not None:
+            from tollhouse.store.receipts_pg import open_pg_writer
+
+            writer = await anyio.to_thread.run_sync(
+                open_pg_writer,
+                state_dir,
+                url,
+                create,
+                checkpoint_every,
+                checkpoint_interval_s,
+                tuple(witnesses),
+            )
+            writer.start()
+            return cls(state_dir, writer.signer, writer, None, redactor, url)
         conn, signer = await anyio.to_thread.run_sync(_setup, state_dir, create, synchronous)
         writer = Writer(
             conn, state_dir / DB_NAME, signer, checkpoint_every, checkpoint_interval_s, tuple(witnesses)
@@ -124,7 +149,7 @@ class ReceiptStore:
         an unredacted value, whatever it forgot."""
         if self._redactor is None:
             raise ReceiptStoreError(
-                f"the receipt store {self.db_path} was opened without a redactor, so it cannot append; "
+                f"the receipt store {self.location} was opened without a redactor, so it cannot append; "
                 "open it with ReceiptStore.open(..., redactor=Redactor.from_config(config)). "
                 "Nothing was recorded"
             )
@@ -132,7 +157,7 @@ class ReceiptStore:
         if self._inline is None:
             return await self._submit("append", checked)
         if self._closed:
-            raise ReceiptStoreError(f"the receipt store {self.db_path} is closed; nothing was recorded")
+            raise ReceiptStoreError(f"the receipt store {self.location} is closed; nothing was recorded")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Receipt] = loop.create_future()
         self._pending.append((checked, future))
@@ -269,7 +294,7 @@ class ReceiptStore:
 
     async def _submit(self, kind: str, entry: dict[str, Any] | None = None) -> Any:
         if self._closed:
-            raise ReceiptStoreError(f"the receipt store {self.db_path} is closed; nothing was recorded")
+            raise ReceiptStoreError(f"the receipt store {self.location} is closed; nothing was recorded")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._writer.submit(_Op(kind, loop, future, entry))

@@ -121,19 +121,21 @@ class Writer(threading.Thread):
     def __init__(
         self,
         conn: sqlite3.Connection,
-        db_path: Path,
+        db_path: Path | str,
         signer: Signer,
         checkpoint_every: int,
         interval_s: float | None = None,
         witnesses: tuple[Witness, ...] = (),
     ):
-        super().__init__(name=f"tollhouse-receipts:{db_path.name}", daemon=True)
+        super().__init__(name=f"tollhouse-receipts:{getattr(db_path, 'name', 'postgresql')}", daemon=True)
         self.conn = conn
         self.db_path = db_path
         self.signer = signer
         self.checkpoint_every = checkpoint_every
         self.interval_s = interval_s
         self.witnesses = witnesses
+        self.hint = "Check that the file and its folder are writable and the disk is not full"
+        """What to check when a write fails; a PostgreSQL store says to check its server."""
         self.witness_problems: list[str] = []
         """What the last witness writes refused or failed (the server logs them; verify finds them)."""
         self._last_signed = time.monotonic()
@@ -223,7 +225,7 @@ class Writer(threading.Thread):
                 if isinstance(exc, ReceiptStoreError)
                 else ReceiptStoreError(
                     f"could not write to the receipt store {self.db_path}: {exc}; nothing was recorded. "
-                    "Check that the file and its folder are writable and the disk is not full"
+                    + self.hint
                 )
             )
             if error is not exc:

@@ -296,6 +296,9 @@ class StateDB:
         # One connection is shared by every task of this process: serialise write transactions on it
         # so two tasks never interleave statements inside one BEGIN ... COMMIT.
         self._write_lock = anyio.Lock()
+        self.shared: Any = None
+        """With a PostgreSQL store: grants and repository pins there (``tollhouse.store.state_pg``),
+        shared by every server; None keeps them in this file."""
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -313,9 +316,12 @@ class StateDB:
                 await self.conn.execute("COMMIT")
 
     @classmethod
-    async def open(cls, path: Path, *, create: bool = True, redactor: Redactor | None = None) -> StateDB:
+    async def open(
+        cls, path: Path, *, create: bool = True, redactor: Redactor | None = None, url: str | None = None
+    ) -> StateDB:
         """Open (and migrate) the state database; every write through it is redacted by ``redactor``
-        (default: the token-shape detectors). The gate passes its own, which knows credential values."""
+        (default: the token-shape detectors). The gate passes its own, which knows credential values.
+        With ``url`` (a PostgreSQL store) grants and pins go there: see ``shared``."""
         redactor = redactor if redactor is not None else Redactor()
         open_sync(path, create=create).close()  # migrate once, synchronously and with locking
         try:
@@ -325,7 +331,20 @@ class StateDB:
             await conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"state database {path} cannot be used: {exc}") from exc
-        return cls(path, conn, redactor)
+        state = cls(path, conn, redactor)
+        if url is not None:
+            from tollhouse.store.state_pg import SharedState
+
+            try:
+                state.shared = await SharedState.open(url, redactor)
+            except BaseException:
+                await conn.close()
+                raise
+        return state
 
     async def close(self) -> None:
-        await self.conn.close()
+        try:
+            if self.shared is not None:
+                await self.shared.close()
+        finally:
+            await self.conn.close()

@@ -131,10 +131,17 @@ def workspace_key(ctx: ToolContext) -> str:
     return "\x00".join(str(root) for root in ctx.workspace.roots)
 
 
+def pins_state(ctx: ToolContext) -> Any:
+    """Where pins are kept: the shared PostgreSQL state when the store is there (so every replica
+    sees a pin at once), else the workspace's state database; None without one."""
+    state = getattr(ctx.services, "state", None)
+    return getattr(state, "shared", None) or state
+
+
 async def check_write(ctx: ToolContext, settings: GitHubSettings, repo: str) -> None:
     if settings.pin_after_private_read:
         await PINS.check_write(
-            ctx.call.session, repo, getattr(ctx.services, "state", None), ttl_s=settings.pin_ttl_s,
+            ctx.call.session, repo, pins_state(ctx), ttl_s=settings.pin_ttl_s,
             workspace=workspace_key(ctx),
         )  # fmt: skip
 
@@ -153,9 +160,7 @@ async def note_read(
             private = bool(data.get("private", True)) if isinstance(data, dict) else True
         except GitHubError:
             private = True  # unknown visibility counts as private: pinning fails closed
-    await PINS.note_read(
-        ctx.call.session, repo, private, getattr(ctx.services, "state", None), workspace=workspace_key(ctx)
-    )
+    await PINS.note_read(ctx.call.session, repo, private, pins_state(ctx), workspace=workspace_key(ctx))
     if private:
         ctx.record(private_repo_read=repo.lower())
 
