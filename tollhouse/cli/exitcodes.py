@@ -1,4 +1,4 @@
-"""Exit codes shared by every command that runs or inspects a call."""
+"""Exit codes, the same for every command. ``TABLE`` is what `--help` and docs/cli.md show."""
 
 OK = 0
 TOOL_ERROR = 1
@@ -11,6 +11,23 @@ STORE_UNUSABLE = 7
 VERIFY_FAILED = 8
 UNTRUSTED = 9
 """The policy file's hash is not one a person trusted (`tollhouse policy trust`): nothing ran."""
+BROKEN_PIPE = 141
+"""The reader of our output went away (`... | head`): 128 + SIGPIPE, as `cat` or `git` exit."""
+
+TABLE: tuple[tuple[int, str], ...] = (
+    (OK, "ok"),
+    (TOOL_ERROR, "the tool (or check) ran and failed: a tool error, a failing `doctor` check"),
+    (USAGE, "usage or config error: bad arguments, no tollhouse.toml, a policy that does not load"),
+    (DENIED, "denied by policy"),
+    (NEEDS_APPROVAL, "needs approval (grant it with `tollhouse grant`)"),
+    (TIMEOUT, "timed out"),
+    (CANCELLED, "cancelled or interrupted (Ctrl-C)"),
+    (STORE_UNUSABLE, "state unusable: receipt or state store read-only, disk full, locked or damaged"),
+    (VERIFY_FAILED, "receipts failed verification"),
+    (UNTRUSTED, "policy not trusted (see `tollhouse policy diff`); nothing ran"),
+    (BROKEN_PIPE, "the reader closed our output early (`| head`); nothing else went wrong"),
+)
+"""Every exit code any command returns, with its meaning (a test checks commands stay inside it)."""
 
 BY_STATUS = {
     "ok": OK,
@@ -20,3 +37,8 @@ BY_STATUS = {
     "timeout": TIMEOUT,
     "cancelled": CANCELLED,
 }
+
+
+def render_table(indent: str = "  ") -> str:
+    """The table as aligned text lines, for epilogs and docs/cli.md."""
+    return "\n".join(f"{indent}{code:>3}  {text}" for code, text in TABLE)

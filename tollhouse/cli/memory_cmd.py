@@ -56,9 +56,12 @@ def run_with_state(args: argparse.Namespace, body: Callable[[StateDB, Any], Awai
     except ConfigError as exc:  # a bad [credentials] table: its values could not be known to redact
         print(f"tollhouse: {exc}", file=sys.stderr)
         return exitcodes.USAGE
-    except StateError as exc:
-        print(f"tollhouse: {exc}", file=sys.stderr)
-        return exitcodes.STORE_UNUSABLE
+    except StateError as exc:  # worded by cli/errors.py: a full or read-only disk is said so
+        from tollhouse.cli.errors import explain
+
+        message, code = explain(exc) or (str(exc), exitcodes.STORE_UNUSABLE)
+        print(f"tollhouse: {message}", file=sys.stderr)
+        return code
     except memory.FactInputError as exc:
         print(f"tollhouse: {exc}", file=sys.stderr)
         return exitcodes.TOOL_ERROR

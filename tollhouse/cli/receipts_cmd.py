@@ -160,16 +160,17 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 
 def _run(args: argparse.Namespace, body: Any) -> int:
-    """Map the errors every action can meet to clean messages and exit codes."""
+    """Map the errors every action can meet to clean messages and exit codes (cli/errors.py words
+    them, so a read-only or full disk reads the same here as in every other command)."""
+    from tollhouse.cli.errors import explain
     from tollhouse.config import ConfigError
     from tollhouse.receipts import ReceiptStoreError
 
     try:
         return int(body(args))
-    except ConfigError as exc:
-        return _err(str(exc), exitcodes.USAGE)
-    except ReceiptStoreError as exc:
-        return _err(str(exc), exitcodes.STORE_UNUSABLE)
+    except (ConfigError, ReceiptStoreError) as exc:
+        message, code = explain(exc) or (str(exc), exitcodes.STORE_UNUSABLE)
+        return _err(message, code)
 
 
 # -- tail ------------------------------------------------------------------------------------------

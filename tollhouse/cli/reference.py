@@ -15,10 +15,22 @@ HEADER = """\
 Generated from the commands' own `--help` by `python -m tollhouse.cli.reference > docs/cli.md`
 (a test keeps this file in step with the code). `--config FILE` works before or after any command.
 
-Exit codes shared by the commands that run or inspect calls: 0 ok · 1 tool error · 2 usage or
-config error · 3 denied by policy · 4 needs approval · 5 timed out · 6 cancelled · 7 receipt store
-unusable · 8 receipts failed verification.
+## Exit codes
+
+The same for every command (`tollhouse/cli/exitcodes.py`); a command never exits with another one.
+An expected failure (a refusal, a read-only or full disk, a missing workspace) prints one line on
+stderr saying what to do, never a traceback.
+
+| code | meaning |
+| ---: | --- |
 """
+
+
+def _exit_table() -> str:
+    from tollhouse.cli.exitcodes import TABLE
+
+    bar = "\\|"  # a literal | inside a Markdown table cell
+    return "".join(f"| {code} | {text.replace('|', bar)} |\n" for code, text in TABLE)
 
 
 def render() -> str:
@@ -27,7 +39,7 @@ def render() -> str:
     old = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = WIDTH  # argparse wraps to the terminal; the reference must not vary
     try:
-        parts = [HEADER]
+        parts = [HEADER, _exit_table()]
         for path, parser in walk(build_parser()):
             if len(path) == 1:
                 continue
