@@ -65,6 +65,9 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in modules:
         importlib.import_module(name).register(sub)
+    from tollhouse.cli.help_examples import apply
+
+    apply(list(walk(parser)))  # every command gets a description and examples, in one place
     # `tollhouse call --config X` as well as `tollhouse --config X call`; SUPPRESS keeps a value given
     # before the command from being reset by the subcommand's default.
     for _, command in walk(parser):

@@ -59,6 +59,9 @@ def _open(args: argparse.Namespace) -> int:
             tags=args.tag or [],
             author=operator_name(config),
         )
+        if args.json:
+            print(json.dumps({"created": created, "case": case.to_json()}, indent=2))
+            return exitcodes.OK
         print(f"{'opened' if created else 'exists:'} {show.line(case.id)}  (case://{show.line(case.id)})")
         return exitcodes.OK
 
@@ -87,5 +90,6 @@ def register(sub: Any) -> None:
     op.add_argument("title")
     op.add_argument("--goal", default="")
     op.add_argument("--id", help="wanted id (default: from the title)")
-    op.add_argument("--tag", action="append")
+    op.add_argument("--tag", action="append", help="a tag (repeatable)")
+    op.add_argument("--json", action="store_true", help="the case as JSON, with whether it was created")
     op.set_defaults(handler=_open)

@@ -25,7 +25,7 @@ examples:
   tollhouse receipts verify                check this workspace's chain, tree, signatures, witnesses
   tollhouse receipts export --out r.jsonl  a self-contained bundle for someone else
   tollhouse receipts verify r.jsonl        check a bundle offline (no workspace needed)
-  tollhouse receipts prove 42 --out p.json a proof that receipt 42 is in the signed log
+  tollhouse receipts prove 42 --out p.json  a proof that receipt 42 is in the signed log
   tollhouse receipts verify-proof p.json --public-key trusted.pub
 
 `verify` exits 0 only when every entry, link, root and signature holds and a signed checkpoint covers
@@ -131,6 +131,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=fmt,
     )
     export.add_argument("--out", required=True, metavar="FILE", help="where to write the bundle")
+    export.add_argument("--json", action="store_true", help="what was written, as JSON")
     export.set_defaults(handler=cmd_export)
 
 
@@ -384,6 +385,9 @@ def _export(args: argparse.Namespace) -> int:
     header = export_bundle(db, args.out, progress=progress)
     if progress is not None:
         progress.done()
+    if args.json:
+        print(json.dumps({"out": args.out, **header}, indent=2, default=str))
+        return exitcodes.OK
     print(
         f"wrote {args.out}: {header['count']} entries, {header['notes']} signed checkpoints, "
         f"key {header['key_id']}. Check it anywhere with `tollhouse receipts verify {args.out}`"
