@@ -40,6 +40,8 @@ CALLS = [
      {"argv": ["pytest", "-q"]}, "exit status 1 \x1b[31mred\x1b[0m"),
     ("e1e1333333333333333333333333eeee", "files_move", "ask", None, None, None,
      {"src": "a", "dst": "b"}, None),
+    ("f00f444444444444444444444444ffff", "<b>x</b>", "ask", "needs_approval",
+     '<img src=x onerror="alert(1)">', "</script><!--", {"<script>": "]]>&amp;\u2028"}, HOSTILE),
 ]  # fmt: skip
 
 

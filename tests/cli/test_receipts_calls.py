@@ -25,12 +25,20 @@ def test_tail_shows_one_row_per_call_with_its_receipts(history: Path) -> None:
     lines = out.stdout.splitlines()
     header = ["CALL", "TIME", "(UTC)", "TOOL", "DECISION", "OUTCOME", "BY", "MS", "RECEIPTS", "MESSAGE"]
     assert lines[0].split() == header
-    assert len(lines) == 1 + len(CALLS) + 1  # five calls and the event
+    assert len(lines) == 1 + len(CALLS) + 1  # the calls and the event
     assert lines[1].split()[0] == "ab12c0ffee00" and lines[1].split()[-1] == "1,2"
     assert "local:alice@laptop" in lines[3] and lines[5].split()[5] == "pending"
     assert "\x1b" not in out.stdout and "\\x1b[31mred" in lines[4]  # the model's escape shown, not obeyed
     data = _calls(history)
-    assert [c["outcome"] for c in data] == ["ok", "denied", "ok", "error", "pending", "event"]
+    assert [c["outcome"] for c in data] == [
+        "ok",
+        "denied",
+        "ok",
+        "error",
+        "pending",
+        "needs_approval",
+        "event",
+    ]
     assert [c["seqs"] for c in data][:2] == [[1, 2], [3, 4]]
     assert [e["kind"] for e in data[0]["receipts"]] == ["intent", "outcome"]
     assert data[2]["approver"] == "local:alice@laptop" and data[2]["decision"] == "ask"
@@ -41,7 +49,8 @@ def test_tail_filters_name_calls(history: Path) -> None:
     assert [c["call_id"][:4] for c in _calls(history, "--outcome", "pending")] == ["e1e1"]
     assert [c["call_id"][:4] for c in _calls(history, "--tool", "shell_run")] == ["d00d"]
     assert [c["call_id"][:4] for c in _calls(history, "--case", "case-7")] == ["ab34", "c0ff"]
-    assert len(_calls(history, "--since", "1h")) == 6
+    assert [c["call_id"][:4] for c in _calls(history, "--tool", "<b>x</b>")] == ["f00f"]
+    assert len(_calls(history, "--since", "1h")) == 7
     assert _calls(history, "--since", "2999-01-01") == []
     assert [c["call_id"][:4] for c in _calls(history, "-n", "2", "--outcome", "ok")] == ["ab12", "c0ff"]
     for bad in ("yesterday", "5 parsecs", "-3h", "2026-13-45", ""):

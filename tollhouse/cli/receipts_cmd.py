@@ -29,6 +29,7 @@ examples:
   tollhouse receipts verify r.jsonl        check a bundle offline (no workspace needed)
   tollhouse receipts prove 42 --out p.json  a proof that receipt 42 is in the signed log
   tollhouse receipts verify-proof p.json --public-key trusted.pub
+  tollhouse receipts report                a timeline of calls as one HTML page for a browser
 
 `verify` exits 0 only when every entry, link, root and signature holds and a signed checkpoint covers
 the head; otherwise it prints the first bad seq and why, and exits 8. An unusable store exits 7, a
@@ -150,6 +151,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from tollhouse.cli.receipts_proof_cmd import register_proofs
 
     register_proofs(actions, fmt)
+
+    from tollhouse.cli.receipts_report import register_report
+
+    register_report(actions, fmt)
 
     export = actions.add_parser(
         "export",
