@@ -15,6 +15,15 @@ HEADER = """\
 Generated from the commands' own `--help` by `python -m tollhouse.cli.reference > docs/cli.md`
 (a test keeps this file in step with the code). `--config FILE` works before or after any command.
 
+## Output
+
+On a terminal, output is for a person: `tollhouse call` prints a file's contents as text and a
+command's output as its own streams (the newest line shown live while it runs, then all of it),
+tables are coloured (not when `NO_COLOR` is set or `TERM=dumb`), and long work (`receipts verify`,
+`receipts export`) draws a progress bar on stderr. Into a pipe or a file, and with `--json`, the
+output is what scripts read: JSON, no colour, no progress. Text a model wrote is shown with control
+and invisible characters escaped (`\x1b`), wherever it is shown.
+
 ## Exit codes
 
 The same for every command (`tollhouse/cli/exitcodes.py`); a command never exits with another one.
