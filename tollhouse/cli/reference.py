@@ -22,7 +22,7 @@ command's output as its own streams (the newest line shown live while it runs, t
 tables are coloured (not when `NO_COLOR` is set or `TERM=dumb`), and long work (`receipts verify`,
 `receipts export`) draws a progress bar on stderr. Into a pipe or a file, and with `--json`, the
 output is what scripts read: JSON, no colour, no progress. Text a model wrote is shown with control
-and invisible characters escaped (`\x1b`), wherever it is shown.
+and invisible characters escaped (`\\x1b`), wherever it is shown.
 
 ## Exit codes
 
