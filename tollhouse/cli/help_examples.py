@@ -85,6 +85,12 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "cases list": ["tollhouse cases list --status open", "tollhouse cases list --tag auth --json"],
     "cases show": ["tollhouse cases show fix-login-bug", "tollhouse cases show fix-login-bug --json"],
+    "cases note": ["tollhouse cases note fix-login-bug 'SSO callback URL was wrong in staging' --json"],
+    "cases handoff": [
+        "tollhouse cases handoff fix-login-bug --kind progress --summary 'half done' --next 'write tests'",
+        "tollhouse cases handoff fix-login-bug --kind blocked --summary 'no access' --blocker 'IdP admin'",
+    ],
+    "cases close": ["tollhouse cases close fix-login-bug --summary 'fixed in #412' --done 'SSO login works'"],
     "cases open": ["tollhouse cases open 'Fix login bug' --goal 'Users can log in with SSO' --tag auth"],
     "auth": ["tollhouse auth list", "tollhouse auth status", "tollhouse auth test github:default"],
     "auth list": ["tollhouse auth list", "tollhouse auth list --json"],
