@@ -98,3 +98,15 @@ def test_help_has_no_escape_codes_and_wraps_one_paragraph_texts() -> None:
     text = parser.format_help()
     assert "\x1b" not in text
     assert all(len(line) <= 100 for line in text.splitlines()), text
+
+
+def test_exit_codes_a_command_documents_are_the_shared_ones() -> None:
+    known = {code for code, _ in TABLE}
+    seen = set()
+    for path, parser in _tree():
+        for line in f"{parser.description or ''}\n{parser.epilog or ''}".splitlines():
+            if re.search(r"\bexit", line, re.I):
+                codes = {int(n) for n in re.findall(r"(?<![\w.\-/])(\d{1,3})(?=[:\s,)·]|$)", line)}
+                assert codes <= known, (path, line)
+                seen |= codes
+    assert {0, 1, 2, 3, 4} <= seen  # the parse found the documented codes
