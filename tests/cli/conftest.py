@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,24 @@ def history(workspace: Path) -> Path:
     write_config(workspace, rule)
     asyncio.run(_append_history(workspace / ".tollhouse"))
     return workspace
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run `tollhouse ARGS` in this process (the real parser and handlers, no interpreter start-up),
+    for read-only queries a test asks many times: (exit code, stdout, stderr)."""
+    from tollhouse.cli import main
+
+    monkeypatch.delenv("TOLLHOUSE_CONFIG", raising=False)
+
+    def run(cwd: Path, *args: str) -> tuple[int, str, str]:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own refusals
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -8,6 +8,7 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 import mcp_types as types
 import pytest
@@ -97,41 +98,27 @@ async def test_case_use_files_a_stock_clients_calls_under_a_case(workspace: Path
     assert rows[-1] == ("files_list", None, "ok")
 
 
-def test_the_terminal_notes_hands_off_and_closes_a_case(ws: Path) -> None:
-    assert th(ws, "cases", "open", "Fix login", "--id", "fix-login").returncode == 0
-    note = th(ws, "cases", "note", "fix-login", "SSO callback was wrong", "--json")
-    assert note.returncode == 0, note.stderr
-    assert json.loads(note.stdout)["case_id"] == "fix-login"
-    blocked = th(
-        ws,
-        "cases",
-        "handoff",
-        "fix-login",
-        "--kind",
-        "blocked",
-        "--summary",
-        "no IdP",
-        "--blocker",
-        "IdP admin",
-    )
-    assert blocked.returncode == 0 and "the case is now blocked" in blocked.stdout
-    closed = th(ws, "cases", "close", "fix-login", "--summary", "fixed in #412", "--json")
+def test_the_terminal_notes_hands_off_and_closes_a_case(ws: Path, cli: Any) -> None:
+    assert cli(ws, "cases", "open", "Fix login", "--id", "fix-login")[0] == 0
+    code, out, err = cli(ws, "cases", "note", "fix-login", "SSO callback was wrong", "--json")
+    assert code == 0, err
+    assert json.loads(out)["case_id"] == "fix-login"
+    code, out, _ = cli(ws, "cases", "handoff", "fix-login", "--kind", "blocked", "--summary", "no IdP",
+                       "--blocker", "IdP admin")  # fmt: skip
+    assert code == 0 and "the case is now blocked" in out
+    closed = th(ws, "cases", "close", "fix-login", "--summary", "fixed in #412", "--json")  # a real process
     assert json.loads(closed.stdout)["status"] == "done"
-    shown = json.loads(th(ws, "cases", "show", "fix-login", "--json").stdout)
+    shown = json.loads(cli(ws, "cases", "show", "fix-login", "--json")[1])
     assert shown["case"]["status"] == "done"
-    before = (ws / ".tollhouse" / "state.db").stat().st_size, json.dumps(shown, sort_keys=True)
     for bad, words in (("../x", "is not valid"), ("no-such-case", "no case 'no-such-case'; open it with")):
         for args in (
             ("note", bad, "x"),
             ("close", bad),
             ("handoff", bad, "--kind", "done", "--summary", "s"),
         ):
-            out = th(ws, "cases", *args)
-            assert out.returncode == 1 and words in out.stderr and "Traceback" not in out.stderr, (
-                args,
-                out.stderr,
-            )
-    after = json.dumps(json.loads(th(ws, "cases", "show", "fix-login", "--json").stdout), sort_keys=True)
-    assert after == before[1]
-    blocked_without = th(ws, "cases", "handoff", "fix-login", "--kind", "blocked", "--summary", "s")
-    assert blocked_without.returncode == 1 and "must name its blockers" in blocked_without.stderr
+            code, _, err = cli(ws, "cases", *args)
+            assert code == 1 and words in err and "Traceback" not in err, (args, err)
+    after = json.loads(cli(ws, "cases", "show", "fix-login", "--json")[1])
+    assert json.dumps(after, sort_keys=True) == json.dumps(shown, sort_keys=True)  # nothing written
+    code, _, err = cli(ws, "cases", "handoff", "fix-login", "--kind", "blocked", "--summary", "s")
+    assert code == 1 and "must name its blockers" in err
