@@ -171,8 +171,9 @@ def test_a_lost_state_folder_is_recreated_by_init_and_the_policy_kept(ws: Path) 
     policy = (ws / "tollhouse.toml").read_bytes()
     shutil.rmtree(ws / ".tollhouse")
     doctor = th(ws, "doctor", "--json")
-    fixes = [c["fix"] for c in json.loads(doctor.stdout)["checks"] if c["status"] == "FAIL"]
-    assert fixes and all("tollhouse init" in f and "keeps tollhouse.toml" in f for f in fixes), fixes
+    failed = {c["name"]: c["fix"] for c in json.loads(doctor.stdout)["checks"] if c["status"] == "FAIL"}
+    assert failed and all("tollhouse init" in fix for fix in failed.values()), failed
+    assert failed["state dir"] == "run `tollhouse init` (it keeps tollhouse.toml)"
     out = th(ws, "init")
     assert out.returncode == 0, out.stderr
     assert "kept" in out.stdout and "created" in out.stdout

@@ -195,7 +195,7 @@ def check_receipts(config_path: Path, state: Path) -> Check:
             "receipt chain",
             "FAIL",
             f"no receipt database at {state / 'receipts.db'}",
-            "run `tollhouse init` to create it (it keeps tollhouse.toml)",
+            "run `tollhouse init` to create it",
         )
     # The public `receipts verify` command is the contract; run it as a user would.
     # -P: never import a module from the working folder (the workspace, where agents write code).
