@@ -14,7 +14,8 @@ from tollhouse.state.db import StateDB
 
 HELP = """\
 A case is a piece of work that outlives one agent session: a goal, notes, handoffs, and the calls
-made on it (from the receipts). Agents use case_open / case_note / case_handoff; MCP clients read
+made on it (from the receipts). Agents use case_open / case_use / case_note / case_handoff (case_use
+files the rest of a session's calls under a case, for clients that cannot send _meta); MCP clients read
 the case file as the resource case://ID.
 
 examples:
