@@ -105,7 +105,7 @@ def _assert_clean(results: dict[str, tuple[int, str]], words: str) -> None:
         assert code == 7, (command, code, message)
         assert "Traceback" not in message, (command, message)
         assert words in message, (command, message)
-        assert "do not delete or move .tollhouse/" in message, (command, message)
+        assert "Do not delete or move .tollhouse/ to fix this" in message, (command, message)
         for bad in NO_STATE_LOSS:
             assert bad not in message, (command, bad, message)
 

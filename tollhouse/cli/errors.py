@@ -32,10 +32,7 @@ _SQLITE_AMBIGUOUS = ("disk i/o error", "unable to open database file")
 # A path quoted in a message: a word holding a slash (absolute, ./relative or dir/file).
 _PATH = re.compile(r"(?<![\w/.])((?:\.{1,2}/|/|[\w.-]+/)[^\s:;,()'\"`]*)")
 
-KEEP = (
-    "Nothing was changed and nothing was lost: do not delete or move .tollhouse/ "
-    "(it holds the signed receipts)."
-)
+KEEP = "Do not delete or move .tollhouse/ to fix this: it holds the signed receipts."
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -138,13 +135,13 @@ def disk_message(kind: str, where: Path | None) -> str:
     place = f" ({where})" if where else ""
     if kind == "full":
         return (
-            f"the disk is full{place}; the command stopped before writing anything. {KEEP} "
-            "Free some space on that disk (`df -h .` shows it), then run the command again."
+            f"the disk is full{place}. Free some space on that disk (`df -h` shows it), then run the "
+            f"command again; `tollhouse receipts verify` checks that the record is whole. {KEEP}"
         )
     return (
-        f"cannot write{place}: the folder or its file system is read-only or not yours. {KEEP} "
-        "Make it writable again (remount it read-write, or `chmod u+w` the folder as its owner), "
-        "then run the command again; reading commands (`receipts tail`, `receipts verify`) still work."
+        f"cannot write{place}: the folder or its file system is read-only or not yours. Make it "
+        "writable again (remount it read-write, or `chmod u+w` the folder as its owner), then run the "
+        f"command again; reading commands (`receipts tail`, `receipts verify`) work meanwhile. {KEEP}"
     )
 
 
