@@ -39,9 +39,16 @@ def test_every_profile_loads_and_passes_its_own_check(workspace: Path, profile: 
     assert check.returncode == 0, check.stdout + check.stderr  # warnings (absent families) do not fail
 
 
-def test_init_refuses_to_overwrite(ws: Path) -> None:
+def test_init_keeps_an_existing_config_and_only_adds_missing_state(ws: Path) -> None:
+    """A second init never replaces the policy (that took --force and lost it): it keeps the file
+    byte for byte and recreates only missing state, so doctor's "run `tollhouse init`" is safe."""
+    before = (ws / "tollhouse.toml").read_bytes()
     out = th(ws, "init")
-    assert out.returncode == 2 and "already exists; pass --force" in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"kept {ws / 'tollhouse.toml'} as it is")
+    assert "nothing to do" in out.stdout
+    assert (ws / "tollhouse.toml").read_bytes() == before
+    assert not (ws / "tollhouse.toml.bak").exists()
 
 
 def test_call_allowed_read_prints_the_result_and_exits_0(ws: Path) -> None:

@@ -108,3 +108,41 @@ def show_value(value: Any) -> str:
     if text.isascii() and text.isprintable():
         return text
     return "".join(_json_escape(c) if hidden(c) else c for c in text)
+
+
+# -- tables on a terminal ---------------------------------------------------------------------------
+
+_STYLES = {
+    "ok": "32", "allow": "32", "error": "31", "deny": "31", "denied": "1;31", "needs_approval": "33",
+    "ask": "33", "timeout": "33", "cancelled": "2", "interrupted": "35", "pending": "36",
+}  # fmt: skip
+
+
+def colour_on(stream: Any) -> bool:
+    """Colour only for a person at a terminal: never into a pipe or file, never under NO_COLOR
+    (https://no-color.org: any non-empty value) or TERM=dumb."""
+    import os
+
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def table(
+    header: list[str], rows: list[list[str]], *, colour: bool = False, styled: tuple[int, ...] = ()
+) -> str:
+    """Aligned columns; with ``colour``, the cells of the ``styled`` columns coloured by their value
+    (ok green, denied red ...). Cells must already be escaped with ``line``."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def cell(i: int, text: str, head: bool) -> str:
+        padded = text.ljust(widths[i])
+        if colour and head:
+            return f"\x1b[1m{padded}\x1b[0m"
+        style = _STYLES.get(text) if colour and i in styled else None
+        return f"\x1b[{style}m{text}\x1b[0m{padded[len(text) :]}" if style else padded
+
+    return "\n".join(
+        "  ".join(cell(i, c, r is header) for i, c in enumerate(r)).rstrip() for r in [header, *rows]
+    )

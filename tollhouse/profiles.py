@@ -42,7 +42,7 @@ effect = "allow"
 MEMORY_READ = """
 [[rules]]
 id = "memory-read"
-tools = ["memory_search", "memory_get", "case_list"]
+tools = ["memory_search", "memory_get", "case_list", "case_use"]
 effect = "allow"
 """
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.anyio
 
 def test_catalogue_and_effects() -> None:
     assert REGISTRY.names() == [
-        "case_handoff", "case_list", "case_note", "case_open",
+        "case_handoff", "case_list", "case_note", "case_open", "case_use",
         "memory_get", "memory_propose", "memory_search", "memory_write",
     ]  # fmt: skip
     assert REGISTRY.get("memory_search").read_only and REGISTRY.get("memory_get").read_only

@@ -27,7 +27,7 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_tail_table_and_json(ws: Path) -> None:
-    out = run(ws, "receipts", "tail", "-n", "3")
+    out = run(ws, "receipts", "tail", "--receipts", "-n", "3")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].split() == [
@@ -43,7 +43,7 @@ def test_tail_table_and_json(ws: Path) -> None:
     ]
     assert [line.split()[0] for line in lines[1:]] == ["10", "11", "12"]
     assert lines[1].index("outcome") == lines[2].index("intent") == lines[0].index("KIND")  # aligned
-    data = json.loads(run(ws, "receipts", "tail", "-n", "4", "--json").stdout)
+    data = json.loads(run(ws, "receipts", "tail", "--receipts", "-n", "4", "--json").stdout)
     assert [e["seq"] for e in data] == [9, 10, 11, 12]
     assert data[0]["arguments"] == {"path": "src/f4.py"}
 

@@ -39,15 +39,20 @@ COMMANDS: dict[str, str] = {
 running one command loads and builds only its own module's parser."""
 COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 
-EPILOG = """\
-exit codes (tollhouse call and friends):
-  0 ok · 1 tool error · 2 usage or config error · 3 denied by policy ·
-  4 needs approval · 5 timed out · 6 cancelled · 7 receipt store unusable ·
-  8 receipts failed verification · 9 policy not trusted (see `tollhouse policy diff`) ·
-  10 the tool ran but its command failed
 
-Start with `tollhouse init`, then `tollhouse call TOOL 'JSON'`. Docs: docs/ in the repository.
-"""
+def _epilog() -> str:
+    from tollhouse.cli.exitcodes import render_table
+
+    return (
+        "examples:\n"
+        "  tollhouse init                              a starting policy and state, here\n"
+        '  tollhouse call files_list \'{"path": "."}\'    one call through the gate\n'
+        "  tollhouse receipts tail                     the latest calls and what became of them\n"
+        "  tollhouse doctor                            check the setup\n\n"
+        "exit codes (the same for every command):\n"
+        f"{render_table()}\n\n"
+        "Start with `tollhouse init`, then `tollhouse call TOOL 'JSON'`. Docs: docs/ in the repository.\n"
+    )
 
 
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
@@ -55,7 +60,7 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
         prog="tollhouse",
         description="Policy-gated tools for coding agents: every call passes one gate and leaves "
         "a signed, hash-chained receipt.",
-        epilog=EPILOG,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tollhouse {__version__}")
@@ -67,6 +72,9 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in modules:
         importlib.import_module(name).register(sub)
+    from tollhouse.cli.help_examples import apply
+
+    apply(list(walk(parser)))  # every command gets a description and examples, in one place
     # `tollhouse call --config X` as well as `tollhouse --config X call`; SUPPRESS keeps a value given
     # before the command from being reset by the subcommand's default.
     for _, command in walk(parser):
@@ -104,7 +112,12 @@ def _command_word(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from tollhouse.cli.errors import guarded
+
+    return guarded(lambda: _main(list(sys.argv[1:] if argv is None else argv)))
+
+
+def _main(argv: list[str]) -> int:
     command = _command_word(argv)
     # One command's parser is all `tollhouse serve` needs: the other thirteen modules (and what they
     # import) would cost its start-up about 15 ms. Help, errors and unknown words get the full tree.
@@ -114,20 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    from tollhouse.cli.common import CommandError
-    from tollhouse.config import ConfigError
-
-    try:
-        return int(handler(args) or 0)
-    except CommandError as exc:
-        print(f"tollhouse: {exc}", file=sys.stderr)
-        return exc.code
-    except ConfigError as exc:  # a policy or config that does not load: nothing runs
-        print(f"tollhouse: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("tollhouse: interrupted", file=sys.stderr)
-        return 6
+    # Every expected failure (a refusal, a config error, a read-only or full disk, a closed pipe) is
+    # turned into a message and an exit code by cli/errors.py, in one place for every command.
+    return int(handler(args) or 0)
 
 
 if __name__ == "__main__":

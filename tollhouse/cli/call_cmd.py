@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 
 from tollhouse.cli import exitcodes
+from tollhouse.cli.call_output import LiveLine, human, print_result
 from tollhouse.cli.common import CommandError, load_trusted, parse_json_arg, print_json
 from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Outcome
 
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_trusted(args)  # an untrusted policy: exit 9, nothing runs
     arguments = parse_json_arg(args.arguments)
     interactive = not args.no_prompt and sys.stdin.isatty() and sys.stderr.isatty() and args.arguments != "-"
+    live = LiveLine() if not args.json and human() and sys.stderr.isatty() else None  # cli/call_output.py
 
     async def main() -> Outcome:
         gate = await Gate.open(config)
@@ -92,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
                     session=args.session,
                     case=args.case,
                     approver=TerminalApprover() if interactive else None,
+                    progress=live.progress if live else None,
                 )
             )
 
@@ -101,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(
             f"receipt store unusable, nothing was run: {exc}", exitcodes.STORE_UNUSABLE
         ) from exc
+    finally:
+        if live:
+            live.clear()
     if args.json:
         print_json(outcome.to_json())
     else:
@@ -111,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_human(outcome: Outcome) -> None:
     receipts = ",".join(str(r) for r in outcome.receipts) or "-"
     if outcome.ok:
-        print(_render(outcome.result))
+        print_result(outcome.tool, outcome.result)
         failed = f" · {outcome.message}" if outcome.failed else ""
         print(f"[ok · {outcome.tool}{failed} · receipts {receipts}]", file=sys.stderr)
     else:

@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(handler=run)
 
 
+INIT_FIX = "run `tollhouse init` (it keeps tollhouse.toml)"
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -44,9 +47,9 @@ def check_config(args: argparse.Namespace) -> tuple[Check, object | None]:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        return Check(
-            "config", "FAIL", str(exc), "run `tollhouse init`, or fix the file at the line shown"
-        ), None
+        missing = "no tollhouse.toml found" in str(exc)
+        fix = "run `tollhouse init` here" if missing else "fix the file at the line shown"
+        return Check("config", "FAIL", str(exc), fix), None
     return Check("config", "OK", str(config.path)), config
 
 
@@ -69,8 +72,22 @@ def check_policy(config: object) -> Check:
 
 
 def check_state_dir(state: Path) -> Check:
+    from tollhouse.cli.errors import probe
+
     if not state.is_dir():
-        return Check("state dir", "FAIL", f"{state} does not exist", "run `tollhouse init`")
+        # init in a workspace with a tollhouse.toml keeps the file and creates only what is missing.
+        return Check("state dir", "FAIL", f"{state} does not exist", INIT_FIX)
+    trouble = probe(state)
+    if trouble == "readonly":
+        return Check(
+            "state dir", "FAIL", f"{state} cannot be written (read-only file system or not yours)",
+            "make it writable again (remount read-write, or chmod u+w as its owner); keep its contents",
+        )  # fmt: skip
+    if trouble == "full":
+        return Check(
+            "state dir", "FAIL", f"the disk holding {state} is full",
+            "free space on that disk (`df -h`); do not delete anything in .tollhouse/",
+        )  # fmt: skip
     mode = _mode(state)
     if state.stat().st_uid != os.getuid():
         return Check("state dir", "FAIL", f"{state} is owned by another user", f"chown -R $USER {state}")
@@ -117,9 +134,12 @@ def check_signing_key(state: Path, roots: list[Path]) -> Check:
     named = os.environ.get(ENV_KEY_FILE)
     key = Path(named).expanduser() if named else key_dir(state) / KEY_NAME
     if not key.exists() and not legacy.exists():
-        return Check(
-            "signing key", "FAIL", f"{key} is missing", "run `tollhouse init` to create the state folder"
-        )
+        if (state / "receipts.db").exists():  # a new key cannot extend a chain signed by the old one
+            return Check(
+                "signing key", "FAIL", f"{key} is missing, but {state / 'receipts.db'} was signed with it",
+                f"restore the key file from a backup to {key}; keep receipts.db as it is",
+            )  # fmt: skip
+        return Check("signing key", "FAIL", f"{key} is missing", INIT_FIX)
     return _secret_file("signing key", key, roots, legacy)
 
 

@@ -51,14 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     g.add_argument("--expires", default="1h", help="30m, 2h, 7d or never (default: 1h)")
     g.add_argument("--uses", type=int, help="how many calls it covers (default: unlimited until expiry)")
     g.add_argument("--note", default="", help="why (kept with the grant and on its receipt)")
-    g.add_argument("--json", action="store_true")
+    g.add_argument("--json", action="store_true", help="the grant as JSON")
     g.set_defaults(handler=run_grant)
 
     gs = sub.add_parser("grants", help="list or revoke standing grants")
     gs.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
     gs.add_argument("id", nargs="?", help="grant id (for revoke)")
     gs.add_argument("--all", action="store_true", help="include expired, used-up and revoked grants")
-    gs.add_argument("--json", action="store_true")
+    gs.add_argument("--json", action="store_true", help="the grants as JSON")
     gs.set_defaults(handler=run_grants)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import anyio
 
 from tollhouse.cli import exitcodes
 from tollhouse.cli.common import CommandError, print_json
-from tollhouse.config import CONFIG_NAME, parse_config
+from tollhouse.config import CONFIG_NAME, Config, parse_config
 from tollhouse.opdirs import secrets_dir
 from tollhouse.profiles import PROFILES, render
 from tollhouse.trust import UntrustedPolicy, check_home_outside, guarded_folders, record_trust
@@ -27,9 +29,15 @@ profiles:
     + "\n".join(f"  {name:<9} {text}" for name, text in PROFILES.items())
     + """
 
+In a folder that already has a tollhouse.toml, init keeps the file as it is (and its trust) and only
+creates what is missing: the state directory, its databases and the signing key. Existing receipts
+are never touched. --force writes a fresh policy over the file, keeping the old one as
+tollhouse.toml.bak.
+
 examples:
   tollhouse init                    # dev profile in the current folder
   tollhouse init --profile ci repo/
+  tollhouse init                    # again, after .tollhouse/ went missing: recreates only that
 """
 )
 
@@ -43,34 +51,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--profile", choices=sorted(PROFILES), default="dev", help="starting policy (default: dev)"
     )
-    p.add_argument("--force", action="store_true", help="overwrite an existing tollhouse.toml")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write a fresh tollhouse.toml over an existing one (kept as tollhouse.toml.bak)",
+    )
     p.add_argument("--json", action="store_true", help="print what was created as JSON")
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _make_state(config: Config) -> list[str]:
+    """Create what is missing of the state (folder, databases, key); the names of what was created."""
     from tollhouse.receipts import ReceiptStore
     from tollhouse.state.db import open_sync
 
-    folder = Path(args.folder).resolve()
-    if not folder.is_dir():
-        raise CommandError(f"{folder} is not a folder")
-    path = folder / CONFIG_NAME
-    if path.exists() and not args.force:
-        raise CommandError(f"{path} already exists; pass --force to replace it")
-    text = render(args.profile)
-    config = parse_config(text, path)  # never write a file that would not load
-    try:
-        check_home_outside(guarded_folders(config))  # before writing anything
-    except UntrustedPolicy as exc:
-        raise CommandError(str(exc), exitcodes.UNTRUSTED) from exc
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    # The person running init chose this policy: trust exactly the text just written.
-    record = record_trust(path, text)
-
     state = config.state_dir
+    made = [] if state.is_dir() else [f"{state}/"]
+    made += [str(state / n) for n in ("state.db", "receipts.db") if not (state / n).exists()]
     state.mkdir(mode=0o700, exist_ok=True)
     open_sync(state / "state.db").close()
 
@@ -79,6 +76,68 @@ def run(args: argparse.Namespace) -> int:
         await store.close()
 
     anyio.run(make_store)
+    return made
+
+
+def _signing_key_file(state: Path) -> Path | None:
+    """Where the receipt-signing key is read from; None when it comes from the environment."""
+    from tollhouse.receipts.signing import ENV_KEY, ENV_KEY_FILE, KEY_NAME, key_dir
+
+    if os.environ.get(ENV_KEY):
+        return None
+    named = os.environ.get(ENV_KEY_FILE)
+    return Path(named).expanduser() if named else key_dir(state) / KEY_NAME
+
+
+def _repair(args: argparse.Namespace, path: Path) -> int:
+    """init where a tollhouse.toml exists: keep it, create only the missing state."""
+    from tollhouse.cli.common import trust_note
+    from tollhouse.config import load_config
+
+    config = load_config(str(path))  # a file that does not load is reported, never replaced
+    key = _signing_key_file(config.state_dir)
+    if (config.state_dir / "receipts.db").exists() and key is not None and not key.exists():
+        raise CommandError(
+            f"the signing key {key} is missing, but {config.state_dir / 'receipts.db'} was signed with "
+            "it; a new key could not extend that chain. Restore the key file from a backup; nothing "
+            "was changed",
+            exitcodes.STORE_UNUSABLE,
+        )
+    made = _make_state(config)
+    note = trust_note(config)
+    if args.json:
+        print_json({"config": str(path), "kept": True, "created": made, "state_dir": str(config.state_dir)})
+    else:
+        print(f"kept {path} as it is (use --force to replace it with a fresh policy)")
+        done = f"state in {config.state_dir} is complete; nothing to do"
+        print(f"created {', '.join(made)}" if made else done)
+    if note:
+        print(f"tollhouse: {note}", file=sys.stderr)
+    return exitcodes.OK
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = Path(args.folder).resolve()
+    if not folder.is_dir():
+        raise CommandError(f"{folder} is not a folder")
+    path = folder / CONFIG_NAME
+    if path.exists() and not args.force:
+        return _repair(args, path)
+    text = render(args.profile)
+    config = parse_config(text, path)  # never write a file that would not load
+    try:
+        check_home_outside(guarded_folders(config))  # before writing anything
+    except UntrustedPolicy as exc:
+        raise CommandError(str(exc), exitcodes.UNTRUSTED) from exc
+    if path.exists():  # --force: the person's own policy is kept beside the fresh one
+        shutil.copy2(path, path.with_name(path.name + ".bak"))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    # The person running init chose this policy: trust exactly the text just written.
+    record = record_trust(path, text)
+    _make_state(config)
+    state = config.state_dir
     ignore = folder / ".gitignore"
     if (folder / ".git").exists():
         lines = ignore.read_text().splitlines() if ignore.exists() else []

@@ -56,9 +56,12 @@ def run_with_state(args: argparse.Namespace, body: Callable[[StateDB, Any], Awai
     except ConfigError as exc:  # a bad [credentials] table: its values could not be known to redact
         print(f"tollhouse: {exc}", file=sys.stderr)
         return exitcodes.USAGE
-    except StateError as exc:
-        print(f"tollhouse: {exc}", file=sys.stderr)
-        return exitcodes.STORE_UNUSABLE
+    except StateError as exc:  # worded by cli/errors.py: a full or read-only disk is said so
+        from tollhouse.cli.errors import explain
+
+        message, code = explain(exc) or (str(exc), exitcodes.STORE_UNUSABLE)
+        print(f"tollhouse: {message}", file=sys.stderr)
+        return code
     except memory.FactInputError as exc:
         print(f"tollhouse: {exc}", file=sys.stderr)
         return exitcodes.TOOL_ERROR
@@ -156,9 +159,13 @@ def _decide(accept: bool) -> Callable[[argparse.Namespace], int]:
             fact = await memory.review(
                 state, args.id, accept=accept, reviewer=operator_name(config), note=args.note
             )
+            old = await memory.get_fact(state, fact.supersedes) if fact.supersedes and accept else None
+            if args.json:
+                retired = old.to_json() if old else None
+                print(json.dumps({"fact": fact.to_json(), "retired": retired}, indent=2))
+                return exitcodes.OK
             _print_fact(fact, verbose=False)
             if fact.supersedes and accept:
-                old = await memory.get_fact(state, fact.supersedes)
                 print(f"retired: {fact_line(old)}  (superseded)" if old else f"#{fact.supersedes} superseded")
             return exitcodes.OK
 
@@ -256,6 +263,7 @@ def register(sub: Any) -> None:
         c = cmds.add_parser(name, help=f"{name} one proposal")
         c.add_argument("id", type=int, help="fact id (from review or search)")
         c.add_argument("--note", default="", help="why; kept with the fact")
+        c.add_argument("--json", action="store_true", help="the fact (and any it retired) as JSON")
         c.set_defaults(handler=_decide(accept))
     c = cmds.add_parser(
         "contradictions", help="accepted facts with one subject and predicate but different objects"

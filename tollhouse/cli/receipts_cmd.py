@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tollhouse import display
 from tollhouse.cli import exitcodes
+from tollhouse.receipts.schema import OUTCOMES
 
 DESCRIPTION = """\
 Every call through the gate leaves receipts in <workspace>/.tollhouse/receipts.db: an intent before
@@ -25,8 +27,9 @@ examples:
   tollhouse receipts verify                check this workspace's chain, tree, signatures, witnesses
   tollhouse receipts export --out r.jsonl  a self-contained bundle for someone else
   tollhouse receipts verify r.jsonl        check a bundle offline (no workspace needed)
-  tollhouse receipts prove 42 --out p.json a proof that receipt 42 is in the signed log
+  tollhouse receipts prove 42 --out p.json  a proof that receipt 42 is in the signed log
   tollhouse receipts verify-proof p.json --public-key trusted.pub
+  tollhouse receipts report                a timeline of calls as one HTML page for a browser
 
 `verify` exits 0 only when every entry, link, root and signature holds and a signed checkpoint covers
 the head; otherwise it prints the first bad seq and why, and exits 8. An unusable store exits 7, a
@@ -47,27 +50,53 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     tail = actions.add_parser(
         "tail",
-        help="the most recent receipts",
-        description="The most recent receipts, oldest first, as a table (or JSON with --json).",
+        help="the most recent calls: tool, decision, outcome, who approved, the receipts behind each",
+        description="The most recent calls, oldest first, one row per call with the receipts behind "
+        "it (an intent and an outcome, or one receipt for a call decided at once). Filters name "
+        "calls: a call is shown when it matches them all. --receipts lists single receipts instead.",
         epilog="examples:\n  tollhouse receipts tail -n 50\n"
-        "  tollhouse receipts tail --tool shell_run --json",
+        "  tollhouse receipts tail --outcome denied --since 1h\n"
+        "  tollhouse receipts tail --tool shell_run --json\n"
+        "  tollhouse receipts tail --follow                 new calls as they happen (Ctrl-C stops)\n"
+        "  tollhouse receipts tail --receipts -n 10         single receipts, as stored",
         formatter_class=fmt,
     )
-    tail.add_argument("-n", type=int, default=20, metavar="N", help="how many receipts (default 20)")
-    tail.add_argument("--tool", help="only receipts of this tool")
-    tail.add_argument("--session", help="only receipts of this session")
-    tail.add_argument("--case", help="only receipts of this case id")
-    tail.add_argument("--json", action="store_true", help="a JSON array for scripts")
+    tail.add_argument("-n", type=int, default=20, metavar="N", help="how many calls (default 20)")
+    tail.add_argument("--tool", help="only calls of this tool")
+    tail.add_argument("--session", help="only calls of this session")
+    tail.add_argument("--case", help="only calls filed under this case id")
+    tail.add_argument(
+        "--outcome",
+        choices=[*OUTCOMES, "pending"],
+        help="only calls that ended so (pending: no outcome yet)",
+    )
+    tail.add_argument(
+        "--since", metavar="WHEN", help="only calls begun since: 30s, 10m, 2h, 7d, or a date/time"
+    )
+    tail.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing calls as their receipts arrive (Ctrl-C stops)",
+    )
+    tail.add_argument("--receipts", action="store_true", help="single receipts instead of calls")
+    tail.add_argument(
+        "--json", action="store_true", help="a JSON array for scripts (with --follow: one JSON object a line)"
+    )
     tail.set_defaults(handler=cmd_tail)
 
     show = actions.add_parser(
         "show",
-        help="one call's receipts (intent, outcome) by seq or call id",
-        description="Every receipt of one call: give a receipt's seq or the call id.",
-        epilog="examples:\n  tollhouse receipts show 42\n  tollhouse receipts show CALL_ID --json",
+        help="one call's receipts (intent, outcome) by seq, call id or a unique call-id prefix",
+        description="Every receipt of one call: give a receipt's seq, the call id, or the start of "
+        "a call id as `receipts tail` prints it (any unique prefix).",
+        epilog="examples:\n  tollhouse receipts show 42\n  tollhouse receipts show 6fe61f913caf\n"
+        "  tollhouse receipts show CALL_ID --json",
         formatter_class=fmt,
     )
-    show.add_argument("id", metavar="ID", help="a receipt seq (a number) or a call id")
+    show.add_argument(
+        "id", metavar="ID", help="a receipt seq (a number), a call id or a unique prefix of one"
+    )
     show.add_argument("--json", action="store_true", help="JSON for scripts")
     show.set_defaults(handler=cmd_show)
 
@@ -123,6 +152,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     register_proofs(actions, fmt)
 
+    from tollhouse.cli.receipts_report import register_report
+
+    register_report(actions, fmt)
+
     export = actions.add_parser(
         "export",
         help="write a self-contained JSONL bundle anyone can verify offline",
@@ -131,6 +164,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=fmt,
     )
     export.add_argument("--out", required=True, metavar="FILE", help="where to write the bundle")
+    export.add_argument("--json", action="store_true", help="what was written, as JSON")
     export.set_defaults(handler=cmd_export)
 
 
@@ -160,76 +194,24 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 
 def _run(args: argparse.Namespace, body: Any) -> int:
-    """Map the errors every action can meet to clean messages and exit codes."""
+    """Map the errors every action can meet to clean messages and exit codes (cli/errors.py words
+    them, so a read-only or full disk reads the same here as in every other command)."""
+    from tollhouse.cli.errors import explain
     from tollhouse.config import ConfigError
     from tollhouse.receipts import ReceiptStoreError
 
     try:
         return int(body(args))
-    except ConfigError as exc:
-        return _err(str(exc), exitcodes.USAGE)
-    except ReceiptStoreError as exc:
-        return _err(str(exc), exitcodes.STORE_UNUSABLE)
+    except (ConfigError, ReceiptStoreError) as exc:
+        message, code = explain(exc) or (str(exc), exitcodes.STORE_UNUSABLE)
+        return _err(message, code)
 
 
 # -- tail ------------------------------------------------------------------------------------------
 def cmd_tail(args: argparse.Namespace) -> int:
-    return _run(args, _tail)
+    from tollhouse.cli.receipts_tail import tail
 
-
-def _tail(args: argparse.Namespace) -> int:
-    from tollhouse.receipts import read_receipts
-
-    if args.n < 1:
-        return _err("-n must be at least 1", exitcodes.USAGE)
-    db = _db_path(args)
-    if not db.exists():
-        print("[]" if args.json else f"no receipts yet ({db} does not exist)")
-        return exitcodes.OK
-    entries = read_receipts(db, limit=args.n, tool=args.tool, session=args.session, case_id=args.case)
-    entries.reverse()
-    if args.json:
-        print(json.dumps(entries, ensure_ascii=False, indent=2))
-        return exitcodes.OK
-    if not entries:
-        print("no matching receipts")
-        return exitcodes.OK
-    rows = [
-        [
-            str(e["seq"]),
-            _short_time(e["time"]),
-            e["kind"],
-            e["tool"] or "-",
-            _result(e),
-            e["channel"] or "-",
-            (e["call_id"] or "-")[:12],
-            _one_line(e["message"] or "", 50),
-        ]
-        for e in entries
-    ]
-    print(_table(["SEQ", "TIME (UTC)", "KIND", "TOOL", "RESULT", "CHANNEL", "CALL", "MESSAGE"], rows))
-    return exitcodes.OK
-
-
-def _short_time(t: str | None) -> str:
-    return (t or "")[:19].replace("T", " ")
-
-
-def _result(e: dict[str, Any]) -> str:
-    if e["kind"] == "intent":
-        return e["decision"] or "-"
-    return e["outcome"] or "-"
-
-
-def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
-    return "\n".join(lines)
+    return _run(args, tail)
 
 
 # -- show ------------------------------------------------------------------------------------------
@@ -238,12 +220,26 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from tollhouse.cli.receipts_calls import Ambiguous, resolve_call_id
     from tollhouse.receipts import get_call
 
     db = _db_path(args)
     if not db.exists():
         return _err(f"no receipts yet ({db} does not exist)", exitcodes.USAGE)
-    entries = get_call(db, args.id)
+    # A number shorter than a printed call id is a seq; anything else a call id or its prefix.
+    as_seq = args.id.isdigit() and len(args.id) < 12
+    entries = get_call(db, int(args.id)) if as_seq else []
+    if not entries:
+        try:
+            call_id = resolve_call_id(db, args.id)
+        except Ambiguous as exc:
+            shown = ", ".join(display.line(c) for c in exc.candidates[:10])
+            more = " and more" if len(exc.candidates) > 10 else ""
+            return _err(
+                f"{args.id!r} is the start of several call ids: {shown}{more}; give more of it",
+                exitcodes.USAGE,
+            )
+        entries = get_call(db, call_id) if call_id else []
     if not entries:
         return _err(
             f"no receipt with seq or call id {args.id!r}; `tollhouse receipts tail` lists recent ones",
@@ -261,7 +257,12 @@ def _show(args: argparse.Namespace) -> int:
         shown = [(k, v) for k, v in e.items() if k not in ("seq", "kind", "time") and v not in (None, [], {})]
         width = max(len(k) for k, _ in shown)
         for key, value in shown:
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            # What a model wrote is shown with its control and invisible characters escaped.
+            text = (
+                display.block(value)
+                if isinstance(value, str)
+                else display.line(json.dumps(value, ensure_ascii=False))
+            )
             text = text.replace("\n", "\n" + " " * (width + 4))  # keep multi-line values in column
             print(f"  {key.ljust(width)}  {text}")
     return exitcodes.OK
@@ -399,6 +400,9 @@ def _export(args: argparse.Namespace) -> int:
     header = export_bundle(db, args.out, progress=progress)
     if progress is not None:
         progress.done()
+    if args.json:
+        print(json.dumps({"out": args.out, **header}, indent=2, default=str))
+        return exitcodes.OK
     print(
         f"wrote {args.out}: {header['count']} entries, {header['notes']} signed checkpoints, "
         f"key {header['key_id']}. Check it anywhere with `tollhouse receipts verify {args.out}`"

@@ -46,6 +46,7 @@ def register_proofs(actions: Any, fmt: type[argparse.HelpFormatter]) -> None:
     check.add_argument(
         "--public-key", required=True, metavar="FILE", help="the log's Ed25519 public key (PEM or base64)"
     )
+    check.add_argument("--json", action="store_true", help='{"ok": ..., "result" or "error": ...}')
     check.set_defaults(handler=cmd_verify_proof)
 
 
@@ -130,8 +131,9 @@ def cmd_verify_proof(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _err(str(exc), exitcodes.USAGE)
     try:
-        print(check_proof(proof, key))
+        result = check_proof(proof, key)
     except ValueError as exc:
-        print(f"FAILED: {exc}")
+        print(json.dumps({"ok": False, "error": str(exc)}) if args.json else f"FAILED: {exc}")
         return exitcodes.VERIFY_FAILED
+    print(json.dumps({"ok": True, "result": str(result)}) if args.json else result)
     return exitcodes.OK

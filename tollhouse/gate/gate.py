@@ -44,6 +44,7 @@ from tollhouse.tools.base import (
     argument_names,
     unknown_arguments,
 )
+from tollhouse.tools.cases.session import apply_session_case
 
 log = logging.getLogger("tollhouse.gate")
 
@@ -377,6 +378,12 @@ class Gate:
         args_json = args.model_dump(mode="json")
         if call.case is None and isinstance(args_json.get("case_id"), str):
             call.case = args_json["case_id"]  # a case tool's own argument names the case
+        refused = apply_session_case(self.services, call)  # case_use's choice; an invalid id refused
+        if refused is not None:
+            return await self._finish(
+                call, "error", started, receipts, message=refused, arguments=raw_args,
+                args_digest=sha256_hex(encoded),
+            )  # fmt: skip
         args_text = canonical_json(args_json)
         digest = sha256_hex(args_text)
         redacted = self.services.redactor.redact(args_json)

@@ -165,6 +165,38 @@ async def _handoff(args: HandoffIn, ctx: ToolContext) -> HandoffOut:
     return HandoffOut(case_id=case_id, handoff_id=h.id, status=h.status_after)  # type: ignore[arg-type]
 
 
+class UseIn(ToolInput):
+    """Work on a case for the rest of this session: every later call is filed under it (its
+    receipts carry the case id and the case file lists them), as if each call named it. For clients
+    that cannot attach _meta. The case must exist (case_open first); pass clear=true to stop."""
+
+    case_id: str | None = CaseIdField
+    clear: bool = Field(False, description="Stop filing calls under a case")
+
+
+class UseOut(BaseModel):
+    case: CaseOut | None
+    session: str | None
+
+
+async def _use(args: UseIn, ctx: ToolContext) -> UseOut:
+    from tollhouse.tools.cases.session import set_session_case
+
+    if args.clear:
+        set_session_case(ctx.services, ctx.call.session, None)
+        ctx.record(cleared=True)
+        return UseOut(case=None, session=ctx.call.session)
+    state = await state_of(ctx)
+    case_id = _case_id(args.case_id, ctx)
+    try:
+        case = await cases.require_case(state, case_id)
+    except FactInputError as exc:
+        raise ToolError(str(exc)) from exc
+    set_session_case(ctx.services, ctx.call.session, case.id)
+    ctx.record(case_id=case.id)
+    return UseOut(case=_case_out(case), session=ctx.call.session)
+
+
 TOOLS: list[Tool] = [
     Tool(
         name="case_open",
@@ -184,6 +216,17 @@ TOOLS: list[Tool] = [
         input_model=ListIn,
         output_model=ListOut,
         run=_list,
+        effects=frozenset({Effect.READ}),
+        family="cases",
+        idempotent=True,
+    ),
+    Tool(
+        name="case_use",
+        title="Work on a case for this session",
+        description=UseIn.__doc__ or "",
+        input_model=UseIn,
+        output_model=UseOut,
+        run=_use,
         effects=frozenset({Effect.READ}),
         family="cases",
         idempotent=True,
