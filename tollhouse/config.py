@@ -33,6 +33,7 @@ KNOWN_SECTIONS = {
     "shell",
     "files",
     "http",
+    "run",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -50,6 +51,9 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "identity": {"operator"},
     "tools": {"modules", "families"},
     "approvals": {"ttl_s"},
+    # [run]: checked by tollhouse/run/settings.py
+    "run": {"provider", "max_turns", "max_retries", "max_retry_wait_s", "stream"}
+    | {"openai", "openai-responses", "anthropic", "gemini"},
     "github": {
         "api_url",
         "credential",

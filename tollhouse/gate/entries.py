@@ -42,6 +42,8 @@ def make_entry(
         return None if value is None else text(value)
 
     credentials = sorted({text(c) for c in call.credentials_used})
+    if call.provider_ids:  # ids a model provider gave this call, on every entry of it
+        details = {**(details or {}), "provider": dict(call.provider_ids)}
     return {
         "kind": kind,
         "call_id": name(call.call_id),
