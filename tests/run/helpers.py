@@ -77,7 +77,7 @@ def fix_and_test_script() -> list[Step]:
         Step(
             text="I will fix add() and add a test.",
             calls=[
-                ("files_write", {"path": "src/calc.py", "content": FIXED}),
+                ("files_write", {"path": "src/calc.py", "content": FIXED, "overwrite": True}),
                 ("files_write", {"path": "tests/test_more.py", "content": MORE_TEST}),
             ],
         ),

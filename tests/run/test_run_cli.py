@@ -1,0 +1,136 @@
+"""`tollhouse run` as a real subprocess against each loopback provider: the acceptance task (edit a
+file, run the tests), one verifiable chain, the case's handoff; Ctrl-C; retries on 429/5xx."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import receipt_rows, subprocess_env, tollhouse_cmd
+from tests.run.helpers import API_KEY, FIXED, fix_and_test_script, sample_workspace
+from tests.run.loopback import Loopback, Step
+
+
+def th(cwd: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        tollhouse_cmd(*args), cwd=cwd, env=subprocess_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize("provider", ["openai", "openai-responses", "anthropic", "gemini"])
+def test_run_edits_a_file_runs_the_tests_and_leaves_one_verifiable_chain(
+    workspace: Path, tmp_path: Path, provider: str
+) -> None:
+    with Loopback(fix_and_test_script(), api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        opened = th(workspace, "cases", "open", "Fix add", "--id", "C-1")
+        assert opened.returncode == 0, opened.stderr
+        out = th(workspace, "run", "--provider", provider, "--case", "C-1", "--json", "make the tests pass")
+        assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["status"] == "done" and result["turns"] == 3 and result["tool_calls"] == 3
+    assert "Fixed add() and the tests pass." in out.stderr  # the model's text, streamed
+    assert (workspace / "src" / "calc.py").read_text() == FIXED
+    assert (workspace / "tests" / "test_more.py").exists()
+
+    rows = [r for r in receipt_rows(workspace / ".tollhouse") if r["session"] == result["run_id"]]
+    assert [r["kind"] for r in rows] == ["model", "intent", "intent", "outcome", "outcome", "model",
+                                         "intent", "outcome", "model"] or _same_multiset(rows)  # fmt: skip
+    pytest_run = next(r for r in rows if r["tool"] == "shell_run" and r["kind"] == "outcome")
+    assert pytest_run["outcome"] == "ok" and "2 passed" in pytest_run["excerpt"]
+    assert all(r["case_id"] == "C-1" for r in rows)
+    assert API_KEY not in json.dumps(receipt_rows(workspace / ".tollhouse"))
+
+    verified = th(workspace, "receipts", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    bundle = tmp_path / "run.jsonl"
+    assert th(workspace, "receipts", "export", "--out", str(bundle)).returncode == 0
+    elsewhere = tmp_path / "offline"
+    elsewhere.mkdir()
+    offline = th(elsewhere, "receipts", "verify", str(bundle))
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+
+    case = json.loads(th(workspace, "cases", "show", "C-1", "--json").stdout)
+    handoff = case["handoffs"][0]
+    assert handoff["kind"] == "done" and "Fixed add()" in handoff["summary"]
+    assert case["case"]["status"] == "done"
+
+
+def _same_multiset(rows: list[dict]) -> bool:
+    """Parallel calls may finish in either order; the model turns still frame them."""
+    kinds = [r["kind"] for r in rows]
+    return kinds[0] == "model" and kinds[-1] == "model" and kinds.count("model") == 3 and len(kinds) == 9
+
+
+def test_ctrl_c_stops_cleanly_with_a_cancelled_receipt_and_an_interrupted_handoff(workspace: Path) -> None:
+    steps = [Step(text="Thinking about it for a long time", hang_s=30)]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        assert th(workspace, "cases", "open", "Slow", "--id", "C-2").returncode == 0
+        proc = subprocess.Popen(
+            tollhouse_cmd("run", "--provider", "anthropic", "--case", "C-2", "think"),
+            cwd=workspace, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not loop.model_requests() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the first words are on the terminal
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 6, stderr
+    assert "Thinking" in stdout and "cancelled" in stderr
+    rows = receipt_rows(workspace / ".tollhouse")
+    model = [r for r in rows if r["kind"] == "model"]
+    assert [m["outcome"] for m in model] == ["cancelled"]
+    assert "Ctrl-C" in model[0]["message"]
+    case = json.loads(th(workspace, "cases", "show", "C-2", "--json").stdout)
+    assert case["handoffs"][0]["kind"] == "interrupted"
+    assert th(workspace, "receipts", "verify").returncode == 0
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_429_and_5xx_are_retried_honouring_retry_after_and_receipted(workspace: Path, provider: str) -> None:
+    steps = [
+        Step(status=429, retry_after="0.2", error_message="slow down"),
+        Step(status=503, retry_after="0", error_message="overloaded"),
+        Step(text="done"),
+    ]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        started = time.monotonic()
+        out = th(workspace, "run", "--provider", provider, "--json", "hello")
+        assert out.returncode == 0, out.stderr
+        assert len(loop.model_requests()) == 3
+    assert time.monotonic() - started > 0.2
+    (model,) = [r for r in receipt_rows(workspace / ".tollhouse") if r["kind"] == "model"]
+    details = json.loads(model["details"])
+    assert details["retries"] == 2
+    assert [(r["status"], r["wait_s"]) for r in details["retry_log"]] == [(429, 0.2), (503, 0.0)]
+    assert "slow down" in details["retry_log"][0]["error"]
+
+
+def test_a_retry_after_over_the_bound_fails_the_run_with_a_receipt_and_handoff(workspace: Path) -> None:
+    with Loopback([Step(status=429, retry_after="3600")], api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        assert th(workspace, "cases", "open", "Busy", "--id", "C-3").returncode == 0
+        out = th(workspace, "run", "--provider", "openai-responses", "--case", "C-3", "hi")
+        assert len(loop.model_requests()) == 1  # no point waiting less than asked
+    assert out.returncode == 1
+    (model,) = [r for r in receipt_rows(workspace / ".tollhouse") if r["kind"] == "model"]
+    assert model["outcome"] == "error" and "429" in model["message"]
+    case = json.loads(th(workspace, "cases", "show", "C-3", "--json").stdout)
+    assert case["handoffs"][0]["kind"] == "failed"
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_a_client_error_is_not_retried(workspace: Path, status: int) -> None:
+    with Loopback([Step(status=status, error_message="bad request")], api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        out = th(workspace, "run", "--provider", "gemini", "hi")
+        assert len(loop.model_requests()) == 1
+    assert out.returncode == 1 and "bad request" in out.stderr
