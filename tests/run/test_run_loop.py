@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 import anyio
@@ -63,3 +64,133 @@ def test_parallel_calls_round_trip_with_ids_and_receipts(
     # model turn, its two calls, the next model turn: one chain, in that order
     assert [r["kind"] for r in rows] == ["model", "outcome", "outcome", "model"]
     assert API_KEY not in json.dumps(rows)
+
+
+BUDGET_RULE = """
+[[rules]]
+id = "budget-tests-per-run"
+description = "a stand-in for a spent budget: the gate's budget checks deny naming the budget"
+tools = ["shell_run"]
+effect = "deny"
+"""
+
+
+def test_a_budget_denial_stops_the_run_with_a_blocked_handoff(workspace: Path) -> None:
+    steps = [Step(calls=[("shell_run", {"argv": ["python", "-m", "pytest", "-q"]})]), Step(text="never asked")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop, extra=BUDGET_RULE)
+        _open_case(workspace, "C-9")
+        result, _out, log = _run(workspace, "anthropic", case="C-9")
+        assert len(loop.model_requests()) == 1  # the run stopped: no request after the denial
+    assert result.status == "budget" and "budget-tests-per-run" in result.summary
+    assert "shell_run -> denied" in log
+    handoff = _handoffs(workspace, "C-9")[0]
+    assert handoff.kind == "blocked" and "budget" in handoff.blockers[0]
+
+
+def test_a_plain_denial_goes_back_to_the_model_and_the_run_goes_on(workspace: Path) -> None:
+    steps = [Step(calls=[("files_write", {"path": "setup.cfg", "content": "x"})]), Step(text="ok, I stop")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        result, _out, _log = _run(workspace, "openai")
+        second = loop.model_requests()[1].body["messages"][-1]
+    assert result.status == "done" and not (workspace / "setup.cfg").exists()
+    assert second["role"] == "tool" and second["content"].startswith("Denied by policy")
+
+
+def test_approvals_go_to_the_approver_one_question_per_call(workspace: Path) -> None:
+    from tollhouse.gate.types import ApprovalAnswer
+
+    asked: list[object] = []
+
+    async def approver(request: object) -> ApprovalAnswer:
+        asked.append(request)
+        return ApprovalAnswer(False, "terminal:tester", "not today")
+
+    rule = '\n[[rules]]\nid = "docs-ask"\ntools = ["files_write"]\npaths = ["docs/**"]\neffect = "ask"\n'
+    steps = [Step(calls=[("files_write", {"path": "docs/a.md", "content": "x"})]), Step(text="fine")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop, extra=rule)
+        result, _out, log = _run(workspace, "gemini", approver=approver)
+    assert result.status == "done" and len(asked) == 1 and asked[0].tool == "files_write"  # type: ignore[attr-defined]
+    assert "files_write -> denied (declined by terminal:tester (not today)" in log
+    assert not (workspace / "docs" / "a.md").exists()
+
+
+def test_the_loopback_refuses_a_gemini_history_without_its_thought_signature() -> None:
+    """What makes the round trip above meaningful: drop the signature and Gemini (3) says 400."""
+    from google import genai
+    from google.genai import errors, types
+
+    steps = [Step(calls=[("files_read", {"path": "a"})]), Step(text="never")]
+    with Loopback(steps) as loop:
+        client = genai.Client(api_key="k", vertexai=False, http_options=types.HttpOptions(base_url=loop.base_url("gemini")))
+
+        async def go() -> None:
+            first = await client.aio.models.generate_content(model="m", contents="hi")
+            content = first.candidates[0].content
+            assert content.parts[0].thought_signature  # sent on the function-call part
+            content.parts[0].thought_signature = None
+            answer = types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
+                id=content.parts[0].function_call.id, name="files_read", response={"output": "x"}))])  # fmt: skip
+            with pytest.raises(errors.ClientError, match="thought_signature"):
+                await client.aio.models.generate_content(model="m", contents=["hi", content, answer])
+
+        anyio.run(go)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_429_and_5xx_are_retried_honouring_retry_after_and_receipted(workspace: Path, provider: str) -> None:
+    steps = [
+        Step(status=429, retry_after="0.2", error_message="slow down"),
+        Step(status=503, retry_after="0", error_message="overloaded"),
+        Step(text="done"),
+    ]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        started = time.monotonic()
+        result, _out, log = _run(workspace, provider)
+        assert result.status == "done" and len(loop.model_requests()) == 3
+    assert time.monotonic() - started > 0.2 and "slow down" in log
+    (model,) = [r for r in receipt_rows(workspace / ".tollhouse") if r["kind"] == "model"]
+    details = json.loads(model["details"])
+    assert details["retries"] == 2
+    assert [(r["status"], r["wait_s"]) for r in details["retry_log"]] == [(429, 0.2), (503, 0.0)]
+    assert "slow down" in details["retry_log"][0]["error"]
+
+
+def test_retry_after_over_the_bound_and_client_errors_fail_at_once(workspace: Path) -> None:
+    for step in (Step(status=429, retry_after="3600"), Step(status=400), Step(status=401)):
+        with Loopback([step, Step(text="never")], api_key=API_KEY) as loop:
+            sample_workspace(workspace, loop)
+            result, _out, _log = _run(workspace, "openai-responses")
+            assert len(loop.model_requests()) == 1, step
+        assert result.status == "failed" and str(step.status) in result.summary
+
+
+def _open_case(root: Path, case_id: str) -> None:
+    from tollhouse.state import cases
+    from tollhouse.state.db import StateDB
+
+    async def go() -> None:
+        state = await StateDB.open(root / ".tollhouse" / "state.db")
+        try:
+            await cases.open_case(state, title="t", author="test", case_id=case_id)
+        finally:
+            await state.close()
+
+    anyio.run(go)
+
+
+def _handoffs(root: Path, case_id: str) -> list:
+    from tollhouse.state import cases
+    from tollhouse.state.db import StateDB
+
+    async def go() -> list:
+        state = await StateDB.open(root / ".tollhouse" / "state.db")
+        try:
+            return await cases.handoffs(state, case_id)
+        finally:
+            await state.close()
+
+    return anyio.run(go)
