@@ -76,7 +76,10 @@ effect = "deny"
 
 
 def test_a_budget_denial_stops_the_run_with_a_blocked_handoff(workspace: Path) -> None:
-    steps = [Step(calls=[("shell_run", {"argv": ["python", "-m", "pytest", "-q"]})]), Step(text="never asked")]
+    steps = [
+        Step(calls=[("shell_run", {"argv": ["python", "-m", "pytest", "-q"]})]),
+        Step(text="never asked"),
+    ]
     with Loopback(steps, api_key=API_KEY) as loop:
         sample_workspace(workspace, loop, extra=BUDGET_RULE)
         _open_case(workspace, "C-9")
@@ -124,7 +127,9 @@ def test_the_loopback_refuses_a_gemini_history_without_its_thought_signature() -
 
     steps = [Step(calls=[("files_read", {"path": "a"})]), Step(text="never")]
     with Loopback(steps) as loop:
-        client = genai.Client(api_key="k", vertexai=False, http_options=types.HttpOptions(base_url=loop.base_url("gemini")))
+        client = genai.Client(
+            api_key="k", vertexai=False, http_options=types.HttpOptions(base_url=loop.base_url("gemini"))
+        )
 
         async def go() -> None:
             first = await client.aio.models.generate_content(model="m", contents="hi")

@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_trusted(args)  # an untrusted policy: exit 9, nothing runs
     if not args.goal.strip():
         raise CommandError("tollhouse run: the goal is empty; say what the agent should do")
+    if args.model is not None and not args.model.strip():
+        raise CommandError("tollhouse run: --model must not be empty (leave it out for [run] model)")
     section = dict(config.section("run"))
     if args.max_turns is not None:
         if args.max_turns < 1:
@@ -125,6 +127,7 @@ async def _main(config: Any, settings: Any, args: argparse.Namespace, approver: 
             provider = await open_provider(gate, settings)
         except ToolError as exc:
             raise CommandError(f"tollhouse run: {exc}") from exc
+        failure: Exception | None = None
         try:
             runner = Runner(gate, provider, settings, case=args.case, approver=approver, out=out)
             async with anyio.create_task_group() as tg:
@@ -133,15 +136,15 @@ async def _main(config: Any, settings: Any, args: argparse.Namespace, approver: 
                 with run_scope:
                     try:
                         await runner.run(args.goal)
-                    except (
-                        ToolError,
-                        StateError,
-                        CaseInputError,
-                    ) as exc:  # e.g. --case names no case: nothing was sent
-                        raise CommandError(f"tollhouse run: {exc}") from exc
+                    except Exception as exc:  # raised below, outside the task group (not as a group)
+                        failure = exc
                 tg.cancel_scope.cancel()
         finally:
             await provider.aclose()
+        if isinstance(failure, ToolError | StateError | CaseInputError):
+            raise CommandError(f"tollhouse run: {failure}") from failure  # e.g. --case names no case
+        if failure is not None:
+            raise failure
         return runner.result
 
 
