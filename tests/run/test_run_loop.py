@@ -136,8 +136,10 @@ def test_the_loopback_refuses_a_gemini_history_without_its_thought_signature() -
             content = first.candidates[0].content
             assert content.parts[0].thought_signature  # sent on the function-call part
             content.parts[0].thought_signature = None
-            answer = types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
-                id=content.parts[0].function_call.id, name="files_read", response={"output": "x"}))])  # fmt: skip
+            response = types.FunctionResponse(
+                id=content.parts[0].function_call.id, name="files_read", response={"output": "x"}
+            )
+            answer = types.Content(role="user", parts=[types.Part(function_response=response)])
             with pytest.raises(errors.ClientError, match="thought_signature"):
                 await client.aio.models.generate_content(model="m", contents=["hi", content, answer])
 

@@ -43,4 +43,4 @@ async def check_model_profile(config: Any, resolver: Any, profile_id: str) -> di
     return {"api_url": settings.base_url, "models": len(models), "model_ids": models[:5]}
 
 
-__all__ = ["MODEL_PROVIDERS", "RunSettingsError", "settings_for_profile", "check_model_profile"]
+__all__ = ["MODEL_PROVIDERS", "RunSettingsError", "check_model_profile", "settings_for_profile"]
