@@ -201,3 +201,19 @@ def _handoffs(root: Path, case_id: str) -> list:
             await state.close()
 
     return anyio.run(go)
+
+
+@pytest.mark.parametrize("provider", ["openai-responses", "gemini"])
+def test_a_key_the_model_repeats_is_redacted_on_the_terminal_and_in_receipts(
+    workspace: Path, provider: str
+) -> None:
+    # streamed in 5-character pieces: the key arrives split, the redactor still sees it whole
+    steps = [Step(text=f"Here it is:\n{API_KEY}\nand {API_KEY} again")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        result, out, _log = _run(workspace, provider)
+    assert result.status == "done"
+    assert "Here it is:" in out and " again" in out
+    assert API_KEY not in out and API_KEY not in result.summary
+    rows = receipt_rows(workspace / ".tollhouse")
+    assert rows[0]["excerpt"] and API_KEY not in json.dumps(rows)

@@ -84,7 +84,7 @@ class GeminiContent(Provider):
                 if part.text and not part.thought:
                     on_text(part.text)
         last = chunks[-1] if chunks else types.GenerateContentResponse()
-        parts = [p for chunk in chunks for p in _parts(chunk)]
+        parts = _merge_text([p for chunk in chunks for p in _parts(chunk)])
         finish = None
         for chunk in chunks:
             if chunk.candidates and chunk.candidates[0].finish_reason is not None:
@@ -144,3 +144,21 @@ def _parts(chunk: Any) -> list[Any]:
     if not chunk.candidates or chunk.candidates[0].content is None:
         return []
     return list(chunk.candidates[0].content.parts or [])
+
+
+def _merge_text(parts: list[Any]) -> list[Any]:
+    """Adjacent plain text parts of a stream joined into one (a part with a signature, a thought or
+    a function call is kept as it came: its bytes are what Gemini checks)."""
+    from google.genai import types
+
+    out: list[Any] = []
+    last_plain = False
+    for part in parts:
+        plain = part.text is not None and not part.thought and not part.thought_signature
+        plain = plain and part.function_call is None
+        if plain and last_plain:
+            out[-1] = types.Part(text=out[-1].text + part.text)
+        else:
+            out.append(types.Part(text=part.text) if plain else part)
+        last_plain = plain
+    return out

@@ -112,12 +112,27 @@ class Runner:
         self.operator = operator
         self.result = RunResult(run_id=new_call_id(), status="failed", summary="")
         self._lines: list[str] = []
+        self._pending = ""
+        self._emitted = False
 
     # -- output --------------------------------------------------------------------------------
 
     def _text(self, piece: str) -> None:
+        """Model text goes out line by line, through the gate's redactor: a secret the model
+        repeats (one line, like every credential value) is masked even when it streamed in pieces."""
         self._emitted = True
-        self.out.write(piece)
+        self._pending += piece
+        if "\n" in self._pending:
+            ready, _, self._pending = self._pending.rpartition("\n")
+            self._write(ready + "\n")
+
+    def _flush_text(self) -> None:
+        if self._pending:
+            ready, self._pending = self._pending, ""
+            self._write(ready)
+
+    def _write(self, text: str) -> None:
+        self.out.write(self.gate.services.redactor.redact_text(text))
         self.out.flush()
 
     def _note(self, line: str) -> None:
@@ -210,6 +225,7 @@ class Runner:
             result.status = "failed"
             result.summary = f"the model request failed: {exc.failure.message}"
         except anyio.get_cancelled_exc_class():
+            self._flush_text()
             result.status = "cancelled"
             result.summary = f"interrupted by the operator after {result.turns} model turn(s)"
             with anyio.CancelScope(shield=True):
@@ -223,12 +239,13 @@ class Runner:
         for _ in range(s.max_turns):
             result.turns += 1
             reply = await self.request()
+            self._flush_text()
             if reply.text:
-                result.text = reply.text
-                self._text("\n")
+                result.text = self.gate.services.redactor.redact_text(reply.text)
+                self._write("\n")
             if not reply.calls:
                 result.status = "done"
-                result.summary = reply.text.strip()[:2000] or "the model finished without a summary"
+                result.summary = result.text.strip()[:2000] or "the model finished without a summary"
                 return
             recorder = _Recording(self.gate)
             ids = {"provider": s.provider, "model": s.model}
