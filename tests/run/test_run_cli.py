@@ -59,6 +59,9 @@ def test_run_edits_a_file_runs_the_tests_and_leaves_one_verifiable_chain(
     handoff = case["handoffs"][0]
     assert handoff["kind"] == "done" and "Fixed add()" in handoff["summary"]
     assert case["case"]["status"] == "done"
+    if provider == "openai":  # the case file names model turns as such, next to the tool calls
+        shown = th(workspace, "cases", "show", "C-1").stdout
+        assert "| (model turn) | ok 3 |" in shown and "model turn → ok" in shown
 
 
 def _same_multiset(rows: list[dict]) -> bool:
