@@ -217,3 +217,20 @@ def test_a_key_the_model_repeats_is_redacted_on_the_terminal_and_in_receipts(
     assert API_KEY not in out and API_KEY not in result.summary
     rows = receipt_rows(workspace / ".tollhouse")
     assert rows[0]["excerpt"] and API_KEY not in json.dumps(rows)
+
+
+def test_only_tools_policy_could_allow_are_shown_and_others_are_refused_by_name(workspace: Path) -> None:
+    steps = [
+        Step(calls=[("memory_write", {"subject": "x", "predicate": "y", "object": "z"})]),
+        Step(text="ok"),
+    ]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        result, _out, log = _run(workspace, "anthropic")
+        shown = {t["name"] for t in loop.model_requests()[0].body["tools"]}
+        answer = loop.model_requests()[1].body["messages"][-1]["content"][0]
+    assert result.status == "done"
+    assert {"files_read", "files_write", "shell_run"} <= shown and "memory_write" not in shown
+    assert "github_comment" not in shown
+    assert answer["is_error"] is True and "'memory_write' is not served here" in answer["content"]
+    assert "memory_write -> error" in log

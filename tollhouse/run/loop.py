@@ -218,6 +218,9 @@ class Runner:
             from tollhouse.state import cases
 
             await cases.require_case(self.gate.services.state, self.case)  # before any model call
+        # The model is shown what policy could allow, and a tool it was not shown is refused by name
+        # (with a receipt), as for any serving face.
+        self.gate.publish()
         self.provider.start(goal, self.gate)
         try:
             await self._loop(result)
