@@ -234,3 +234,53 @@ def test_only_tools_policy_could_allow_are_shown_and_others_are_refused_by_name(
     assert "github_comment" not in shown
     assert answer["is_error"] is True and "'memory_write' is not served here" in answer["content"]
     assert "memory_write -> error" in log
+
+
+def test_cancelled_while_a_tool_runs_leaves_the_tools_and_the_runs_cancelled_receipts(
+    workspace: Path,
+) -> None:
+    from tollhouse.gate.gate import Gate
+    from tollhouse.run import Runner, load_run_settings, open_provider
+
+    steps = [Step(calls=[("shell_run", {"argv": ["python", "-m", "pytest", "-q"]})]), Step(text="never")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        (workspace / "tests" / "test_slow.py").write_text(
+            "import time\n\n\ndef test_slow():\n    time.sleep(60)\n"
+        )
+        _open_case(workspace, "C-5")
+        config = load_config(workspace / "tollhouse.toml")
+        settings = load_run_settings(config.section("run"), provider="openai")
+
+        async def go() -> object:
+            gate = await Gate.open(config)
+            async with gate:
+                provider = await open_provider(gate, settings)
+                runner = Runner(gate, provider, settings, case="C-5", out=io.StringIO(), log=io.StringIO())
+                with anyio.CancelScope() as scope:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(runner.run, "go")
+                        while (
+                            not (workspace / ".tollhouse" / "receipts.db").exists()
+                            or len(
+                                [r for r in receipt_rows(workspace / ".tollhouse") if r["kind"] == "intent"]
+                            )
+                            < 1
+                        ):
+                            await anyio.sleep(0.05)
+                        await anyio.sleep(0.5)  # pytest is running
+                        scope.cancel()
+                await provider.aclose()
+                return runner.result
+
+        started = time.monotonic()
+        result = anyio.run(go)
+        assert len(loop.model_requests()) == 1
+    assert time.monotonic() - started < 30  # the 60 s test was stopped, not waited for
+    assert result.status == "cancelled"  # type: ignore[attr-defined]
+    rows = receipt_rows(workspace / ".tollhouse")
+    outcome = next(r for r in rows if r["kind"] == "outcome" and r["tool"] == "shell_run")
+    assert outcome["outcome"] == "cancelled"
+    assert [r["outcome"] for r in rows if r["kind"] == "model"] == ["ok", "cancelled"]
+    assert "while tools ran" in rows[-1]["message"]
+    assert _handoffs(workspace, "C-5")[0].kind == "interrupted"

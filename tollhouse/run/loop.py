@@ -114,6 +114,7 @@ class Runner:
         self._lines: list[str] = []
         self._pending = ""
         self._emitted = False
+        self._cancel_receipted = False
 
     # -- output --------------------------------------------------------------------------------
 
@@ -186,6 +187,7 @@ class Runner:
             ))  # fmt: skip
             raise
         except anyio.get_cancelled_exc_class():
+            self._cancel_receipted = True
             await self._receipt(self._turn(
                 digest, outcome="cancelled", latency_us=_since(started), retries=retries,
                 message="interrupted by the operator (Ctrl-C) while the model was answering",
@@ -232,6 +234,12 @@ class Runner:
             result.status = "cancelled"
             result.summary = f"interrupted by the operator after {result.turns} model turn(s)"
             with anyio.CancelScope(shield=True):
+                if not self._cancel_receipted:  # stopped while tools ran: the run itself is receipted
+                    await self._receipt(self._turn(
+                        self.provider.request_digest(), outcome="cancelled",
+                        message="interrupted by the operator (Ctrl-C) while tools ran; no further "
+                        "model request was sent",
+                    ))  # fmt: skip
                 await self._handoff(result)
             raise
         await self._handoff(result)
