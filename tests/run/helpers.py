@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import anyio
+
 from tests.conftest import write_config
 from tests.run.loopback import Loopback, Step
 
@@ -90,3 +92,31 @@ MORE_TEST = (
     "import sys, pathlib\nsys.path.insert(0, str(pathlib.Path(__file__).parents[1] / 'src'))\n"
     "from calc import add\n\n\ndef test_negative():\n    assert add(-1, -1) == -2\n"
 )
+
+
+def open_case(root: Path, case_id: str) -> None:
+    from tollhouse.state import cases
+    from tollhouse.state.db import StateDB
+
+    async def go() -> None:
+        state = await StateDB.open(root / ".tollhouse" / "state.db")
+        try:
+            await cases.open_case(state, title="t", author="test", case_id=case_id)
+        finally:
+            await state.close()
+
+    anyio.run(go)
+
+
+def handoffs(root: Path, case_id: str) -> list:
+    from tollhouse.state import cases
+    from tollhouse.state.db import StateDB
+
+    async def go() -> list:
+        state = await StateDB.open(root / ".tollhouse" / "state.db")
+        try:
+            return await cases.handoffs(state, case_id)
+        finally:
+            await state.close()
+
+    return anyio.run(go)

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from tests.conftest import receipt_rows
-from tests.run.helpers import API_KEY, sample_workspace
+from tests.run.helpers import API_KEY, handoffs, open_case, sample_workspace
 from tests.run.loopback import Loopback, Step
 from tollhouse.config import load_config
 from tollhouse.run import run_agent
@@ -68,26 +68,24 @@ def test_parallel_calls_round_trip_with_ids_and_receipts(
 
 BUDGET_RULE = """
 [[rules]]
-id = "budget-tests-per-run"
+id = "budget-writes-per-run"
 description = "a stand-in for a spent budget: the gate's budget checks deny naming the budget"
-tools = ["shell_run"]
+tools = ["files_write"]
+paths = ["src/**"]
 effect = "deny"
 """
 
 
 def test_a_budget_denial_stops_the_run_with_a_blocked_handoff(workspace: Path) -> None:
-    steps = [
-        Step(calls=[("shell_run", {"argv": ["python", "-m", "pytest", "-q"]})]),
-        Step(text="never asked"),
-    ]
+    steps = [Step(calls=[("files_write", {"path": "src/x.py", "content": ""})]), Step(text="never asked")]
     with Loopback(steps, api_key=API_KEY) as loop:
         sample_workspace(workspace, loop, extra=BUDGET_RULE)
-        _open_case(workspace, "C-9")
+        open_case(workspace, "C-9")
         result, _out, log = _run(workspace, "anthropic", case="C-9")
-        assert len(loop.model_requests()) == 1  # the run stopped: no request after the denial
-    assert result.status == "budget" and "budget-tests-per-run" in result.summary
-    assert "shell_run -> denied" in log
-    handoff = _handoffs(workspace, "C-9")[0]
+        assert len(loop.model_requests()) == 1, log  # the run stopped: no request after the denial
+    assert result.status == "budget" and "budget-writes-per-run" in result.summary
+    assert "files_write -> denied" in log
+    handoff = handoffs(workspace, "C-9")[0]
     assert handoff.kind == "blocked" and "budget" in handoff.blockers[0]
 
 
@@ -175,34 +173,6 @@ def test_retry_after_over_the_bound_and_client_errors_fail_at_once(workspace: Pa
         assert result.status == "failed" and str(step.status) in result.summary
 
 
-def _open_case(root: Path, case_id: str) -> None:
-    from tollhouse.state import cases
-    from tollhouse.state.db import StateDB
-
-    async def go() -> None:
-        state = await StateDB.open(root / ".tollhouse" / "state.db")
-        try:
-            await cases.open_case(state, title="t", author="test", case_id=case_id)
-        finally:
-            await state.close()
-
-    anyio.run(go)
-
-
-def _handoffs(root: Path, case_id: str) -> list:
-    from tollhouse.state import cases
-    from tollhouse.state.db import StateDB
-
-    async def go() -> list:
-        state = await StateDB.open(root / ".tollhouse" / "state.db")
-        try:
-            return await cases.handoffs(state, case_id)
-        finally:
-            await state.close()
-
-    return anyio.run(go)
-
-
 @pytest.mark.parametrize("provider", ["openai-responses", "gemini"])
 def test_a_key_the_model_repeats_is_redacted_on_the_terminal_and_in_receipts(
     workspace: Path, provider: str
@@ -248,7 +218,7 @@ def test_cancelled_while_a_tool_runs_leaves_the_tools_and_the_runs_cancelled_rec
         (workspace / "tests" / "test_slow.py").write_text(
             "import time\n\n\ndef test_slow():\n    time.sleep(60)\n"
         )
-        _open_case(workspace, "C-5")
+        open_case(workspace, "C-5")
         config = load_config(workspace / "tollhouse.toml")
         settings = load_run_settings(config.section("run"), provider="openai")
 
@@ -283,4 +253,4 @@ def test_cancelled_while_a_tool_runs_leaves_the_tools_and_the_runs_cancelled_rec
     assert outcome["outcome"] == "cancelled"
     assert [r["outcome"] for r in rows if r["kind"] == "model"] == ["ok", "cancelled"]
     assert "while tools ran" in rows[-1]["message"]
-    assert _handoffs(workspace, "C-5")[0].kind == "interrupted"
+    assert handoffs(workspace, "C-5")[0].kind == "interrupted"
