@@ -254,3 +254,43 @@ def test_cancelled_while_a_tool_runs_leaves_the_tools_and_the_runs_cancelled_rec
     assert [r["outcome"] for r in rows if r["kind"] == "model"] == ["ok", "cancelled"]
     assert "while tools ran" in rows[-1]["message"]
     assert handoffs(workspace, "C-5")[0].kind == "interrupted"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_an_unreachable_provider_is_retried_with_backoff_then_fails_with_a_receipt(
+    workspace: Path, provider: str
+) -> None:
+    import socket
+    from dataclasses import replace
+
+    from tollhouse.gate.gate import Gate
+    from tollhouse.run import Runner, load_run_settings, open_provider
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with Loopback(api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+    config = load_config(workspace / "tollhouse.toml")
+    settings = load_run_settings(config.section("run"), provider=provider)
+    base = f"http://127.0.0.1:{port}" + ("/v1" if provider == "openai" else "")
+    settings = replace(settings, base_url=base, max_retries=2)
+
+    async def go() -> object:
+        gate = await Gate.open(config)
+        async with gate:
+            client = await open_provider(gate, settings)
+            try:
+                log = io.StringIO()
+                runner = Runner(gate, client, settings, out=io.StringIO(), log=log, retry_base_s=0.01)
+                return await runner.run("hi")
+            finally:
+                await client.aclose()
+
+    result = anyio.run(go)
+    assert result.status == "failed" and "could not reach the provider" in result.summary  # type: ignore[attr-defined]
+    (model,) = receipt_rows(workspace / ".tollhouse")
+    details = json.loads(model["details"])
+    assert model["outcome"] == "error" and "after 3 attempt(s)" in model["message"]
+    assert details["retries"] == 2 and all(r["status"] is None for r in details["retry_log"])
+    assert [r["wait_s"] for r in details["retry_log"]] == sorted(r["wait_s"] for r in details["retry_log"])

@@ -120,7 +120,6 @@ class GeminiContent(Provider):
             self.contents.append(await adapter.dispatch(reply.raw, gate, **call_fields))
 
     def failure(self, exc: BaseException) -> Failure | None:
-        import httpx
         from google.genai import errors
 
         if isinstance(exc, errors.APIError):
@@ -128,7 +127,7 @@ class GeminiContent(Provider):
             headers = getattr(getattr(exc, "response", None), "headers", None)
             text = f"{status} {exc.status or ''}: {exc.message or ''}".strip()
             return Failure(retryable_status(status), status, text, parse_retry_after(headers))
-        if isinstance(exc, httpx.TransportError):
+        if isinstance(exc, _transport_errors()):
             return Failure(True, None, f"could not reach the provider: {exc}")
         return None
 
@@ -162,3 +161,16 @@ def _merge_text(parts: list[Any]) -> list[Any]:
             out.append(types.Part(text=part.text) if plain else part)
         last_plain = plain
     return out
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Connection errors of whichever HTTP client google-genai runs on (httpx, or its httpx2 fork)."""
+    import importlib
+
+    found: list[type[BaseException]] = []
+    for name in ("httpx", "httpx2"):
+        try:
+            found.append(importlib.import_module(name).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
