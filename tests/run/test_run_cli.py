@@ -92,3 +92,32 @@ def test_ctrl_c_stops_cleanly_with_a_cancelled_receipt_and_an_interrupted_handof
     assert "Ctrl-C" in model[0]["message"]
     assert handoffs(workspace, "C-2")[0].kind == "interrupted"
     assert th(workspace, "receipts", "verify").returncode == 0
+
+
+def test_approval_is_asked_on_the_terminal(workspace: Path) -> None:
+    import os
+    import pty
+    import select
+
+    rule = '\n[[rules]]\nid = "docs-ask"\ntools = ["files_write"]\npaths = ["docs/**"]\neffect = "ask"\n'
+    steps = [Step(calls=[("files_write", {"path": "docs/a.md", "content": "hello"})]), Step(text="written")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop, extra=rule)
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            tollhouse_cmd("run", "--provider", "openai", "write docs"), cwd=workspace, env=subprocess_env(),
+            stdin=slave, stderr=slave, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        os.close(slave)
+        seen, deadline = b"", time.monotonic() + 60
+        while b"Allow this call once?" not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                seen += os.read(master, 4096)
+        os.write(master, b"y\n")
+        stdout, _ = proc.communicate(timeout=60)
+        os.close(master)
+    assert b"files_write needs approval" in seen and b"docs-ask" in seen
+    assert proc.returncode == 0 and "written" in stdout
+    assert (workspace / "docs" / "a.md").read_text() == "hello"
+    outcome = next(r for r in receipt_rows(workspace / ".tollhouse") if r["kind"] == "outcome")
+    assert outcome["approver"].startswith("terminal:")
