@@ -294,3 +294,47 @@ def test_an_unreachable_provider_is_retried_with_backoff_then_fails_with_a_recei
     assert model["outcome"] == "error" and "after 3 attempt(s)" in model["message"]
     assert details["retries"] == 2 and all(r["status"] is None for r in details["retry_log"])
     assert [r["wait_s"] for r in details["retry_log"]] == sorted(r["wait_s"] for r in details["retry_log"])
+
+
+def test_a_budget_the_gate_finds_spent_by_a_model_turn_stops_the_run_before_its_calls(
+    workspace: Path,
+) -> None:
+    """The contract with the gate's budget checks: record_model_turn receipts the turn, then raises
+    BudgetSpent; none of that turn's tool calls run and the case gets a blocked handoff."""
+    from tollhouse.gate.gate import Gate
+    from tollhouse.gate.model_turns import BudgetSpent
+    from tollhouse.run import Runner, load_run_settings, open_provider
+
+    class TokenBudgetGate(Gate):
+        async def record_model_turn(self, turn):  # type: ignore[no-untyped-def]
+            seq = await super().record_model_turn(turn)
+            used = (turn.usage or {}).get("total_tokens", 0)
+            if used > 10:
+                raise BudgetSpent(f"budget model-tokens-per-run: {used} of 10 tokens used", seq)
+            return seq
+
+    steps = [Step(calls=[("files_write", {"path": "src/y.py", "content": "x"})]), Step(text="never")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        open_case(workspace, "C-7")
+        config = load_config(workspace / "tollhouse.toml")
+        settings = load_run_settings(config.section("run"), provider="gemini")
+
+        async def go() -> object:
+            gate = await TokenBudgetGate.open(config)
+            async with gate:
+                client = await open_provider(gate, settings)
+                try:
+                    runner = Runner(gate, client, settings, case="C-7", out=io.StringIO(), log=io.StringIO())
+                    return await runner.run("go")
+                finally:
+                    await client.aclose()
+
+        result = anyio.run(go)
+        assert len(loop.model_requests()) == 1
+    assert result.status == "budget" and "model-tokens-per-run" in result.summary  # type: ignore[attr-defined]
+    assert result.receipts == [1]  # type: ignore[attr-defined]
+    assert not (workspace / "src" / "y.py").exists()
+    assert [r["kind"] for r in receipt_rows(workspace / ".tollhouse")] == ["model"]
+    handoff = handoffs(workspace, "C-7")[0]
+    assert handoff.kind == "blocked" and "model-tokens-per-run" in handoff.blockers[0]

@@ -21,6 +21,16 @@ MODEL_KIND = "model"
 TurnOutcome = Literal["ok", "error", "cancelled"]
 
 
+class BudgetSpent(Exception):
+    """Raised by the gate when a model turn it has just receipted spent a budget (model tokens,
+    estimated cost, wall time of a run): the runner stops the run with a ``blocked`` handoff and runs
+    none of that turn's tool calls. The message names the budget; ``seq`` is the turn's receipt."""
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
+
+
 @dataclass
 class ModelTurn:
     """What a runner learnt from one model request (after its retries)."""

@@ -6,7 +6,8 @@ ends in one of five ways, and with ``--case`` each leaves a handoff on the case:
 
 - ``done``: the model answered without asking for a tool (handoff ``done``);
 - ``failed``: a request failed for good, after its retries (handoff ``failed``);
-- ``budget``: a tool call was denied because a budget is spent (handoff ``blocked``);
+- ``budget``: a tool call was denied because a budget is spent, or the gate raised ``BudgetSpent``
+  when it receipted a model turn (handoff ``blocked``);
 - ``max_turns``: ``run.max_turns`` requests were made (handoff ``progress``);
 - ``cancelled``: the operator pressed Ctrl-C (a ``cancelled`` receipt, handoff ``interrupted``).
 """
@@ -21,7 +22,7 @@ from typing import Any, Literal, TextIO
 
 import anyio
 
-from tollhouse.gate.model_turns import ModelTurn
+from tollhouse.gate.model_turns import BudgetSpent, ModelTurn
 from tollhouse.gate.types import Outcome, new_call_id
 from tollhouse.run.provider import Failure, Provider, Reply
 from tollhouse.run.settings import RunSettings
@@ -153,7 +154,12 @@ class Runner:
 
     async def _receipt(self, turn: ModelTurn) -> None:
         with anyio.CancelScope(shield=True):  # a receipt is written even while the run is cancelled
-            self.result.receipts.append(await self.gate.record_model_turn(turn))
+            try:
+                self.result.receipts.append(await self.gate.record_model_turn(turn))
+            except BudgetSpent as exc:
+                if exc.seq is not None:
+                    self.result.receipts.append(exc.seq)
+                raise
 
     async def request(self) -> Reply:
         """One model request with its retries; receipted whatever happens."""
@@ -229,6 +235,9 @@ class Runner:
         except ModelFailure as exc:
             result.status = "failed"
             result.summary = f"the model request failed: {exc.failure.message}"
+        except BudgetSpent as exc:  # the gate counted a model turn over a budget
+            result.status = "budget"
+            result.summary = f"stopped: a budget is spent ({exc})"
         except anyio.get_cancelled_exc_class():
             self._flush_text()
             result.status = "cancelled"
