@@ -338,3 +338,34 @@ def test_a_budget_the_gate_finds_spent_by_a_model_turn_stops_the_run_before_its_
     assert [r["kind"] for r in receipt_rows(workspace / ".tollhouse")] == ["model"]
     handoff = handoffs(workspace, "C-7")[0]
     assert handoff.kind == "blocked" and "model-tokens-per-run" in handoff.blockers[0]
+
+
+def test_max_turns_stops_the_run_with_a_progress_handoff(workspace: Path) -> None:
+    from dataclasses import replace
+
+    from tollhouse.gate.gate import Gate
+    from tollhouse.run import Runner, load_run_settings, open_provider
+
+    steps = [Step(calls=[("files_read", {"path": "src/calc.py"})]), Step(text="never")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        open_case(workspace, "C-8")
+        config = load_config(workspace / "tollhouse.toml")
+        settings = replace(load_run_settings(config.section("run"), provider="openai"), max_turns=1)
+
+        async def go() -> object:
+            gate = await Gate.open(config)
+            async with gate:
+                client = await open_provider(gate, settings)
+                try:
+                    runner = Runner(gate, client, settings, case="C-8", out=io.StringIO(), log=io.StringIO())
+                    return await runner.run("go")
+                finally:
+                    await client.aclose()
+
+        result = anyio.run(go)
+        assert len(loop.model_requests()) == 1
+    assert result.status == "max_turns" and result.tool_calls == 1  # type: ignore[attr-defined]
+    handoff = handoffs(workspace, "C-8")[0]
+    assert handoff.kind == "progress" and "files_read -> ok" in handoff.done
+    assert handoff.next_steps and sorted(handoff.receipts) == result.receipts  # type: ignore[attr-defined]
