@@ -35,6 +35,8 @@ class Step:
     error_message: str = "scripted error"
     hang_s: float = 0.0
     """Stream the text, then wait this long before finishing (for a Ctrl-C test)."""
+    stream_error: str | None = None
+    """Anthropic: start the stream (200), then send an ``error`` event of this type (``overloaded_error``)."""
     input_tokens: int = 11
     output_tokens: int = 7
 
@@ -199,6 +201,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not stream:
             return self._json(200, reply.whole())
         self._sse_start()
+        if step.stream_error and provider == "anthropic":
+            start = reply.events()[0]
+            self._sse(start[1], start[0])
+            body = {"type": "error", "error": {"type": step.stream_error, "message": step.error_message}}
+            return self._sse(body, "error")
         try:
             for event, data in reply.events():
                 self._sse(data, event)

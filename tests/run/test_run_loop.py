@@ -369,3 +369,20 @@ def test_max_turns_stops_the_run_with_a_progress_handoff(workspace: Path) -> Non
     handoff = handoffs(workspace, "C-8")[0]
     assert handoff.kind == "progress" and "files_read -> ok" in handoff.done
     assert handoff.next_steps and sorted(handoff.receipts) == result.receipts  # type: ignore[attr-defined]
+
+
+def test_an_anthropic_error_event_inside_a_stream_is_judged_by_its_type(workspace: Path) -> None:
+    steps = [Step(stream_error="overloaded_error", error_message="Overloaded"), Step(text="fine now")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        result, out, _log = _run(workspace, "anthropic")
+        assert len(loop.model_requests()) == 2
+    assert result.status == "done" and "fine now" in out
+    (model,) = receipt_rows(workspace / ".tollhouse")
+    assert "overloaded_error in the stream" in json.loads(model["details"])["retry_log"][0]["error"]
+
+    with Loopback([Step(stream_error="invalid_request_error", error_message="bad")], api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        result, _out, _log = _run(workspace, "anthropic")
+        assert len(loop.model_requests()) == 1
+    assert result.status == "failed" and "invalid_request_error in the stream" in result.summary

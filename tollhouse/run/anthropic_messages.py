@@ -74,7 +74,15 @@ class AnthropicMessages(Provider):
     def failure(self, exc: BaseException) -> Failure | None:
         import anthropic
 
-        return sdk_failure(exc, anthropic.APIStatusError, anthropic.APIConnectionError)
+        failure = sdk_failure(exc, anthropic.APIStatusError, anthropic.APIConnectionError)
+        if failure is not None and failure.status == 200:
+            # An error event inside a stream that began with 200 (Anthropic sends overloaded_error so):
+            # judged by its type, as the status line cannot say.
+            body = getattr(exc, "body", None)
+            kind = body.get("error", {}).get("type") if isinstance(body, dict) else None
+            retry = kind in ("overloaded_error", "api_error", "rate_limit_error", "timeout_error")
+            return Failure(retry, None, f"{kind or 'error'} in the stream: {failure.message}")
+        return failure
 
     async def list_models(self) -> list[str]:
         page = await self.client.models.list()
