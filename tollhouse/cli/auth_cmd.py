@@ -12,7 +12,6 @@ import anyio
 from tollhouse.cli import exitcodes
 from tollhouse.config import ConfigError, load_config
 from tollhouse.identity import CredentialResolver, build_resolver
-from tollhouse.run.auth import MODEL_PROVIDERS, check_model_profile
 from tollhouse.tools.base import ToolError
 
 
@@ -116,6 +115,7 @@ async def _status(resolver: CredentialResolver) -> list[dict[str, Any]]:
 
 
 async def _test(resolver: CredentialResolver, config: Any, pid: str) -> dict[str, Any]:
+    from tollhouse.run.settings import MODEL_PROVIDERS
     from tollhouse.tools.github.client import GitHubClient
     from tollhouse.tools.github.settings import load_settings
 
@@ -133,6 +133,8 @@ async def _test(resolver: CredentialResolver, config: Any, pid: str) -> dict[str
                 api_url=settings.api_url,
             )
         elif resolver.profiles[pid].provider in MODEL_PROVIDERS:
+            from tollhouse.run.auth import check_model_profile
+
             row.update(await check_model_profile(config, resolver, pid))  # lists the models ([run])
         row.update(ok=True, error=None)
     except ToolError as exc:

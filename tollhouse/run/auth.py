@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tollhouse.run.settings import PROVIDERS, RunSettingsError, load_run_settings
-
-MODEL_PROVIDERS = ("openai", "anthropic", "gemini")
-"""Profile providers (``<provider>:<name>``) that are model credentials."""
+from tollhouse.run.settings import MODEL_PROVIDERS, PROVIDERS, RunSettingsError, load_run_settings
 
 
 def settings_for_profile(config: Any, profile_id: str) -> Any:

@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PROVIDERS = ("openai", "openai-responses", "anthropic", "gemini")
+MODEL_PROVIDERS = ("openai", "anthropic", "gemini")
+"""Credential profile providers (``<provider>:<name>``) that hold a model API key."""
 
 DEFAULT_MODELS = {
     "openai": "gpt-4.1",
