@@ -386,3 +386,27 @@ def test_an_anthropic_error_event_inside_a_stream_is_judged_by_its_type(workspac
         result, _out, _log = _run(workspace, "anthropic")
         assert len(loop.model_requests()) == 1
     assert result.status == "failed" and "invalid_request_error in the stream" in result.summary
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_sdk_environment_variables_neither_redirect_a_run_nor_add_a_credential(
+    workspace: Path, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_secret = "env-token-that-must-not-travel-0123456789"
+    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL"):
+        monkeypatch.setenv(name, "https://elsewhere.invalid")
+    for name in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+    ):
+        monkeypatch.setenv(name, env_secret)
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    with Loopback([Step(text="hi")], api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        result, _out, _log = _run(workspace, provider)
+        (request,) = loop.model_requests()
+    assert result.status == "done"
+    assert env_secret not in json.dumps(request.headers) + request.path
