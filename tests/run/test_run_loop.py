@@ -410,3 +410,19 @@ def test_sdk_environment_variables_neither_redirect_a_run_nor_add_a_credential(
         (request,) = loop.model_requests()
     assert result.status == "done"
     assert env_secret not in json.dumps(request.headers) + request.path
+
+
+def test_a_provider_error_quoting_the_key_is_redacted_everywhere(workspace: Path) -> None:
+    steps = [
+        Step(status=500, error_message=f"boom for {API_KEY}"),
+        Step(status=401, error_message=f"bad key {API_KEY}"),
+    ]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop)
+        open_case(workspace, "C-4")
+        result, out, log = _run(workspace, "openai", case="C-4")
+    assert result.status == "failed" and "bad key" in result.summary and "boom for" in log
+    shown = out + log + result.summary + json.dumps(receipt_rows(workspace / ".tollhouse"))
+    assert API_KEY not in shown + handoffs(workspace, "C-4")[0].summary + " ".join(
+        handoffs(workspace, "C-4")[0].done
+    )

@@ -138,6 +138,7 @@ class Runner:
         self.out.flush()
 
     def _note(self, line: str) -> None:
+        line = self.gate.services.redactor.redact_text(line)  # a provider's error may quote a key
         self._lines.append(line)
         self.log.write(f"[tollhouse] {line}\n")
         self.log.flush()
@@ -291,6 +292,7 @@ class Runner:
         )
 
     async def _handoff(self, result: RunResult) -> None:
+        result.summary = self.gate.services.redactor.redact_text(result.summary)  # shown and stored
         if self.case is None:
             return
         from tollhouse.state import cases
