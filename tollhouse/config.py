@@ -36,6 +36,7 @@ KNOWN_SECTIONS = {
     "upstreams",
     "oauth",
     "store",
+    "run",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -54,6 +55,9 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "store": {"url"},
     "tools": {"modules", "families"},
     "approvals": {"ttl_s"},
+    # [run]: checked by tollhouse/run/settings.py
+    "run": {"provider", "max_turns", "max_retries", "max_retry_wait_s", "stream"}
+    | {"openai", "openai-responses", "anthropic", "gemini"},
     "github": {
         "api_url",
         "credential",

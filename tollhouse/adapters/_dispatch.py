@@ -74,10 +74,15 @@ async def run_calls(
     """Run ``calls`` concurrently through the gate; outcomes come back in call order."""
     lowerings = lowerings or Lowerings(gate, target)
     outcomes: list[Outcome | None] = [None] * len(calls)
+    provider = dict(call_fields.pop("provider_ids", None) or {})
 
     async def one(index: int, pending: PendingCall) -> None:
         arguments = lowerings.unlower(pending.name, pending.arguments)
-        call = Call(tool=pending.name, arguments=arguments, channel=channel, **call_fields)
+        # The provider's own call id goes on the receipt; the gate's call id stays its own, unique.
+        ids = {**provider, "call_id": str(pending.call_id)} if pending.call_id else provider
+        call = Call(
+            tool=pending.name, arguments=arguments, channel=channel, provider_ids=ids or None, **call_fields
+        )
         outcomes[index] = await gate.call(call)
 
     async with anyio.create_task_group() as tg:

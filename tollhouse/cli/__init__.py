@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "whoami": "tollhouse.cli.login_cmd",
     "logout": "tollhouse.cli.login_cmd",
     "store": "tollhouse.cli.store_cmd",
+    "run": "tollhouse.cli.run_cmd",
 }
 """Which module registers each command (a test keeps this in step with what ``register`` adds):
 running one command loads and builds only its own module's parser."""

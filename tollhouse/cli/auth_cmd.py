@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
     for name, help_text in (
         ("list", "list profiles and their sources (reads no secret)"),
         ("status", "read each profile's secret locally and say whether it resolves"),
-        ("test", "resolve a profile and, for github, call GET /user with it"),
+        ("test", "resolve a profile and call its service: GitHub GET /user, a model provider's models list"),
     ):
         p = actions.add_parser(name, help=help_text, description=help_text)
         if name == "test":
@@ -96,6 +96,8 @@ def _line(row: dict[str, Any]) -> str:
         text += "  ok" if row["ok"] else f"  FAILED: {row['error']}"
     if row.get("login"):
         text += f"  (GitHub user {row['login']}, scopes: {row.get('scopes') or 'n/a'})"
+    if row.get("model_ids") is not None:
+        text += f"  ({row['models']} models at {row['api_url']})"
     return text
 
 
@@ -113,6 +115,7 @@ async def _status(resolver: CredentialResolver) -> list[dict[str, Any]]:
 
 
 async def _test(resolver: CredentialResolver, config: Any, pid: str) -> dict[str, Any]:
+    from tollhouse.run.settings import MODEL_PROVIDERS
     from tollhouse.tools.github.client import GitHubClient
     from tollhouse.tools.github.settings import load_settings
 
@@ -129,7 +132,13 @@ async def _test(resolver: CredentialResolver, config: Any, pid: str) -> dict[str
                 rate_remaining=resp.headers.get("x-ratelimit-remaining"),
                 api_url=settings.api_url,
             )
+        elif resolver.profiles[pid].provider in MODEL_PROVIDERS:
+            from tollhouse.run.auth import check_model_profile
+
+            row.update(await check_model_profile(config, resolver, pid))  # lists the models ([run])
         row.update(ok=True, error=None)
     except ToolError as exc:
         row.update(ok=False, error=str(exc))
+    except Exception as exc:  # a provider SDK's error (401, unreachable): reported, never raised
+        row.update(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
     return row

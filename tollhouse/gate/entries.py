@@ -47,6 +47,8 @@ def make_entry(
     if groups:
         # Who the operator is, as policy saw it: the groups a principals rule could have matched.
         details = {**(details or {}), "operator_groups": sorted(groups)}
+    if call.provider_ids:  # ids a model provider gave this call, on every entry of it
+        details = {**(details or {}), "provider": dict(call.provider_ids)}
     return {
         "kind": kind,
         "call_id": name(call.call_id),

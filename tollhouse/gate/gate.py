@@ -22,9 +22,18 @@ from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
 from tollhouse.gate.grant_match import GrantSubject, grant_hint, grant_subject
 from tollhouse.gate.grants import use_matching_grant
+from tollhouse.gate.model_turns import ModelTurn, model_turn_entry
 from tollhouse.gate.policy import Policy
 from tollhouse.gate.redact import Redactor, redact_logs
-from tollhouse.gate.types import ApprovalAnswer, ApprovalRequest, Call, Decision, Outcome, Status
+from tollhouse.gate.types import (
+    ApprovalAnswer,
+    ApprovalRequest,
+    Call,
+    Decision,
+    Outcome,
+    Status,
+    new_call_id,
+)
 from tollhouse.identity import build_resolver
 from tollhouse.principal import local_operator, principal_names
 from tollhouse.principal_login import logged_in
@@ -242,6 +251,19 @@ class Gate:
         receipt = await self.services.receipts.append(
             self._entry("event", call, details={"event": kind, **details}, outcome="ok")
         )
+        return int(receipt.seq)
+
+    async def record_model_turn(self, turn: ModelTurn) -> int:
+        """The receipt of one model request (``tollhouse run``), in the same chain as the tool calls
+        it led to, through the same redactor; returns its seq."""
+        text = None if turn.text is None else self._excerpt(turn.text)
+        receipt = await self.services.receipts.append(
+            model_turn_entry(
+                turn, call_id=new_call_id(), operator=turn.operator or self.operator,
+                policy_hash=self.policy.sha256, process=self._process,
+                redactor=self.services.redactor, excerpt=text,
+            )
+        )  # fmt: skip
         return int(receipt.seq)
 
     async def _finish(

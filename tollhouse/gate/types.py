@@ -96,6 +96,9 @@ class Call:
     None for no limit beyond ``limits.max_result_bytes``; tools that size their output keep within it."""
     call_id: str = field(default_factory=new_call_id)
     credentials_used: list[str] = field(default_factory=list)
+    provider_ids: dict[str, str] | None = None
+    """What a model provider called this call: its call id, the response it came in, the model
+    (``tollhouse run`` and the adapters' dispatch); recorded under ``details.provider``."""
 
 
 @dataclass

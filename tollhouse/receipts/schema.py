@@ -60,7 +60,8 @@ INT_FIELDS = frozenset({"seq", "duration_us"})
 JSON_FIELDS = {"credentials": list, "rules": list, "details": dict, "arguments": object}
 """Fields holding canonical JSON text, and the JSON type the text must decode to."""
 
-KINDS = ("intent", "outcome", "interrupted", "event")
+KINDS = ("intent", "outcome", "interrupted", "event", "model")
+"""``model``: one request to a model provider by ``tollhouse run`` (``gate/model_turns.py``)."""
 DECISIONS = ("allow", "ask", "deny")
 OUTCOMES = ("ok", "error", "denied", "needs_approval", "timeout", "cancelled", "interrupted")
 _MAX_INT = 2**53 - 1  # JCS writes numbers as IEEE doubles; larger integers would not round-trip
@@ -202,7 +203,7 @@ def validate_entry(entry: Mapping[str, Any], decoded_json: Mapping[str, Any] | N
     outcome = out["outcome"]
     if kind == "intent" and outcome is not None:
         raise ValueError("an intent receipt has no outcome yet (outcome must be None)")
-    if kind == "outcome" and outcome not in OUTCOMES:
+    if kind in ("outcome", "model") and outcome not in OUTCOMES:
         raise ValueError(f"an outcome receipt needs outcome in {', '.join(OUTCOMES)}, got {outcome!r}")
     if kind == "interrupted" and outcome != "interrupted":
         raise ValueError("an interrupted receipt has outcome 'interrupted'")

@@ -127,7 +127,8 @@ class CaseFile:
         out += ["", f"Most recent {len(self.recent_calls)}:", ""]
         for r in self.recent_calls:
             note = f" — {r.message}" if r.message and r.outcome not in (None, "ok") else ""
-            out.append(f"- {r.seq} {_when(r.time)} {r.tool} → {r.outcome or 'unfinished'}{note}")
+            what = r.tool or ("model turn" if r.kind == "model" else "event")
+            out.append(f"- {r.seq} {_when(r.time)} {what} → {r.outcome or 'unfinished'}{note}")
         out.append("")
         return out
 

@@ -246,7 +246,7 @@ def case_summary(conn: sqlite3.Connection, case_id: str, *, db_key: Any = None) 
     row = conn.execute(ends.format("DESC"), (case_id, upto, head)).fetchone()
     last = row[0] if row else last
     for tool, kind, outcome, n in conn.execute(sql, (case_id, upto, head)):
-        name = tool or "(event)"
+        name = tool or ("(model turn)" if kind == "model" else "(event)")
         if kind == "intent":
             starts[name] = starts.get(name, 0) + n
             continue
