@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from tollhouse.config import Config
+from tollhouse.gate.arguments import public_json, validate_arguments
 from tollhouse.gate.catalogue import Publish, ToolSpec, build_catalogue, hidden_tools
 from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
@@ -182,7 +183,10 @@ class Gate:
         return tool is not None and self.policy.could_allow(tool)
 
     def _served_names(self) -> str:
-        return ", ".join(n for n in self.registry.names() if n not in self._hidden) or "none"
+        """The tools a face could have listed: never one ``publish`` hides or no rule could allow
+        (the export and every face's list leave those out too)."""
+        names = [n for n in self.registry.names() if n not in self._hidden and self.could_allow(n)]
+        return ", ".join(names) or "none"
 
     # -- receipts --------------------------------------------------------------------------------
 
@@ -330,14 +334,14 @@ class Gate:
                 args_digest=sha256_hex(encoded),
             )  # fmt: skip
         try:
-            args = tool.input_model.model_validate(raw_args)
+            args = validate_arguments(tool.input_model, raw_args, encoded)
         except ValidationError as exc:
             return await self._finish(
                 call, "error", started, receipts,
                 message=_validation_message(tool.name, exc), arguments=raw_args,
                 args_digest=sha256_hex(encoded),
             )  # fmt: skip
-        args_json = args.model_dump(mode="json")
+        args_json = public_json(args)
         if call.case is None and isinstance(args_json.get("case_id"), str):
             call.case = args_json["case_id"]  # a case tool's own argument names the case
         args_text = canonical_json(args_json)
@@ -494,9 +498,9 @@ class Gate:
 
     def _result_json(self, tool: Tool, raw: Any) -> Any:
         if isinstance(raw, BaseModel):
-            return raw.model_dump(mode="json")
+            return public_json(raw)
         if tool.output_model is not None and isinstance(raw, dict):
-            return tool.output_model.model_validate(raw).model_dump(mode="json")
+            return public_json(tool.output_model.model_validate(raw))
         return to_jsonable_python(raw)
 
     async def _approve(
