@@ -25,7 +25,7 @@ example: tollhouse policy explain files_write '{"path": "src/app.py", "content":
 
 
 def register(sub: Any) -> None:
-    from tollhouse.cli import policy_trust
+    from tollhouse.cli import policy_test_cmd, policy_trust
 
     parser = sub.add_parser("policy", help="check, explain, diff and trust the policy in tollhouse.toml")
     inner = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND")
@@ -47,6 +47,7 @@ def register(sub: Any) -> None:
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
     explain.set_defaults(handler=run_explain)
     policy_trust.register(inner)
+    policy_test_cmd.register(inner)
     parser.set_defaults(handler=lambda args: (parser.print_help(), exitcodes.USAGE)[1])
 
 
