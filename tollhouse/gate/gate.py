@@ -20,6 +20,8 @@ from pydantic_core import to_jsonable_python
 
 from tollhouse.config import Config
 from tollhouse.gate.arguments import public_json, validate_arguments
+from tollhouse.gate.budgets import Budgets, BudgetStatus, Over
+from tollhouse.gate.budgets_config import Budget
 from tollhouse.gate.catalogue import Publish, ToolSpec, build_catalogue, hidden_tools
 from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
@@ -118,6 +120,8 @@ class Gate:
         self._hidden: dict[str, str] = {}
         """Tools this gate refuses by name (``publish``): tool name -> why."""
         self._process = process_identity()
+        self.budgets = Budgets(config.state_dir / "state.db", process=self._process or "")
+        """Budgets and rate limits of the policy in force (``[[budgets]]``); see budgets.py."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -151,6 +155,7 @@ class Gate:
         return cls(config, registry, policy, services)
 
     async def close(self) -> None:
+        self.budgets.close()
         try:
             await self.services.aclose()
             await self.services.state.close()
@@ -378,6 +383,11 @@ class Gate:
         common["decision"] = decision
         if decision.effect == "deny":
             return await self._finish(call, "denied", started, receipts, message=decision.reason, **common)
+        # Budgets only take an allow away (deny wins). Peek first: nobody is asked to approve a call
+        # a budget refuses anyway; the call is counted (atomically) only right before it runs.
+        over = await self._over_budget(call, tool, admit=False)
+        if over is not None:
+            return await self._budget_denied(call, started, receipts, over, common)
 
         approver: str | None = None
         if decision.effect == "ask":
@@ -401,6 +411,9 @@ class Gate:
                     **common,
                 )  # fmt: skip
 
+        over = await self._over_budget(call, tool, admit=True)
+        if over is not None:
+            return await self._budget_denied(call, started, receipts, over, common)
         if not tool.read_only:
             # Receipts v2: a tool that can change something gets an intent, durable before it runs;
             # the outcome then refers to it by call id and args_digest instead of repeating the
@@ -410,6 +423,52 @@ class Gate:
             receipts.append(int(intent.seq))
             common = {**common, "arguments_text": None}
         return await self._run(call, tool, args, started, receipts, common)
+
+    async def _over_budget(self, call: Call, tool: Tool, *, admit: bool) -> Over | None:
+        principal = call.operator or self.operator
+        try:
+            ask = self.budgets.admit if admit else self.budgets.peek
+            return await ask(self.policy, call, tool.name, principal)
+        except Exception as exc:  # a budget that cannot be counted is not a budget kept: fail closed
+            log.exception("budget check failed")
+            return Over(Budget(id="error", per="session"), "error", f"budgets could not be checked: {exc}")
+
+    async def _budget_denied(
+        self, call: Call, started: int, receipts: list[int], over: Over, common: dict[str, Any]
+    ) -> Outcome:
+        decided: Decision = common["decision"]
+        policy = {"effect": decided.effect, "rules": list(decided.rules)}  # what policy said (replay)
+        return await self._finish(
+            call, "denied", started, receipts, message=over.message,
+            **{**common, "decision": over.decision(decided.policy_hash)},
+            details={"budget": over.budget.id, "limit": over.limit, "policy": policy},
+        )  # fmt: skip
+
+    async def charge_model(
+        self,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        session: str | None = None,
+        run: str | None = None,
+        principal: str | None = None,
+        cost_usd: float | None = None,
+    ) -> BudgetStatus:
+        """For the runner: count a model request's tokens and cost against the budgets in force;
+        ``.spent`` says the run must stop (``.reasons`` say why, naming each budget and limit)."""
+        return await self.budgets.charge_model(
+            self.policy, principal=principal or self.operator, model=model, input_tokens=input_tokens,
+            output_tokens=output_tokens, session=session, run=run, cost_usd=cost_usd,
+        )  # fmt: skip
+
+    async def budget_status(
+        self, *, session: str | None = None, run: str | None = None, principal: str | None = None
+    ) -> BudgetStatus:
+        """For the runner: is this run's budget (tokens, cost, wall time) spent?"""
+        return await self.budgets.status(
+            self.policy, principal=principal or self.operator, session=session, run=run
+        )
 
     async def _run(
         self,

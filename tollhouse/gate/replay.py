@@ -44,7 +44,7 @@ COMPACT_KEYS = frozenset({"sha256", "bytes", "head"})
 
 # Columns are constants here, never input.
 _SELECT = (
-    "SELECT seq, call_id, time, tool, arguments, decision, rules, channel, session "
+    "SELECT seq, call_id, time, tool, arguments, decision, rules, channel, session, details "
     "FROM receipts WHERE kind IN ('intent', 'outcome') AND decision IS NOT NULL"
 )
 
@@ -153,7 +153,7 @@ def load_recorded(
         conn.close()
     seen: set[str] = set()
     out: list[Recorded] = []
-    for seq, call_id, when, tool, arguments, effect, rules, channel, session in rows:
+    for seq, call_id, when, tool, arguments, effect, rules, channel, session, details in rows:
         key = call_id or f"#{seq}"
         if key in seen:  # the outcome after an intent: the intent recorded the decision
             continue
@@ -161,6 +161,11 @@ def load_recorded(
         if globs and not any(g.match(tool or "") for g in globs):
             continue
         rule_ids = tuple(json.loads(rules or "[]"))
+        if rule_ids and all(r.startswith("budget.") for r in rule_ids):
+            # A budget took the call away after policy decided: compare what policy said.
+            policy = (json.loads(details) if details else {}).get("policy") or {}
+            if policy.get("effect") in RANK:
+                effect, rule_ids = policy["effect"], tuple(policy.get("rules") or ())
         out.append(Recorded(seq, key, when, tool or "", arguments, effect, rule_ids, channel, session))
     return out
 
