@@ -106,3 +106,19 @@ async def test_receipts_use_public_names(gate: Gate, workspace: Path) -> None:
 async def test_unknown_tool_lists_only_tools_a_face_could_show(gate: Gate) -> None:
     outcome = await gate.call(Call(tool="ty_nope", arguments={}))
     assert outcome.message == "unknown tool 'ty_nope'; available tools: ty_alias, ty_typed"
+
+
+async def test_policy_explain_and_grant_judge_arguments_like_the_gate(
+    gate: Gate, monkeypatch, capsys
+) -> None:
+    from tollhouse.cli import main
+    from tollhouse.cli.grant_cmd import _exact_digest
+
+    monkeypatch.chdir(gate.config.root)
+    assert main(["policy", "explain", "ty_typed", '{"count": "7"}']) == 2
+    assert "count: Input should be a valid integer" in capsys.readouterr().err
+    assert main(["policy", "explain", "ty_typed", '{"count": 7.0}']) == 0
+    # `grant --exact` binds the digest the gate computes (public names, strict values)
+    outcome = await gate.call(Call(tool="ty_alias", arguments={"from": "x"}))
+    receipt = receipt_rows(gate.config.state_dir, outcome.call_id)[0]
+    assert _exact_digest(gate.config, "ty_alias", '{"from": "x"}') == receipt["args_digest"]

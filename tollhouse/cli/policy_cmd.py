@@ -125,6 +125,8 @@ def run_check(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from tollhouse.gate.arguments import validate_arguments
+
     loaded = _load(args)
     if isinstance(loaded, int):
         return loaded
@@ -145,7 +147,7 @@ def run_explain(args: argparse.Namespace) -> int:
         print('error: arguments must be a JSON object, like \'{"path": "x"}\'', file=sys.stderr)
         return exitcodes.USAGE
     try:
-        call_args = tool.input_model.model_validate(raw)
+        call_args = validate_arguments(tool.input_model, raw)  # strictly, as the gate does
     except ValidationError as exc:
         print(f"error: arguments are not valid for {tool.name}:", file=sys.stderr)
         for e in exc.errors():

@@ -24,8 +24,12 @@ def validate_arguments(model: type[BaseModel], raw: Any, encoded: str | None = N
     """``model`` from ``raw`` (a JSON object) with no coercion; raises ``pydantic.ValidationError``.
 
     ``encoded`` is ``canonical_json(raw)`` when the caller has it already (the gate does)."""
-    text = encoded if encoded is not None else canonical_json(raw)
-    return model.model_validate_json(text, strict=True)
+    if encoded is None:
+        try:
+            encoded = canonical_json(raw)
+        except (TypeError, ValueError):  # not JSON data at all (a TOML date in a rule example)
+            return model.model_validate(raw, strict=True)
+    return model.model_validate_json(encoded, strict=True)
 
 
 def public_json(value: BaseModel) -> Any:
