@@ -91,15 +91,16 @@ class Budgets:
     clock: Callable[[], float] = time.time
     _conn: sqlite3.Connection | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _parsed: tuple[int, list[Budget], Prices] | None = None
+    _parsed: tuple[str, list[Budget], Prices] | None = None
 
     # -- which budgets apply --------------------------------------------------------------------
 
     def rules(self, policy: Any) -> tuple[list[Budget], Prices]:
         """The budgets of ``policy``'s configuration (re-read when the policy is swapped)."""
-        if self._parsed is None or self._parsed[0] != id(policy):
+        key = policy.sha256  # the hash of the whole config text: budgets and prices included
+        if self._parsed is None or self._parsed[0] != key:
             data, text = policy.config.data, policy.config.text
-            self._parsed = (id(policy), parse_budgets(data, text), parse_prices(data, text))
+            self._parsed = (key, parse_budgets(data, text), parse_prices(data, text))
         return self._parsed[1], self._parsed[2]
 
     def _scope(self, budget: Budget, principal: str, session: str | None, run: str | None) -> str:
