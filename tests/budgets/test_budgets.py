@@ -307,3 +307,18 @@ async def test_replay_compares_what_policy_said_for_a_budget_denial(workspace) -
         assert out.decision.rules == ("budget.one",)
     recorded = load_recorded(gate.config.state_dir / "receipts.db")
     assert [(r.effect, r.rules) for r in recorded] == [("allow", ("read-all",))] * 2
+
+
+async def test_a_reloaded_policy_brings_its_budgets(workspace) -> None:
+    from tollhouse.gate.policy import Policy
+
+    gate, _ = await open_gate(workspace, '[[budgets]]\nid = "b"\nper = "session"\nmax_calls = 1\n')
+    async with gate:
+        assert (await gate.call(Call("fx_noop", {}, session="s"))).status == "ok"
+        assert (await gate.call(Call("fx_noop", {}, session="s"))).status == "denied"
+        looser = make_config(workspace, '[[budgets]]\nid = "b"\nper = "session"\nmax_calls = 3\n')
+        gate.policy = Policy.load(looser, gate.registry)  # what the policy watcher does
+        outs = [await gate.call(Call("fx_noop", {}, session="s")) for _ in range(3)]
+        assert [o.status for o in outs] == ["ok", "ok", "denied"]  # usage is kept per budget id
+        gate.policy = Policy.load(make_config(workspace), gate.registry)  # no budgets: no limit
+        assert (await gate.call(Call("fx_noop", {}, session="s"))).status == "ok"
