@@ -274,6 +274,14 @@ async def test_deny_wins_and_no_person_is_asked_for_a_call_over_budget(workspace
             "budget x: tools must be a non-empty list of name globs",
         ),
         ('[prices."m"]\ninput = 1\n', "prices.m: give input and output, USD per million tokens"),
+        (
+            '[[budgets]]\nid = "x"\neach_tool = true\nmax_tokens = 5\n',
+            "budget x: each_tool counts tool calls, so",
+        ),
+        (
+            '[[budgets]]\nid = "x"\neach_tool = "yes"\nmax_calls = 5\n',
+            "budget x: each_tool must be true or false",
+        ),
         ('[prices."m"]\ninput = 1\noutput = true\n', "prices.m: input and output must be numbers >= 0"),
     ],
 )
@@ -322,3 +330,32 @@ async def test_a_reloaded_policy_brings_its_budgets(workspace) -> None:
         assert [o.status for o in outs] == ["ok", "ok", "denied"]  # usage is kept per budget id
         gate.policy = Policy.load(make_config(workspace), gate.registry)  # no budgets: no limit
         assert (await gate.call(Call("fx_noop", {}, session="s"))).status == "ok"
+
+
+async def test_each_tool_counts_every_tool_on_its_own(workspace) -> None:
+    gate, _ = await open_gate(workspace, """
+        [[budgets]]
+        id = "two-each"
+        tools = ["fx_*"]
+        per = "session"
+        each_tool = true
+        max_calls = 2
+
+        [[budgets]]
+        id = "five-together"
+        tools = ["fx_*"]
+        per = "session"
+        max_calls = 5
+    """)  # fmt: skip
+    async with gate:
+        statuses = []
+        for tool, args in [("fx_noop", {}), ("fx_echo", {"text": "a"})] * 3:
+            statuses.append((await gate.call(Call(tool, args, session="s"))).status)
+        assert statuses == ["ok", "ok", "ok", "ok", "denied", "denied"]
+        out = await gate.call(Call("fx_leak", {}, session="s"))  # a third tool: its own two...
+        assert out.status == "ok"
+        out = await gate.call(Call("fx_leak", {}, session="s"))  # ...but the five together are spent
+        assert out.status == "denied" and out.decision.rules == ("budget.five-together",)
+        assert "(session:s)" in out.message
+        noop = await gate.call(Call("fx_noop", {}, session="s"))
+        assert noop.decision.rules == ("budget.two-each",) and "(session:s tool:fx_noop)" in noop.message

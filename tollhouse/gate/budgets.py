@@ -114,11 +114,12 @@ class Budgets:
     def _for_call(self, policy: Any, call: Call, tool: str, principal: str) -> list[tuple[Budget, str]]:
         budgets, _ = self.rules(policy)
         run = getattr(call, "run", None)
-        return [
-            (b, self._scope(b, principal, call.session, run))
-            for b in budgets
-            if b.covers_tool(tool) and b.covers_principal(principal)
-        ]
+        out = []
+        for b in budgets:
+            if b.covers_tool(tool) and b.covers_principal(principal):
+                scope = self._scope(b, principal, call.session, run)
+                out.append((b, f"{scope} tool:{tool}" if b.each_tool else scope))
+        return out
 
     # -- the gate's two questions ---------------------------------------------------------------
 

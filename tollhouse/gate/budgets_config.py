@@ -7,6 +7,7 @@ counting lives in ``budgets.py``.
     tools = ["shell_*"]            # name globs (default: every tool)
     principals = ["local:*"]       # operator / principal globs (default: everyone)
     per = "session"                # session | run | principal
+    each_tool = false              # true: every tool it covers counted on its own
     calls_per_minute = 30
     max_calls = 500
     max_tokens = 2_000_000         # model tokens the runner reports (charge_model)
@@ -29,7 +30,7 @@ from tollhouse.globs import compile_name_glob
 
 PER = ("session", "run", "principal")
 LIMITS = ("calls_per_minute", "max_calls", "max_tokens", "max_cost_usd", "max_wall_s")
-KEYS = {"id", "tools", "principals", "per", "description", *LIMITS}
+KEYS = {"id", "tools", "principals", "per", "each_tool", "description", *LIMITS}
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -64,6 +65,8 @@ class Budget:
     max_tokens: int | None = None
     max_cost_usd: float | None = None
     max_wall_s: float | None = None
+    each_tool: bool = False
+    """Count (and limit) every covered tool on its own instead of all of them together."""
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -151,7 +154,16 @@ def parse_budgets(data: dict[str, Any], text: str = "") -> list[Budget]:
         description = entry.get("description", "")
         if not isinstance(description, str):
             raise BudgetConfigError(f"budget {bid}: description must be a string", line)
-        out.append(Budget(id=bid, per=per, description=description, **globs, **limits))
+        each_tool = entry.get("each_tool", False)
+        if not isinstance(each_tool, bool):
+            raise BudgetConfigError(f"budget {bid}: each_tool must be true or false", line)
+        if each_tool and set(limits) - {"calls_per_minute", "max_calls"}:
+            raise BudgetConfigError(
+                f"budget {bid}: each_tool counts tool calls, so it takes calls_per_minute and max_calls "
+                "only; put token, cost and wall-time limits in a budget of their own",
+                line,
+            )
+        out.append(Budget(id=bid, per=per, each_tool=each_tool, description=description, **globs, **limits))
     return out
 
 
