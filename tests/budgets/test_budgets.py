@@ -359,3 +359,40 @@ async def test_each_tool_counts_every_tool_on_its_own(workspace) -> None:
         assert "(session:s)" in out.message
         noop = await gate.call(Call("fx_noop", {}, session="s"))
         assert noop.decision.rules == ("budget.two-each",) and "(session:s tool:fx_noop)" in noop.message
+
+
+def test_budgets_command_shows_usage(workspace, monkeypatch, capsys) -> None:
+    from tollhouse.cli import main
+
+    body = '[[budgets]]\nid = "two"\nper = "session"\nmax_calls = 2\n'
+
+    async def spend() -> None:
+        gate, _ = await open_gate(workspace, body)
+        async with gate:
+            for _ in range(3):
+                await gate.call(Call("fx_noop", {}, session="s9"))
+            await gate.call(Call("fx_noop", {}, session="s8"))
+
+    monkeypatch.chdir(workspace)
+    make_config(workspace, body)
+    assert main(["budgets"]) == 0
+    assert "no usage recorded yet" in capsys.readouterr().out
+    db = workspace / ".tollhouse" / "state.db"
+    assert not db.exists()  # reading created nothing
+    anyio.run(spend)
+    before = db.stat().st_mtime_ns
+    assert main(["budgets", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["budgets"] == [{"id": "two", "per": "session", "tools": ["*"], "principals": ["*"],
+                                "each_tool": False, "max_calls": 2}]  # fmt: skip
+    by_scope = {u["scope"]: u for u in data["usage"]}
+    assert by_scope["session:s9"]["calls"] == 2 and by_scope["session:s9"]["reached"] == "max_calls"
+    assert by_scope["session:s8"]["calls"] == 1 and by_scope["session:s8"]["reached"] is None
+    assert main(["budgets"]) == 0
+    out = capsys.readouterr().out
+    assert "two: per session, tools *: max_calls 2" in out
+    assert any(
+        line.split()[:3] == ["two", "session:s9", "2"] and line.endswith("max_calls")
+        for line in out.splitlines()
+    )
+    assert db.stat().st_mtime_ns == before  # read-only

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "cases": "tollhouse.cli.cases_cmd",
     "auth": "tollhouse.cli.auth_cmd",
     "replay": "tollhouse.cli.replay_cmd",
+    "budgets": "tollhouse.cli.budgets_cmd",
 }
 """Which module registers each command (a test keeps this in step with what ``register`` adds):
 running one command loads and builds only its own module's parser."""

@@ -309,3 +309,43 @@ def _over(conn: sqlite3.Connection, b: Budget, scope: str, now: float, *, calls:
                 f"calls_per_minute {b.calls_per_minute} reached (next call possible in {wait:.0f} s)",
             )
     return None
+
+
+def usage(db_path: Path, budgets: list[Budget], now: float | None = None) -> list[dict[str, Any]]:
+    """Every scope with usage of one of ``budgets``, read-only: calls (total and in the last minute),
+    tokens, cost, seconds since it started, and the limits it has reached."""
+    if not Path(db_path).is_file():
+        return []
+    now = time.time() if now is None else now
+    conn = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "budget_scopes" not in tables:
+            return []
+        out = []
+        for b in budgets:
+            scopes = conn.execute(
+                "SELECT scope, started FROM budget_scopes WHERE budget = ? ORDER BY started", (b.id,)
+            ).fetchall()
+            for scope, started in scopes:
+                calls, tokens, cost = conn.execute(
+                    "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(tokens), 0), COALESCE(SUM(cost), 0) "
+                    "FROM budget_usage WHERE budget = ? AND scope = ?",
+                    (b.id, scope),
+                ).fetchone()
+                (recent,) = conn.execute(
+                    "SELECT COALESCE(SUM(calls), 0) FROM budget_usage "
+                    "WHERE budget = ? AND scope = ? AND at > ?",
+                    (b.id, scope, now - WINDOW_S),
+                ).fetchone()
+                over = _over(conn, b, scope, now, calls=True)
+                out.append(
+                    {
+                        "budget": b.id, "scope": scope, "calls": calls, "calls_last_minute": recent,
+                        "tokens": tokens, "cost_usd": round(cost, 6), "elapsed_s": round(now - started, 1),
+                        "reached": None if over is None else over.limit,
+                    }
+                )  # fmt: skip
+        return out
+    finally:
+        conn.close()
