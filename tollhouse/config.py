@@ -37,6 +37,8 @@ KNOWN_SECTIONS = {
     "oauth",
     "store",
     "run",
+    "budgets",
+    "prices",
 }
 
 _SECTION_KEYS: dict[str, set[str]] = {
@@ -345,6 +347,9 @@ def parse_config(text: str, path: Path | None, root: Path | None = None) -> Conf
         max_argument_bytes=int(lim.get("max_argument_bytes", Limits.max_argument_bytes)),
         max_result_bytes=int(lim.get("max_result_bytes", Limits.max_result_bytes)),
     )
+    from tollhouse.gate.budgets_config import check_config as check_budgets
+
+    check_budgets(data, text, path)  # [[budgets]] and [prices]: located errors at load
     red = data.get("redaction", {})
     tools = data.get("tools", {})
     families = tools.get("families")

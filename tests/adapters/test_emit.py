@@ -93,7 +93,8 @@ def test_skills_follow_frontmatter_rules(tmp_path: Path) -> None:
     ref = (adtest / "references" / "ad_echo.md").read_text()
     assert "| `tag-name` | string or null | no | null | an optional label |" in ref
     tricky_desc = skills.frontmatter((folders[1] / "SKILL.md").read_text())["description"]
-    assert 1000 < len(tricky_desc) <= 1024 and tricky_desc.endswith("…")  # many tools: cut to the limit
+    assert 1000 < len(tricky_desc) <= 1024 and "…" in tricky_desc  # many tools: cut to the limit
+    assert tricky_desc.endswith("leaves a signed receipt.")  # ...but never the "Use when" sentence
 
 
 def test_skill_validator_rejects_bad_frontmatter(tmp_path: Path) -> None:

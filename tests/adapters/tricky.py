@@ -147,6 +147,23 @@ class RNode(BaseModel):
     kids: list[RNode] = Field([], alias="child-nodes")
 
 
+class Category(BaseModel):
+    name: str
+    parent: Category | None = Field(None, description="the parent category")
+    link: Link | None = None
+    kids: list[Category] = Field([], description="sub categories")
+
+
+class Link(BaseModel):
+    target: Category = Field(description="where the link points")  # a $ref with a sibling, in $defs
+    weight: int = 1
+
+
+class CategoryRoot(BaseModel):
+    top: Category = Field(description="the top category")  # a recursive $ref with a sibling
+    alt: Category | None = Field(None, description="another")
+
+
 def deep(levels: int) -> dict[str, Any]:
     node: dict[str, Any] = {
         "type": "object",
@@ -402,5 +419,18 @@ CASES: list[Case] = [
         [{"v": {"id": 1}}, {"v": {"id": "a"}}],
         [{"v": {"id": 1.5}}, {"v": {}}],
         strict=False,
+    ),
+    Case(
+        "recursive_ref_with_description",  # OpenAI strict: a $ref must have no sibling keywords
+        CategoryRoot.model_json_schema(),
+        [
+            {"top": {"name": "a"}},
+            {"top": {"name": "a", "link": {"target": {"name": "b", "kids": [{"name": "c"}]}}}},
+            {"top": {"name": "a", "parent": {"name": "p"}}, "alt": {"name": "z"}},
+        ],
+        [{"top": {}}, {"top": {"name": "a", "link": {"weight": 2}}}, {"alt": {"name": "z"}}],
+        null_is_absent=[
+            {"top": {"name": "a", "kids": None, "link": {"target": {"name": "b"}, "weight": None}}}
+        ],
     ),
 ]

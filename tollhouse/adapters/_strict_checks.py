@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from tollhouse.adapters import _jsonschema as js
@@ -82,6 +84,46 @@ def _reorder_branches(branches: list[Any], defs: dict[str, Any], path: str) -> s
             if isinstance(target.get("required"), list) and choice in target["required"]:
                 target["required"] = [choice] + [k for k in target["required"] if k != choice]
     return f"reordered properties at {path} so no two branches share a first key" if moved else None
+
+
+def pure_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Strict mode cannot use a ``$ref`` that has sibling keywords (a recursive model used from a field
+    with a description: ``{"$ref": "#/$defs/Node", "description": ...}``), and unravelling it in place
+    never ends for a self-reference. Each such node becomes a bare ``$ref`` to a derived definition: the
+    referenced one (already strict) with the siblings on top, one per distinct set of siblings."""
+    derived: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, list):
+            return [visit(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(js.REF_PREFIX) and len(node) > 1:
+            base = js.def_name(ref)
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            text = json.dumps([base, siblings], sort_keys=True)
+            name = f"{base}_{hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:8]}"
+            derived[name] = (base, siblings)
+            return {"$ref": js.REF_PREFIX + name.replace("~", "~0").replace("/", "~1")}
+        return {k: visit(v) for k, v in node.items()}
+
+    out = visit(schema)
+    if derived:
+        kept = out["$defs"]
+        for name, (base, siblings) in derived.items():
+            kept[name] = {**kept.get(base, {}), **siblings}
+    return out
+
+
+def ref_siblings(schema: Any, path: str = "#") -> list[str]:
+    """Where a ``$ref`` still has sibling keywords (strict mode would reject the schema)."""
+    if isinstance(schema, list):
+        return [p for i, v in enumerate(schema) for p in ref_siblings(v, f"{path}/{i}")]
+    if not isinstance(schema, dict):
+        return []
+    here = [f"cannot: $ref with sibling keywords at {path}"] if "$ref" in schema and len(schema) > 1 else []
+    return here + [p for k, v in schema.items() for p in ref_siblings(v, f"{path}/{k}")]
 
 
 def check_limits(schema: dict[str, Any]) -> list[str]:

@@ -7,7 +7,10 @@ Emit::
 Dispatch (the SDK ``Message`` or its plain-dict JSON)::
 
     messages.append({"role": "assistant", "content": message.content})
-    messages.append(await anthropic.dispatch(message, gate))   # one user message of tool_result blocks
+    reply = await anthropic.dispatch(message, gate)   # one user message of tool_result blocks
+    if reply is None:                                 # no tool_use: the model has answered
+        break
+    messages.append(reply)
 """
 
 from __future__ import annotations
@@ -57,10 +60,15 @@ def tool_uses(message: Any) -> list[PendingCall]:
     return out
 
 
-async def dispatch(message: Any, gate: Any, **call_fields: Any) -> dict[str, Any]:
+async def dispatch(message: Any, gate: Any, **call_fields: Any) -> dict[str, Any] | None:
     """Run every ``tool_use`` through the gate; return ONE user message holding every
-    ``tool_result`` (Anthropic requires them all in the very next message), in call order."""
+    ``tool_result`` (Anthropic requires them all in the very next message), in call order.
+
+    None when the message has no ``tool_use``: the model answered, and a user message with empty
+    content would be an error at the API (and a turn nobody asked for)."""
     calls = tool_uses(message)
+    if not calls:
+        return None
     lowerings = Lowerings(gate, "anthropic")
     outcomes = await run_calls(
         gate, calls, channel=CHANNEL, target="anthropic", lowerings=lowerings, **call_fields

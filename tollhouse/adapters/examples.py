@@ -47,7 +47,13 @@ FORMAT_SAMPLES = {
 def example_args(schema: dict[str, Any]) -> Any:
     """A small example value for ``schema``: required properties only, valid where we can make it so."""
     norm = js.normalise(schema)
-    return _pick(norm, norm.get("$defs", {}), 0)
+    defs = norm.get("$defs", {})
+    # A tool's own examples first: they can satisfy what the schema cannot say (a model validator's
+    # "argv or command", a query that must name a repository).
+    for example in norm.get("examples", []) if isinstance(norm.get("examples"), list) else []:
+        if _accepts(norm, defs, example):
+            return example
+    return _pick(norm, defs, 0)
 
 
 def example_problem(schema: dict[str, Any]) -> str | None:

@@ -7,7 +7,10 @@ Emit::
 Dispatch (a ``GenerateContentResponse``, a ``Content``, or their JSON)::
 
     contents.append(gemini.model_content(response))          # keeps thought_signature on each part
-    contents.append(await gemini.dispatch(response, gate))     # function_response parts, same ids
+    reply = await gemini.dispatch(response, gate)            # function_response parts, same ids
+    if reply is None:                                         # no function_call: the model answered
+        break
+    contents.append(reply)
 """
 
 from __future__ import annotations
@@ -93,10 +96,15 @@ def _output(result: Any) -> Any:
 
 async def dispatch(response: Any, gate: Any, **call_fields: Any) -> Any:
     """Run every ``function_call`` through the gate; return a user ``types.Content`` of
-    ``function_response`` parts (``{"output": ...}`` or ``{"error": ...}``), same ids, call order."""
+    ``function_response`` parts (``{"output": ...}`` or ``{"error": ...}``), same ids, call order.
+
+    None when the response has no ``function_call``: the model answered, and a Content without parts
+    is refused by the API."""
     from google.genai import types
 
     calls = function_calls(response)
+    if not calls:
+        return None
     lowerings = Lowerings(gate, "gemini")
     outcomes = await run_calls(
         gate, calls, channel=CHANNEL, target="gemini", lowerings=lowerings, **call_fields

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tollhouse.adapters import _jsonschema as js
-from tollhouse.adapters._strict_checks import check_limits, separate_first_keys
+from tollhouse.adapters._strict_checks import check_limits, pure_refs, ref_siblings, separate_first_keys
 
 Target = Literal["openai-strict", "openai", "anthropic", "gemini"]
 TARGETS: tuple[Target, ...] = ("openai-strict", "openai", "anthropic", "gemini")
@@ -133,8 +133,9 @@ def lower(master: dict[str, Any], target: Target) -> LoweredSchema:
             base["$defs"] = defs
     if target == "openai-strict":
         notes: list[str] = []
-        strict_schema = js.transform(base, lambda n, p: _strict_node(n, p, notes))
+        strict_schema = pure_refs(js.transform(base, lambda n, p: _strict_node(n, p, notes)))
         problems = [n for n in notes if n.startswith("cannot")] + check_limits(strict_schema)
+        problems += ref_siblings(strict_schema)  # verified, not assumed
         problems += separate_first_keys(strict_schema, notes)
         if not problems:
             moved = [n for n in notes if not n.startswith("cannot")]

@@ -7,6 +7,7 @@ Layout (agentskills.io): ``<name>/SKILL.md`` (frontmatter + short body) and ``re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -19,7 +20,15 @@ from tollhouse.adapters import _jsonschema as js
 from tollhouse.adapters.examples import example_args, example_problem
 from tollhouse.adapters.spec import SpecLike, specs_of
 
-__all__ = ["example_args", "example_problem", "install", "validate_skill", "write_skills", "zip_skill"]
+__all__ = [
+    "example_args",
+    "example_problem",
+    "install",
+    "skill_names",
+    "validate_skill",
+    "write_skills",
+    "zip_skill",
+]
 
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 ALLOWED_KEYS = {"name", "description", "license", "allowed-tools", "metadata", "compatibility"}
@@ -29,8 +38,30 @@ GENERATOR = "tollhouse"
 
 
 def skill_name(family: str) -> str:
-    name = re.sub(r"[^a-z0-9]+", "-", f"tollhouse-{family}".lower()).strip("-")
-    return re.sub(r"-{2,}", "-", name)[:64].rstrip("-")
+    """The family's skill name on its own: kebab case, no reserved word, at most 64 characters."""
+    name = re.sub(r"[^a-z0-9]+", "-", f"tollhouse-{family}".lower())
+    while any(word in name for word in RESERVED):  # a loop: "claclaudeude" leaves "claude" behind
+        for word in RESERVED:
+            name = name.replace(word, "-")
+    name = re.sub(r"-{2,}", "-", name).strip("-")
+    return name[:64].rstrip("-")
+
+
+def skill_names(families: list[str]) -> dict[str, str]:
+    """Family -> a skill name no other family gets. Two families that normalise alike (``a_b``,
+    ``a-b``, or names cut at 64 characters) each get a suffix from a digest of their own name, so
+    neither folder replaces the other and the result does not depend on the order of ``families``."""
+    base = {family: skill_name(family) for family in families}
+    counts: dict[str, int] = {}
+    for name in base.values():
+        counts[name] = counts.get(name, 0) + 1
+    out: dict[str, str] = {}
+    for family, name in base.items():
+        if counts[name] > 1:
+            digest = hashlib.sha1(family.encode(), usedforsecurity=False).hexdigest()[:8]
+            name = f"{name[:55].rstrip('-')}-{digest}"
+        out[family] = name
+    return out
 
 
 def _first_sentence(text: str) -> str:
@@ -40,16 +71,22 @@ def _first_sentence(text: str) -> str:
 
 
 def describe(family: str, specs: list[SpecLike]) -> str:
-    """What the skill does and when to use it, within the 1024-character limit."""
+    """What the skill does and when to use it, within the 1024-character limit. The "Use when" part
+    is what a client matches tasks against, so a long tool list is cut, never that sentence."""
     names = ", ".join(s.name for s in specs)
     what = "; ".join(s.title.rstrip(".") for s in specs)
-    text = (
-        f"Policy-gated {family} tools run through tollhouse ({names}): {what}. "
-        f"Use when the task needs any of these {family} operations in this workspace; every call is "
+    head = f"Policy-gated {family} tools run through tollhouse ({names}): {what}."
+    tail = (
+        f" Use when the task needs any of these {family} operations in this workspace; every call is "
         "checked by the workspace policy and leaves a signed receipt."
     )
-    text = text.replace("<", "(").replace(">", ")")
-    return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1].rstrip() + "…"
+    head, tail = (t.replace("<", "(").replace(">", ")") for t in (head, tail))
+    if len(tail) > MAX_DESCRIPTION // 2:  # an absurdly long family name: keep the generic sentence
+        tail = " Use when the task needs these operations; every call is checked by policy and receipted."
+    room = MAX_DESCRIPTION - len(tail)
+    if len(head) > room:
+        head = head[: room - 1].rstrip() + "…"
+    return head + tail
 
 
 def call_line(spec: SpecLike) -> str:
@@ -141,8 +178,9 @@ def write_skills(source: Any, out_dir: Path) -> list[Path]:
         families.setdefault(spec.family, []).append(spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     folders = []
+    names = skill_names(list(families))
     for family, specs in sorted(families.items()):
-        name = skill_name(family)
+        name = names[family]
         folder = out_dir / name
         _check_replaceable(folder)
         if folder.exists():

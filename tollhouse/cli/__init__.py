@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "logout": "tollhouse.cli.login_cmd",
     "store": "tollhouse.cli.store_cmd",
     "run": "tollhouse.cli.run_cmd",
+    "replay": "tollhouse.cli.replay_cmd",
+    "budgets": "tollhouse.cli.budgets_cmd",
 }
 """Which module registers each command (a test keeps this in step with what ``register`` adds):
 running one command loads and builds only its own module's parser."""

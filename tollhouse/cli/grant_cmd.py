@@ -65,16 +65,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _exact_digest(config, tool_name: str, text: str) -> str:  # type: ignore[no-untyped-def]
     from pydantic import ValidationError
 
+    from tollhouse.gate.arguments import public_json, validate_arguments
     from tollhouse.tools import registry_for
 
     tool = registry_for(config).get(tool_name)
     if tool is None:
         raise CommandError(f"--exact needs an exact tool name; {tool_name!r} is not a known tool")
     try:
-        args = tool.input_model.model_validate(parse_json_arg(text, "--exact arguments"))
+        # The digest the gate computes: strict validation, the schema's public names.
+        args = validate_arguments(tool.input_model, parse_json_arg(text, "--exact arguments"))
     except ValidationError as exc:
         raise CommandError(f"--exact arguments do not fit {tool_name}: {exc}") from exc
-    return sha256_hex(canonical_json(args.model_dump(mode="json")))
+    return sha256_hex(canonical_json(public_json(args)))
 
 
 def _record(config, kind: str, details: dict) -> None:  # type: ignore[no-untyped-def, type-arg]

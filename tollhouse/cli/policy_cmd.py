@@ -31,7 +31,7 @@ example: tollhouse policy explain files_write '{"path": "src/app.py", "content":
 
 
 def register(sub: Any) -> None:
-    from tollhouse.cli import policy_trust
+    from tollhouse.cli import policy_test_cmd, policy_trust
 
     parser = sub.add_parser("policy", help="check, explain, diff and trust the policy in tollhouse.toml")
     inner = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND")
@@ -62,6 +62,7 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     explain.set_defaults(handler=run_explain)
     policy_trust.register(inner)
+    policy_test_cmd.register(inner)
     parser.set_defaults(handler=lambda args: (parser.print_help(), exitcodes.USAGE)[1])
 
 
@@ -140,6 +141,8 @@ def run_check(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from tollhouse.gate.arguments import validate_arguments
+
     loaded = _load(args)
     if isinstance(loaded, int):
         return loaded
@@ -160,7 +163,7 @@ def run_explain(args: argparse.Namespace) -> int:
         print('error: arguments must be a JSON object, like \'{"path": "x"}\'', file=sys.stderr)
         return exitcodes.USAGE
     try:
-        call_args = tool.input_model.model_validate(raw)
+        call_args = validate_arguments(tool.input_model, raw)  # strictly, as the gate does
     except ValidationError as exc:
         print(f"error: arguments are not valid for {tool.name}:", file=sys.stderr)
         for e in exc.errors():

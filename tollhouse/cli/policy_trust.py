@@ -56,6 +56,11 @@ def register(inner: Any) -> None:
         formatter_class=argparse.RawTextHelpFormatter,
     )  # fmt: skip
     diff.add_argument("--json", action="store_true", help="print the state and the diff as JSON")
+    diff.add_argument(
+        "--replay",
+        action="store_true",
+        help="also decide the recorded calls under the file and summarise what would change",
+    )
     diff.set_defaults(handler=run_diff)
 
 
@@ -162,14 +167,22 @@ def run_diff(args: argparse.Namespace) -> int:
             old.splitlines(keepends=True), text.splitlines(keepends=True), fromfile=before, tofile=after
         )
     )
+    replayed = None
+    if getattr(args, "replay", False):
+        from tollhouse.cli.replay_cmd import replay_summary
+
+        replayed = replay_summary(args, path)
     if args.json:
-        print_json({**state.to_json(), "diff": "".join(lines)})
+        extra = {} if replayed is None else {"replay": replayed}
+        print_json({**state.to_json(), "diff": "".join(lines), **extra})
     else:
         for line in lines:
             # Only the newline is taken off: a \r (or any control) is shown escaped, never hidden.
             print(_escape(line.removesuffix("\n")))
             if not line.endswith("\n"):
                 print("\\ No newline at end of file")
+        if replayed is not None:
+            print(replayed.get("line") or f"replay: {replayed.get('error')}")
         if state.ok:
             print(f"{path} is trusted (sha256 {state.sha256})")
         else:

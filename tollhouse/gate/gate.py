@@ -17,6 +17,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from tollhouse.config import Config
+from tollhouse.gate.arguments import public_json, validate_arguments
+from tollhouse.gate.budgets import Budgets, BudgetStatus, Over
+from tollhouse.gate.budgets_config import Budget
 from tollhouse.gate.catalogue import Publish, ToolSpec, build_catalogue, hidden_tools
 from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
@@ -129,6 +132,8 @@ class Gate:
         self.observe: Callable[[str, str, int], None] | None = None
         """Told ("decision" | "tool", tool name, nanoseconds) after each policy decision and tool run
         (``serve --http`` metrics); it must not raise or block."""
+        self.budgets = Budgets(config.state_dir / "state.db", process=self._process or "")
+        """Budgets and rate limits of the policy in force (``[[budgets]]``); see budgets.py."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -172,6 +177,7 @@ class Gate:
                 raise
 
     async def close(self) -> None:
+        self.budgets.close()
         try:
             await self.services.aclose()
             await self.services.state.close()
@@ -218,7 +224,9 @@ class Gate:
         return principal_names(self.operator, self.operator_groups)
 
     def _served_names(self, *, read_only: bool = False) -> str:
-        names = [n for n in self.registry.names() if n not in self._hidden]
+        """The tools a face could have listed: never one ``publish`` hides or no rule could allow
+        (the export and every face's list leave those out too)."""
+        names = [n for n in self.registry.names() if n not in self._hidden and self.could_allow(n)]
         if read_only:
             names = [n for n in names if (t := self.registry.get(n)) is not None and t.read_only]
         return ", ".join(names) or "none"
@@ -390,14 +398,14 @@ class Gate:
                 args_digest=sha256_hex(encoded),
             )  # fmt: skip
         try:
-            args = tool.input_model.model_validate(raw_args)
+            args = validate_arguments(tool.input_model, raw_args, encoded)
         except ValidationError as exc:
             return await self._finish(
                 call, "error", started, receipts,
                 message=_validation_message(tool.name, exc), arguments=raw_args,
                 args_digest=sha256_hex(encoded),
             )  # fmt: skip
-        args_json = args.model_dump(mode="json")
+        args_json = public_json(args)
         if call.case is None and isinstance(args_json.get("case_id"), str):
             call.case = args_json["case_id"]  # a case tool's own argument names the case
         refused = apply_session_case(self.services, call)  # case_use's choice; an invalid id refused
@@ -443,6 +451,11 @@ class Gate:
         common["decision"] = decision
         if decision.effect == "deny":
             return await self._finish(call, "denied", started, receipts, message=decision.reason, **common)
+        # Budgets only take an allow away (deny wins). Peek first: nobody is asked to approve a call
+        # a budget refuses anyway; the call is counted (atomically) only right before it runs.
+        over = await self._over_budget(call, tool, admit=False)
+        if over is not None:
+            return await self._budget_denied(call, started, receipts, over, common)
 
         approver: str | None = None
         if decision.effect == "ask":
@@ -466,6 +479,9 @@ class Gate:
                     **common,
                 )  # fmt: skip
 
+        over = await self._over_budget(call, tool, admit=True)
+        if over is not None:
+            return await self._budget_denied(call, started, receipts, over, common)
         if not tool.read_only:
             # Receipts v2: a tool that can change something gets an intent, durable before it runs;
             # the outcome then refers to it by call id and args_digest instead of repeating the
@@ -475,6 +491,52 @@ class Gate:
             receipts.append(int(intent.seq))
             common = {**common, "arguments_text": None}
         return await self._run(call, tool, args, started, receipts, common)
+
+    async def _over_budget(self, call: Call, tool: Tool, *, admit: bool) -> Over | None:
+        principal = call.operator or self.operator
+        try:
+            ask = self.budgets.admit if admit else self.budgets.peek
+            return await ask(self.policy, call, tool.name, principal)
+        except Exception as exc:  # a budget that cannot be counted is not a budget kept: fail closed
+            log.exception("budget check failed")
+            return Over(Budget(id="error", per="session"), "error", f"budgets could not be checked: {exc}")
+
+    async def _budget_denied(
+        self, call: Call, started: int, receipts: list[int], over: Over, common: dict[str, Any]
+    ) -> Outcome:
+        decided: Decision = common["decision"]
+        policy = {"effect": decided.effect, "rules": list(decided.rules)}  # what policy said (replay)
+        return await self._finish(
+            call, "denied", started, receipts, message=over.message,
+            **{**common, "decision": over.decision(decided.policy_hash)},
+            details={"budget": over.budget.id, "limit": over.limit, "policy": policy},
+        )  # fmt: skip
+
+    async def charge_model(
+        self,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        session: str | None = None,
+        run: str | None = None,
+        principal: str | None = None,
+        cost_usd: float | None = None,
+    ) -> BudgetStatus:
+        """For the runner: count a model request's tokens and cost against the budgets in force;
+        ``.spent`` says the run must stop (``.reasons`` say why, naming each budget and limit)."""
+        return await self.budgets.charge_model(
+            self.policy, principal=principal or self.operator, model=model, input_tokens=input_tokens,
+            output_tokens=output_tokens, session=session, run=run, cost_usd=cost_usd,
+        )  # fmt: skip
+
+    async def budget_status(
+        self, *, session: str | None = None, run: str | None = None, principal: str | None = None
+    ) -> BudgetStatus:
+        """For the runner: is this run's budget (tokens, cost, wall time) spent?"""
+        return await self.budgets.status(
+            self.policy, principal=principal or self.operator, session=session, run=run
+        )
 
     async def _run(
         self,
@@ -579,9 +641,9 @@ class Gate:
 
     def _result_json(self, tool: Tool, raw: Any) -> Any:
         if isinstance(raw, BaseModel):
-            return raw.model_dump(mode="json")
+            return public_json(raw)
         if tool.output_model is not None and isinstance(raw, dict):
-            return tool.output_model.model_validate(raw).model_dump(mode="json")
+            return public_json(tool.output_model.model_validate(raw))
         return to_jsonable_python(raw)
 
     async def _approve(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from tollhouse.gate.arguments import validate_arguments
 from tollhouse.gate.policy_rules import Finding, Rule, key_line, rule_blocks
 from tollhouse.globs import compile_name_glob
 from tollhouse.tools.base import Registry, Tool
@@ -48,7 +49,7 @@ def check_examples(policy: Policy, registry: Registry) -> list[Finding]:
                 )
                 continue
             try:
-                args = tool.input_model.model_validate(example.args)
+                args = validate_arguments(tool.input_model, example.args)  # strictly, as the gate does
             except ValidationError as exc:
                 problems = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc']) or 'args'}: {e['msg']}" for e in exc.errors()

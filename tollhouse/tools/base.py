@@ -41,10 +41,15 @@ class ToolInput(BaseModel):
 def argument_names(model: type[BaseModel]) -> list[str]:
     """The argument names a model accepts (field names and their string aliases)."""
     names: list[str] = []
+    # A field with an alias is known by its alias (the name the schema publishes); its Python name
+    # counts only where the model also accepts it (populate_by_name / validate_by_name).
+    by_name = bool(model.model_config.get("populate_by_name") or model.model_config.get("validate_by_name"))
     for name, info in model.model_fields.items():
-        names.append(name)
-        if isinstance(info.alias, str) and info.alias != name:
-            names.append(info.alias)
+        aliased = isinstance(info.alias, str) and info.alias != name
+        if not aliased or by_name:
+            names.append(name)
+        if aliased:
+            names.append(str(info.alias))
     return names
 
 

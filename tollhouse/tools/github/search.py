@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from tollhouse.tools.base import Facets, Tool, ToolContext, ToolError, ToolInput
 from tollhouse.tools.github import models as m
@@ -32,6 +32,11 @@ class SearchArgs(ToolInput):
     )
     page: Page = 1
     per_page: PerPage = 30
+
+    # What a skill shows: the schema alone cannot say that the query must name its repositories.
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"query": "repo:octocat/hello-world is:issue is:open crash"}]}
+    )
 
 
 def query_repos(query: str) -> list[str]:

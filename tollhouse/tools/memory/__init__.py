@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tollhouse.state import memory, memory_query
 from tollhouse.state.db import StateDB
@@ -112,6 +112,18 @@ class ProposeIn(ToolInput):
         description="receipt:N, file:PATH, a URL or case:ID (default: the call's case)",
     )
     supersedes: int | None = Field(None, ge=1, description="Id of the accepted fact this one replaces")
+
+    # The gate's validation says what the store would refuse after policy and approval; the example
+    # is what a skill shows (the schema alone cannot say "object or text").
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"subject": "service-x", "predicate": "owner", "object": "team-a"}]}
+    )
+
+    @model_validator(mode="after")
+    def _object_or_text(self) -> ProposeIn:
+        if not self.object.strip() and not self.text.strip():
+            raise ValueError("a fact needs an object (a claim: service-x · owner · team-a) or a text")
+        return self
 
 
 # Policy sees the subject of the fact a call would supersede as a further value of `subject`

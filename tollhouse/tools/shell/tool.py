@@ -21,7 +21,8 @@ from tollhouse.workspace import PathError
 
 
 class ShellRunInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The example is what a skill shows: the schema alone cannot say "argv or command" (a validator).
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"argv": ["git", "status"]}]})
 
     argv: list[str] | None = Field(
         default=None,
