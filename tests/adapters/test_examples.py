@@ -11,12 +11,13 @@ import pytest
 
 from tests.adapters.conftest import make_config, receipts
 from tests.adapters.fake_provider import FakeProvider
-from tests.conftest import REPO, subprocess_env
+from tests.conftest import REPO, subprocess_env, trust_config
 
+# The examples take the key from a credential profile and the endpoint from [run.PROVIDER].
 CASES = {
-    "openai": ("openai_loop.py", lambda url: {"OPENAI_BASE_URL": url + "/v1", "OPENAI_API_KEY": "test"}),
-    "anthropic": ("anthropic_loop.py", lambda url: {"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "test"}),
-    "gemini": ("gemini_loop.py", lambda url: {"GEMINI_BASE_URL": url, "GEMINI_API_KEY": "test"}),
+    "openai": ("openai_loop.py", lambda url: url + "/v1"),
+    "anthropic": ("anthropic_loop.py", lambda url: url),
+    "gemini": ("gemini_loop.py", lambda url: url),
 }
 
 
@@ -25,7 +26,13 @@ def test_example_loop(provider: str, workspace) -> None:
     script, env_for = CASES[provider]
     config = make_config(workspace)
     with FakeProvider() as fake:
-        env = subprocess_env(**env_for(fake.url))
+        path = workspace / "tollhouse.toml"
+        path.write_text(
+            path.read_text() + f'\n[credentials."{provider}:default"]\nsource = "env:EXAMPLE_KEY"\n'
+            f'\n[run.{provider}]\nbase_url = "{env_for(fake.url)}"\n'
+        )
+        trust_config(path)
+        env = subprocess_env(EXAMPLE_KEY="test")
         for key in ("OPENAI_ORG_ID", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI"):
             env.pop(key, None)
         proc = subprocess.run(
