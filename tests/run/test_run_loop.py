@@ -426,3 +426,59 @@ def test_a_provider_error_quoting_the_key_is_redacted_everywhere(workspace: Path
     assert API_KEY not in shown + handoffs(workspace, "C-4")[0].summary + " ".join(
         handoffs(workspace, "C-4")[0].done
     )
+
+
+TOKEN_BUDGET = """
+[[budgets]]
+id = "run-tokens"
+per = "run"
+max_tokens = 20
+"""
+
+CALL_BUDGET = """
+[[budgets]]
+id = "run-reads"
+tools = ["files_read"]
+per = "run"
+max_calls = 1
+"""
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini"])
+def test_a_real_token_budget_stops_the_run_after_the_turn_that_spent_it(
+    workspace: Path, provider: str
+) -> None:
+    """The loopback reports 18 tokens a turn: the first turn fits in 20, the second spends the budget,
+    so its calls never run and the case gets a blocked handoff naming the budget."""
+    steps = [
+        Step(text="first", calls=[("files_read", {"path": "src/calc.py"})]),
+        Step(text="second", calls=[("files_write", {"path": "src/z.py", "content": "x"})]),
+        Step(text="never asked"),
+    ]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop, extra=TOKEN_BUDGET)
+        open_case(workspace, "C-5")
+        result, _out, _log = _run(workspace, provider, case="C-5")
+        assert len(loop.model_requests()) == 2
+    assert result.status == "budget" and "run-tokens" in result.summary and "max_tokens" in result.summary
+    assert not (workspace / "src" / "z.py").exists()
+    rows = receipt_rows(workspace / ".tollhouse")
+    assert [r["kind"] for r in rows] == ["model", "outcome", "model"]
+    handoff = handoffs(workspace, "C-5")[0]
+    assert handoff.kind == "blocked" and "run-tokens" in handoff.blockers[0]
+
+
+def test_a_real_call_budget_denies_the_second_read_and_stops_the_run(workspace: Path) -> None:
+    steps = [
+        Step(calls=[("files_read", {"path": "src/calc.py"}), ("files_read", {"path": "tests/test_calc.py"})]),
+        Step(text="never asked"),
+    ]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop, extra=CALL_BUDGET)
+        result, _out, _log = _run(workspace, "openai")
+        assert len(loop.model_requests()) == 1
+    assert result.status == "budget" and "run-reads" in result.summary
+    outcomes = [r for r in receipt_rows(workspace / ".tollhouse") if r["kind"] == "outcome"]
+    assert sorted(r["outcome"] for r in outcomes) == ["denied", "ok"]
+    denied = next(r for r in outcomes if r["outcome"] == "denied")
+    assert json.loads(denied["rules"]) == ["budget.run-reads"]

@@ -25,7 +25,7 @@ from tollhouse.gate.digest import canonical_json, sha256_hex
 from tollhouse.gate.entries import make_entry
 from tollhouse.gate.grant_match import GrantSubject, grant_hint, grant_subject
 from tollhouse.gate.grants import use_matching_grant
-from tollhouse.gate.model_turns import ModelTurn, model_turn_entry
+from tollhouse.gate.model_turns import BudgetSpent, ModelTurn, model_turn_entry
 from tollhouse.gate.policy import Policy
 from tollhouse.gate.redact import Redactor, redact_logs
 from tollhouse.gate.types import (
@@ -263,7 +263,8 @@ class Gate:
 
     async def record_model_turn(self, turn: ModelTurn) -> int:
         """The receipt of one model request (``tollhouse run``), in the same chain as the tool calls
-        it led to, through the same redactor; returns its seq."""
+        it led to, through the same redactor; returns its seq. Its tokens and cost are then counted
+        against the budgets in force: ``BudgetSpent`` (after the receipt) when one is spent."""
         text = None if turn.text is None else self._excerpt(turn.text)
         receipt = await self.services.receipts.append(
             model_turn_entry(
@@ -272,7 +273,20 @@ class Gate:
                 redactor=self.services.redactor, excerpt=text,
             )
         )  # fmt: skip
-        return int(receipt.seq)
+        seq = int(receipt.seq)
+        usage = turn.usage or {}
+        try:
+            status = await self.charge_model(
+                model=turn.model, input_tokens=int(usage.get("input_tokens") or 0),
+                output_tokens=int(usage.get("output_tokens") or 0), session=turn.session,
+                run=turn.session, principal=turn.operator,
+            )  # fmt: skip
+        except Exception as exc:  # usage that cannot be counted stops the run (budgets fail closed)
+            log.exception("budget charge failed")
+            raise BudgetSpent(f"budget.error: model usage could not be counted ({exc})", seq) from exc
+        if status.spent:
+            raise BudgetSpent("; ".join(status.reasons) or "a budget is spent", seq)
+        return seq
 
     async def _finish(
         self,
