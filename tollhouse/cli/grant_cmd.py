@@ -83,11 +83,11 @@ def _record(config, kind: str, details: dict) -> None:  # type: ignore[no-untype
     from tollhouse.gate.gate import default_operator
     from tollhouse.gate.redact import Redactor
     from tollhouse.gate.types import Call
-    from tollhouse.receipts import ReceiptStore
     from tollhouse.receipts.process import current_identity as process_identity
+    from tollhouse.store import open_receipts
 
     async def main() -> None:
-        store = await ReceiptStore.open(config.state_dir, redactor=Redactor.from_config(config))
+        store = await open_receipts(config, redactor=Redactor.from_config(config))  # SQLite or [store] url
         try:
             call = Call(tool=kind, arguments={}, channel="cli", client="tollhouse-cli")
             await store.append(
