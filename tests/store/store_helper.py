@@ -38,9 +38,27 @@ async def crash_mid_call(store: ReceiptStore) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+async def paced(store: ReceiptStore, n: int) -> None:
+    """Say ready, wait for "go", then n events from 8 tasks, paced so two processes overlap."""
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    await asyncio.to_thread(sys.stdin.readline)
+
+    async def task(t: int) -> None:
+        for j in range(n // 8):
+            await store.append(make_entry("event", None, tool="probe", message=f"{os.getpid()}:{t}:{j}"))
+            await asyncio.sleep(0.002)
+
+    await asyncio.gather(*(task(t) for t in range(8)))
+    await store.close()
+
+
 async def main(mode: str, state_dir: Path, url: str | None) -> None:
     store = await ReceiptStore.open(state_dir, redactor=Redactor(), url=url, checkpoint_every=64)
-    await (flood(store) if mode == "flood" else crash_mid_call(store))
+    if mode == "paced":
+        await paced(store, 400)
+    else:
+        await (flood(store) if mode == "flood" else crash_mid_call(store))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import subprocess
 import sys
@@ -140,3 +141,39 @@ async def test_sigkill_mid_append_leaves_a_sound_chain_and_every_open_call_close
     [result] = verify_store(backend, state_dir)
     assert result.ok, result.reason
     assert result.count == len(after) == len(before) + len(open_calls)
+
+
+async def test_two_processes_with_one_key_share_its_log_without_a_gap(
+    backend: str | None, state_dir: Path
+) -> None:
+    """Two servers on one workspace: same key, same log. On PostgreSQL each chains batches after the
+    head it last wrote; the loser of a race is refused by the primary key and chains again."""
+    store = await ReceiptStore.open(state_dir, redactor=Redactor(), url=backend)
+    await store.close()  # the key and the log exist before both start
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "tests.store.store_helper", "paced", str(state_dir), backend or "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=subprocess_env(), cwd=REPO,
+    ) for _ in range(2)]  # fmt: skip
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
+            assert p.wait(timeout=60) == 0, p.stderr.read()[-3000:]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    rows = stored_rows(backend, state_dir, store.key_id)
+    assert [r["seq"] for r in rows] == list(range(1, 801))
+    per_process = {}
+    for r in rows:
+        per_process[r["process"]] = per_process.get(r["process"], 0) + 1
+    assert sorted(per_process.values()) == [400, 400]
+    order = [r["process"] for r in rows]
+    assert sum(1 for a, b in itertools.pairwise(order) if a != b) > 1  # they interleaved
+    [result] = verify_store(backend, state_dir)
+    assert result.ok, result.reason

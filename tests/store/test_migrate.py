@@ -169,3 +169,18 @@ async def test_store_export_writes_one_verifiable_bundle_per_log(
     missing = cli(workspace, "store", "export", "--out", str(tmp_path / "none"), "--log", "00000000deadbeef")
     assert missing.returncode == 7 and "no log 00000000deadbeef" in missing.stderr
     assert list((tmp_path / "none").iterdir()) == []
+
+
+async def test_store_status_and_verify_on_the_default_sqlite_store(workspace: Path) -> None:
+    write_config(workspace, "[[rules]]\nid = 'r'\ntools = ['files_read']\neffect = 'allow'\n")
+    state = workspace / ".tollhouse"
+    await fill(state, 3, checkpoint_every=4)  # 6 entries, signed at 4 and at close
+    status = json.loads(cli(workspace, "store", "status", "--json").stdout)
+    assert (status["backend"], status["location"]) == ("sqlite", str(state / "receipts.db"))
+    [log] = status["logs"]
+    assert (log["entries"], log["signed_through"], len(log["log_id"])) == (6, 6, 16)
+    verified = cli(workspace, "store", "verify")
+    assert verified.returncode == 0 and verified.stdout.startswith("log sqlite: 6 entries, 2 checkpoints")
+    export = cli(workspace, "store", "export", "--out", str(workspace / "b"))
+    assert export.returncode == 2 and "use `tollhouse receipts export --out FILE`" in export.stderr
+    assert not (workspace / "b").exists()

@@ -81,7 +81,11 @@ async def test_losing_the_database_fails_closed_and_says_why(
         pg_server.stop(remove=False)
         out = await gate.call(Call("fx_note", {"path": "notes/b.txt", "content": "two"}))
         assert out.status == "error"
-        assert "PostgreSQL server is running and reachable" in out.message, out.message
+        assert (
+            "receipt store unusable, so nothing was run: cannot connect to the PostgreSQL store"
+            in out.message
+        )
+        assert "check that the server runs" in out.message and "Nothing was recorded" in out.message
         assert not (workspace / "notes" / "b.txt").exists()  # the tool never ran
         pg_server.restart()
         out = await gate.call(Call("fx_note", {"path": "notes/c.txt", "content": "three"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from tests.conftest import subprocess_env, tollhouse_cmd
 from tests.gate.conftest import make_config
 from tollhouse.gate.redact import Redactor
 from tollhouse.state.db import MIGRATIONS
+from tollhouse.store.receipts_pg import log_rows, verify_pg
 from tollhouse.store.state_pg import PG_MIGRATIONS, SharedState, SyncState
 from tollhouse.tools.github.pinning import PinStore
 
@@ -63,6 +65,10 @@ def test_one_use_grant_raced_by_16_processes_is_used_once(
     assert len(list((workspace / "drafts").iterdir())) == 1
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT uses_left FROM grants").fetchall() == [(0,)]
+    # The grant's creation is receipted in the store too, in the CLI's (this workspace key's) log.
+    events = [r for log in verify_pg(pg_url) for r in log_rows(pg_url, log.log_id) if r["kind"] == "event"]
+    assert [json.loads(e["details"])["event"] for e in events] == ["grant_created"]
+    assert not (config.state_dir / "receipts.db").exists()
 
 
 async def test_a_pin_written_by_one_replica_binds_the_next_call_on_another(pg_url: str) -> None:

@@ -166,6 +166,28 @@ class PgConn:
             return _NoRows()
         return self._conn.execute(_translate(sql), params or None)
 
+    def append_pipelined(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert chained rows in ONE round trip: BEGIN, the log's lock, the inserts and COMMIT go
+        out together (libpq pipeline mode). The caller chained them after the head it last saw; if
+        another writer of this log appended since, the primary key refuses the first row (seqs are
+        gapless and never deleted), psycopg raises UniqueViolation and nothing is written."""
+        import psycopg
+
+        if self._conn.closed or self._conn.broken:
+            self._conn = self._open()
+        conn = self._conn
+        try:
+            with conn.pipeline(), conn.cursor() as cur:
+                cur.execute(b"BEGIN")
+                cur.execute(f"SELECT pg_advisory_xact_lock({self._lock:d})".encode())
+                cur.executemany(INSERT_PG, rows)
+                cur.execute(b"COMMIT")
+        except psycopg.Error:
+            # A new connection rather than ROLLBACK: after an aborted pipeline psycopg may believe
+            # statements are prepared that never were. The server rolls the transaction back.
+            conn.close()
+            raise
+
     def executemany(self, sql: str, rows: Any) -> None:
         with self._conn.cursor() as cur:
             cur.executemany(_translate(sql), rows)
@@ -241,3 +263,4 @@ def list_logs(conn: Any) -> list[tuple[str, str, bytes]]:
 
 
 SELECT_ALL = f"SELECT {COLUMNS} FROM receipts ORDER BY seq"  # noqa: S608  (constant columns)
+INSERT_PG = f"INSERT INTO receipts ({COLUMNS}) VALUES ({', '.join(['%s'] * len(FIELDS))})"  # noqa: S608
