@@ -26,6 +26,7 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from tollhouse.tools.base import ToolContext, ToolError
+from tollhouse.upstreams.groups import find_group, kill_group, session_children
 from tollhouse.upstreams.pins import Change, Pins, compare, definition_digest, tool_definition
 from tollhouse.upstreams.spec import PLACEHOLDER_RE, UpstreamSpec
 
@@ -132,6 +133,7 @@ class Upstream:
         self._relist = False
         self._errlog: Any = None
         self._digests: dict[str, str | None] = {}
+        self._pgid: int | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -173,6 +175,7 @@ class Upstream:
 
     async def _own(self, ready: asyncio.Future[Live], stop: anyio.Event) -> None:
         live: Live | None = None
+        before = session_children() if self.spec.command else {}
         try:
             async with open_client(
                 self.spec,
@@ -183,6 +186,8 @@ class Upstream:
                 info = client.server_info
                 server = {"name": getattr(info, "name", None), "version": getattr(info, "version", None)}
                 live = Live(client, server, {})
+                if self.spec.command:
+                    self._pgid = find_group(before, self.spec.command)
                 await self._check_definitions(live)
                 ready.set_result(live)
                 await stop.wait()
@@ -230,6 +235,9 @@ class Upstream:
                 if not owner.done():
                     owner.cancel()
         self._owner = None
+        # Whatever the upstream started and left behind goes with it.
+        kill_group(self._pgid)
+        self._pgid = None
 
     async def aclose(self) -> None:
         await self.stop()
@@ -300,6 +308,7 @@ class Upstream:
     async def _stuck(self, ctx: ToolContext) -> None:
         ctx.record(upstream_stopped="timeout")
         self._failed("a call timed out")
+        kill_group(self._pgid)  # stuck: no grace period, the whole group goes now
         with anyio.CancelScope(shield=True):
             await self.stop()
 
