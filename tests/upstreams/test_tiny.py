@@ -262,3 +262,16 @@ async def test_closing_the_gate_kills_the_upstream_and_everything_it_started(ws:
             break
         time.sleep(0.1)
     assert not _alive(upstream) and not _alive(child)
+
+
+async def test_a_call_cancelled_while_the_upstream_starts_leaves_one_server_for_the_next(ws: Path) -> None:
+    import anyio
+
+    before = len(_pids(ws))
+    async with await open_gate(ws) as gate:
+        with anyio.move_on_after(0.05):
+            await gate.call(call("tiny_echo", {"text": "gone"}))
+        second = await gate.call(call("tiny_echo", {"text": "next"}))
+        third = await gate.call(call("tiny_echo", {"text": "again"}))
+        assert second.status == third.status == "ok", (second.message, third.message)
+        assert len(_pids(ws)[before:]) == 1  # the start the first call began, shared

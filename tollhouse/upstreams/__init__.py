@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from tollhouse.config import Config, ConfigError
 from tollhouse.tools.base import Registry, Tool, ToolContext
 from tollhouse.upstreams.extras import extra_tools
@@ -21,6 +23,9 @@ from tollhouse.upstreams.tooling import UpstreamResult, build_tool
 __all__ = ["add_upstream_tools", "manager_of", "parse_upstreams", "upstream_tools"]
 
 SHARED_KEY = "upstreams"
+LIST_WAIT_S = 10.0
+"""How long a tools/list waits for an upstream's start to learn which of its tools are withheld;
+past it the pinned tools are listed and a call still refuses a withheld one."""
 
 _PUBLISHED: dict[tuple[str, str], Pins] = {}
 """(workspace root, upstream) -> the pins its tools were last published from in this process."""
@@ -47,11 +52,15 @@ class Manager:
         for upstream in self.upstreams.values():
             if upstream.pins is None:
                 continue
+            live = None
             try:
-                live = await upstream.ensure()
+                with anyio.move_on_after(LIST_WAIT_S):  # a slow start goes on; the list does not wait
+                    live = await upstream.ensure()
             except Exception as exc:  # a list must not fail because one upstream is down
                 for tool in upstream.pins.tools:
                     out[published_name(upstream.spec.name, tool)] = str(exc)
+                continue
+            if live is None:
                 continue
             for tool, change in live.withheld.items():
                 out[published_name(upstream.spec.name, tool)] = withheld_message(upstream.spec.name, change)

@@ -134,6 +134,7 @@ class Upstream:
         self._errlog: Any = None
         self._digests: dict[str, str | None] = {}
         self._pgid: int | None = None
+        self._ready: asyncio.Future[Live] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -146,13 +147,25 @@ class Upstream:
                 await self._check_definitions(self.live)
             if self.live is not None:
                 return self.live
-            wait = self._backoff_left()
-            if wait > 0:
-                raise UpstreamUnavailable(
-                    f"upstream {self.spec.name} failed {self.failures} times in a row "
-                    f"(last: {self.last_error}); the next start is tried in {wait:.1f} s"
-                )
-            return await self._start()
+            if self._ready is None:
+                wait = self._backoff_left()
+                if wait > 0:
+                    raise UpstreamUnavailable(
+                        f"upstream {self.spec.name} failed {self.failures} times in a row "
+                        f"(last: {self.last_error}); the next start is tried in {wait:.1f} s"
+                    )
+                self._ready = self._launch()
+            ready = self._ready
+        # Shielded: a caller that gives up (cancelled, or a list that would not wait) leaves the start
+        # running, and the next caller waits for the same one instead of starting a second server.
+        try:
+            return await asyncio.shield(ready)
+        except Exception as exc:
+            why = f"could not start: {type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if self._ready is ready:
+                self._ready = None
+                self._failed(why)
+            raise UpstreamUnavailable(f"upstream {self.spec.name} {why}") from None
 
     def _backoff_left(self) -> float:
         if self.failures <= 1:
@@ -160,18 +173,13 @@ class Upstream:
         delay = min(BACKOFF_FIRST_S * 2 ** (self.failures - 2), BACKOFF_MAX_S)
         return self.last_failure + delay - time.monotonic()
 
-    async def _start(self) -> Live:
-        ready: asyncio.Future[Live] = asyncio.get_running_loop().create_future()
+    def _launch(self) -> asyncio.Future[Live]:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[Live] = loop.create_future()
         self._stop = anyio.Event()
         self.starts += 1
-        self._owner = asyncio.get_running_loop().create_task(self._own(ready, self._stop))
-        try:
-            live = await ready
-        except Exception as exc:
-            self._failed(f"could not start: {type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-            raise UpstreamUnavailable(f"upstream {self.spec.name} {self.last_error}") from None
-        self.live = live
-        return live
+        self._owner = loop.create_task(self._own(ready, self._stop))
+        return ready
 
     async def _own(self, ready: asyncio.Future[Live], stop: anyio.Event) -> None:
         live: Live | None = None
@@ -189,6 +197,7 @@ class Upstream:
                 if self.spec.command:
                     self._pgid = find_group(before, self.spec.command)
                 await self._check_definitions(live)
+                self.live = live
                 ready.set_result(live)
                 await stop.wait()
         except BaseException as exc:
@@ -226,6 +235,7 @@ class Upstream:
         """Close the connection (a stdio upstream: stdin closed, then its process group killed)."""
         owner, stop = self._owner, self._stop
         self.live = None
+        self._ready = None
         if stop is not None:
             stop.set()
         if owner is not None:
