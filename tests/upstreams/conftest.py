@@ -47,7 +47,8 @@ async def trust_upstream(root: Path, name: str, *, cached: bool = False) -> Any:
     if probed is None:
         probed = await admin.probe(config, spec)
         assert probed.error is None, probed.error
-        _PROBES[spec.command] = probed
+        if cached:  # only what a cached caller asked for: another may have changed the server
+            _PROBES[spec.command] = probed
     probed.spec = spec
     review = admin.review(config, spec, probed, set())
     admin.trust(config, review)

@@ -32,7 +32,12 @@ def test_wrap_existing_moves_servers_keeps_a_backup_and_asks_for_writes(tmp_path
             "Memory Server": {
                 "command": "node",
                 "args": [str(mods / "server-memory/dist/index.js")],
-                "env": {"MEMORY_FILE_PATH": str(tmp_path / "mem.jsonl"), "MEMORY_API_KEY": SECRET},
+                "env": {
+                    "MEMORY_FILE_PATH": str(tmp_path / "mem.jsonl"),
+                    "MEMORY_API_KEY": SECRET,
+                    "BACKUP_URL": "postgres://backup:hunter2hunter2@db.example/mem",
+                    "OPAQUE": "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+                },
             },
             "broken": {"command": sys.executable, "args": ["-c", "raise SystemExit(1)"]},
             "odd": {"something": "else"},
@@ -51,7 +56,9 @@ def test_wrap_existing_moves_servers_keeps_a_backup_and_asks_for_writes(tmp_path
     assert len(backups) == 1 and json.loads(backups[0].read_text()) == original
 
     text = (root / "tollhouse.toml").read_text()
-    assert SECRET not in text  # the secret went to the operator's home, named by a profile
+    # Secrets (by name, by shape, a password in a URL) went to the operator's home, named by a profile.
+    for secret in (SECRET, "hunter2hunter2", "ghp_0123456789abcdefghijABCDEFGHIJ012345"):
+        assert secret not in text
     assert '"MEMORY_API_KEY" = "{memoryserver:MEMORY_API_KEY}"' in text
     assert (root / "tollhouse.toml.bak").is_file()
 

@@ -62,6 +62,13 @@ def flood(n: int) -> str:
     return "x" * n
 
 
+@mcp.tool(description="Starts a long sleep in the background and returns its pid.", annotations=READ)
+def spawn_child() -> int:
+    import subprocess
+
+    return subprocess.Popen(["sleep", "300"]).pid
+
+
 @mcp.tool(description="Fails with n bytes of error text.", annotations=READ)
 def fail_flood(n: int) -> str:
     raise ToolError("y" * n)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from tollhouse.config import Config, ConfigError
 from tollhouse.tools.base import Registry, Tool, ToolContext
 from tollhouse.upstreams.extras import extra_tools
-from tollhouse.upstreams.pins import load_pins, published_name
+from tollhouse.upstreams.pins import Pins, load_pins, published_name
 from tollhouse.upstreams.spec import UpstreamSpec, parse_upstreams
 from tollhouse.upstreams.supervisor import Upstream, withheld_message
 from tollhouse.upstreams.tooling import UpstreamResult, build_tool
@@ -21,6 +23,12 @@ from tollhouse.upstreams.tooling import UpstreamResult, build_tool
 __all__ = ["add_upstream_tools", "manager_of", "parse_upstreams", "upstream_tools"]
 
 SHARED_KEY = "upstreams"
+LIST_WAIT_S = 10.0
+"""How long a tools/list waits for an upstream's start to learn which of its tools are withheld;
+past it the pinned tools are listed and a call still refuses a withheld one."""
+
+_PUBLISHED: dict[tuple[str, str], Pins] = {}
+"""(workspace root, upstream) -> the pins its tools were last published from in this process."""
 
 
 class Manager:
@@ -30,7 +38,9 @@ class Manager:
         self.services = services
         self.upstreams: dict[str, Upstream] = {}
         for spec in parse_upstreams(config):
-            self.upstreams[spec.name] = Upstream(spec, load_pins(config.root, spec), services)
+            # The pins the registry was built from, so what runs is what was published.
+            pins = _PUBLISHED.get((str(config.root), spec.name), None) or load_pins(config.root, spec)
+            self.upstreams[spec.name] = Upstream(spec, pins, services)
 
     def get(self, name: str) -> Upstream:
         return self.upstreams[name]
@@ -42,11 +52,15 @@ class Manager:
         for upstream in self.upstreams.values():
             if upstream.pins is None:
                 continue
+            live = None
             try:
-                live = await upstream.ensure()
+                with anyio.move_on_after(LIST_WAIT_S):  # a slow start goes on; the list does not wait
+                    live = await upstream.ensure()
             except Exception as exc:  # a list must not fail because one upstream is down
                 for tool in upstream.pins.tools:
                     out[published_name(upstream.spec.name, tool)] = str(exc)
+                continue
+            if live is None:
                 continue
             for tool, change in live.withheld.items():
                 out[published_name(upstream.spec.name, tool)] = withheld_message(upstream.spec.name, change)
@@ -81,7 +95,9 @@ def upstream_tools(config: Config) -> list[Tool]:
     for spec in parse_upstreams(config):
         pins = load_pins(config.root, spec)
         if pins is None:
+            _PUBLISHED.pop((str(config.root), spec.name), None)
             continue
+        _PUBLISHED[(str(config.root), spec.name)] = pins
         seen: dict[str, str] = {}
         for upstream_tool in sorted(pins.tools):
             name = published_name(spec.name, upstream_tool)

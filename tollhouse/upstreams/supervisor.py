@@ -26,6 +26,7 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from tollhouse.tools.base import ToolContext, ToolError
+from tollhouse.upstreams.groups import find_group, kill_group, session_children
 from tollhouse.upstreams.pins import Change, Pins, compare, definition_digest, tool_definition
 from tollhouse.upstreams.spec import PLACEHOLDER_RE, UpstreamSpec
 
@@ -132,6 +133,8 @@ class Upstream:
         self._relist = False
         self._errlog: Any = None
         self._digests: dict[str, str | None] = {}
+        self._pgid: int | None = None
+        self._ready: asyncio.Future[Live] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -144,13 +147,25 @@ class Upstream:
                 await self._check_definitions(self.live)
             if self.live is not None:
                 return self.live
-            wait = self._backoff_left()
-            if wait > 0:
-                raise UpstreamUnavailable(
-                    f"upstream {self.spec.name} failed {self.failures} times in a row "
-                    f"(last: {self.last_error}); the next start is tried in {wait:.1f} s"
-                )
-            return await self._start()
+            if self._ready is None:
+                wait = self._backoff_left()
+                if wait > 0:
+                    raise UpstreamUnavailable(
+                        f"upstream {self.spec.name} failed {self.failures} times in a row "
+                        f"(last: {self.last_error}); the next start is tried in {wait:.1f} s"
+                    )
+                self._ready = self._launch()
+            ready = self._ready
+        # Shielded: a caller that gives up (cancelled, or a list that would not wait) leaves the start
+        # running, and the next caller waits for the same one instead of starting a second server.
+        try:
+            return await asyncio.shield(ready)
+        except Exception as exc:
+            why = f"could not start: {type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if self._ready is ready:
+                self._ready = None
+                self._failed(why)
+            raise UpstreamUnavailable(f"upstream {self.spec.name} {why}") from None
 
     def _backoff_left(self) -> float:
         if self.failures <= 1:
@@ -158,21 +173,17 @@ class Upstream:
         delay = min(BACKOFF_FIRST_S * 2 ** (self.failures - 2), BACKOFF_MAX_S)
         return self.last_failure + delay - time.monotonic()
 
-    async def _start(self) -> Live:
-        ready: asyncio.Future[Live] = asyncio.get_running_loop().create_future()
+    def _launch(self) -> asyncio.Future[Live]:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[Live] = loop.create_future()
         self._stop = anyio.Event()
         self.starts += 1
-        self._owner = asyncio.get_running_loop().create_task(self._own(ready, self._stop))
-        try:
-            live = await ready
-        except Exception as exc:
-            self._failed(f"could not start: {type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-            raise UpstreamUnavailable(f"upstream {self.spec.name} {self.last_error}") from None
-        self.live = live
-        return live
+        self._owner = loop.create_task(self._own(ready, self._stop))
+        return ready
 
     async def _own(self, ready: asyncio.Future[Live], stop: anyio.Event) -> None:
         live: Live | None = None
+        before = session_children() if self.spec.command else {}
         try:
             async with open_client(
                 self.spec,
@@ -183,7 +194,10 @@ class Upstream:
                 info = client.server_info
                 server = {"name": getattr(info, "name", None), "version": getattr(info, "version", None)}
                 live = Live(client, server, {})
+                if self.spec.command:
+                    self._pgid = find_group(before, self.spec.command)
                 await self._check_definitions(live)
+                self.live = live
                 ready.set_result(live)
                 await stop.wait()
         except BaseException as exc:
@@ -221,6 +235,7 @@ class Upstream:
         """Close the connection (a stdio upstream: stdin closed, then its process group killed)."""
         owner, stop = self._owner, self._stop
         self.live = None
+        self._ready = None
         if stop is not None:
             stop.set()
         if owner is not None:
@@ -230,6 +245,9 @@ class Upstream:
                 if not owner.done():
                     owner.cancel()
         self._owner = None
+        # Whatever the upstream started and left behind goes with it.
+        kill_group(self._pgid)
+        self._pgid = None
 
     async def aclose(self) -> None:
         await self.stop()
@@ -300,6 +318,7 @@ class Upstream:
     async def _stuck(self, ctx: ToolContext) -> None:
         ctx.record(upstream_stopped="timeout")
         self._failed("a call timed out")
+        kill_group(self._pgid)  # stuck: no grace period, the whole group goes now
         with anyio.CancelScope(shield=True):
             await self.stop()
 

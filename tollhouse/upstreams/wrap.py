@@ -56,6 +56,13 @@ def _toml(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)  # a JSON string or list of strings is valid TOML
 
 
+def _looks_secret(value: str) -> bool:
+    """Whatever the redactor would hide (a token shape, a password in a URL) is a secret too."""
+    from tollhouse.gate.redact import Redactor
+
+    return Redactor().redact_text(value) != value
+
+
 def _secret_profile(root: Path, name: str, key: str, value: str) -> tuple[str, str]:
     """Store ``value`` outside the workspace and return the credential profile naming it."""
     folder = ensure_private_dir(workspace_dir(root) / "upstream-secrets" / name)
@@ -70,7 +77,7 @@ def _values(root: Path, name: str, mapping: dict[str, Any], profiles: list[str])
     out: dict[str, str] = {}
     for key, value in mapping.items():
         text = str(value)
-        if _SECRETISH.search(key) and text:
+        if text and (_SECRETISH.search(key) or _looks_secret(text)):
             profile, path = _secret_profile(root, name, key, text)
             profiles.append(f'[credentials."{profile}"]\nsource = {_toml("file:" + path)}\n')
             out[key] = "{" + profile + "}"
