@@ -21,6 +21,9 @@ NO_JSON = {
     "memory review": "interactive: reads answers from standard input",
     "memory export": "writes JSON lines already",
     "memory import": "prints a JSON report already",
+    "logout": "removes stored tokens; prints one line",
+    "uninstall": "edits a client's config file, like install",
+    "upstream trust": "interactive: shows a diff and asks (--yes to skip the question)",
 }
 """Leaf commands without --json, each with why (a test keeps this list exact)."""
 

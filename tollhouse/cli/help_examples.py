@@ -35,6 +35,28 @@ DESCRIPTIONS: dict[str, str] = {
 """Descriptions of parsers registered without one, by command path (without ``tollhouse``)."""
 
 EXAMPLES: dict[str, list[str]] = {
+    "upstream list": ["tollhouse upstream list", "tollhouse upstream list --json"],
+    "upstream test": [
+        "tollhouse upstream test                  start every upstream and compare its tools with the pins",
+        "tollhouse upstream test browser --json",
+    ],
+    "upstream diff": ["tollhouse upstream diff browser", "tollhouse upstream diff browser --json"],
+    "upstream trust": [
+        "tollhouse upstream trust browser         show the diff and findings, then ask",
+        "tollhouse upstream trust browser --yes   pin without asking (CI, after review)",
+    ],
+    "whoami": ["tollhouse whoami", "tollhouse whoami --json"],
+    "logout": ["tollhouse logout", "tollhouse logout --all                  every issuer's tokens"],
+    "store status": ["tollhouse store status", "tollhouse store status --json"],
+    "store verify": ["tollhouse store verify", "tollhouse store verify --log 3f2a9c --json"],
+    "store export": [
+        "tollhouse store export --out bundles/",
+        "tollhouse store export --out bundles/ --log 3f2a9c",
+    ],
+    "store migrate": [
+        "tollhouse store migrate --to postgresql://tollhouse@db.internal/tollhouse",
+        "tollhouse store migrate --to postgresql://tollhouse@127.0.0.1/tollhouse --json",
+    ],
     "serve": [
         "tollhouse serve                          stdio, for a client that starts the server",
         "tollhouse serve --read-only              only tools whose every effect is read",
