@@ -151,8 +151,9 @@ async def main(n: int, http_section: str) -> None:
 
         record_trust(root / "tollhouse.toml", config)
         bare, bare_url = start_bare(root)
-        toll, toll_url, token = start_tollhouse(root, home)
+        toll = None
         try:
+            toll, toll_url, token = start_tollhouse(root, home)
             samples: dict[tuple[str, str], list[float]] = {}
             async with AsyncExitStack() as stack:
                 clients = {}
@@ -175,8 +176,9 @@ async def main(n: int, http_section: str) -> None:
                         samples[kind, era] += await timed(client, tool, "data.txt", block)
         finally:
             for proc in (bare, toll):
-                proc.terminate()
-                proc.wait(10)
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(10)
     load = os.getloadavg()[0]
     print(
         f"MCP streamable HTTP on 127.0.0.1, files_read 4 KiB, {n} sequential calls per (server, era), "
@@ -198,7 +200,7 @@ if __name__ == "__main__":
         "--http-config",
         default="",
         metavar="TOML",
-        help='lines for tollhouse\'s [http] table, e.g. \'event_store = "off"\' to compare settings',
+        help="lines for tollhouse's [http] table, e.g. 'event_store = \"off\"' to compare settings",
     )
     a = ap.parse_args()
     anyio.run(main, a.calls, a.http_config.replace("\\n", "\n"))
