@@ -156,3 +156,46 @@ async def test_audio_from_an_upstream_reaches_the_client_as_audio(ws: Path) -> N
     (block,) = result.content
     assert isinstance(block, types.AudioContent)
     assert block.mime_type == "audio/wav" and base64.b64decode(block.data) == WAV
+
+
+class _Relay:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    async def forward(self, call: Any, upstream: str, kind: str, params: Any) -> Any:
+        self.asked.append((call.call_id, kind))
+        return types.ElicitResult(action="decline")
+
+
+def _ctx(call_id: str, relay: Any) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        call=SimpleNamespace(call_id=call_id, client_requests=relay, channel="mcp"), facts={}
+    )
+
+
+async def test_a_request_arriving_on_the_connection_goes_to_the_one_call_in_flight_else_is_refused() -> None:
+    """Handshake-era upstreams send their requests on the connection, outside any call's task:
+    with one call in flight it is that call's; with none or several there is no telling whose."""
+    from tollhouse.upstreams.spec import UpstreamSpec
+    from tollhouse.upstreams.supervisor import Upstream
+
+    upstream = Upstream(UpstreamSpec(name="rel", command=("x",), relay=("elicitation",)), None, None)
+    params = types.ElicitRequestFormParams(message="name?", requested_schema={"type": "object"})
+    relay = _Relay()
+    none = await upstream._relay("elicitation", params)
+    assert isinstance(none, types.ErrorData) and "no call in progress" in none.message
+    upstream._calls["c1"] = _ctx("c1", relay)
+    one = await upstream._relay("elicitation", params)
+    assert isinstance(one, types.ElicitResult) and relay.asked == [("c1", "elicitation")]
+    assert upstream._calls["c1"].facts["client_requests"] == [{"request": "elicitation", "relayed": True}]
+    upstream._calls["c2"] = _ctx("c2", relay)
+    two = await upstream._relay("elicitation", params)
+    assert isinstance(two, types.ErrorData) and "several calls are in progress" in two.message
+    assert relay.asked == [("c1", "elicitation")]
+    del upstream._calls["c1"]
+    upstream._calls["c2"] = _ctx("c2", None)  # the CLI, an adapter: no client to ask
+    cli = await upstream._relay("elicitation", params)
+    assert isinstance(cli, types.ErrorData) and "cannot be asked" in cli.message
+    assert upstream._calls["c2"].facts["client_requests"] == [{"request": "elicitation", "relayed": False}]
