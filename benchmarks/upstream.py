@@ -6,7 +6,9 @@ server directly, same client, same run, over stdio.
 `python` is a bare Python SDK server with one no-op tool; `everything` is the npm reference server
 (`tests/node/upstreams`, installed with `npm ci` there) and its `echo` tool. The direct and gated
 sessions are measured in alternating rounds so that load on the machine hits both alike. Target:
-gated p50 <= 1.3x direct. Prints p50/p99 in ms and the ratio.
+gated p50 <= 1.3x direct. Prints p50/p99 in ms and the ratio. A third session (`noop`) times
+tollhouse's own no-op built-in over the same stdio: a call through tollhouse to an upstream is two MCP
+hops, so that round trip plus the direct one is the floor the gated call is compared with.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ def _setup(kind: str, root: Path) -> tuple[StdioServerParameters, StdioServerPar
     home.mkdir()
     os.environ["TOLLHOUSE_HOME"] = str(home)
     (root / "tollhouse.toml").write_text(
-        f'[tools]\nfamilies = []\n\n[[upstreams]]\nname = "up"\ncommand = {argv!r}\n\n'.replace("'", '"')
-        + '[[rules]]\nid = "bench"\ntools = ["up_*"]\neffect = "allow"\n',
+        '[tools]\nfamilies = []\nmodules = ["tollhouse.server.demo_tools"]\n\n'
+        + f'[[upstreams]]\nname = "up"\ncommand = {argv!r}\n\n'.replace("'", '"')
+        + '[[rules]]\nid = "bench"\ntools = ["up_*", "demo_noop"]\neffect = "allow"\n',
         encoding="utf-8",
     )
     sys.path.insert(0, str(REPO))
@@ -121,10 +124,11 @@ def main() -> None:
         root.mkdir()
         direct, gated, tool, gated_tool, args = _setup(opts.server, root)
         per = max(50, opts.calls // ROUNDS)
-        times: dict[str, list[float]] = {"direct": [], "tollhouse": []}
+        times: dict[str, list[float]] = {"direct": [], "tollhouse": [], "noop": []}
         for _ in range(ROUNDS):
             times["direct"] += anyio.run(_round, direct, tool, args, per)
             times["tollhouse"] += anyio.run(_round, gated, gated_tool, args, per)
+            times["noop"] += anyio.run(_round, gated, "demo_noop", {}, per)
     base = statistics.median(times["direct"])
     load = os.getloadavg()[0]
     print(f"upstream: {opts.server} ({tool}), {len(times['direct'])} calls each, load {load:.1f}")
@@ -132,6 +136,12 @@ def main() -> None:
     for name, values in times.items():
         p50 = statistics.median(values)
         print(f"{name:<10} {p50:>8.3f} {_pct(values, 99):>8.3f} {p50 / base:>6.2f}x")
+    floor = statistics.median(times["noop"]) + base
+    gated_p50 = statistics.median(times["tollhouse"])
+    print(
+        f"floor: tollhouse's own no-op round trip + direct = {floor:.3f} ms ({floor / base:.2f}x direct); "
+        f"the gated call is {gated_p50 / floor:.2f}x that floor"
+    )
     print("target: tollhouse p50 <= 1.30x direct")
 
 

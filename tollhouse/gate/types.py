@@ -89,6 +89,9 @@ class Call:
     any other tool is refused by name, like a tool ``serve --read-only`` does not serve."""
     approver: Approver | None = None
     progress: ProgressCallback | None = None
+    client_requests: Any = None
+    """How a tool's upstream may ask this call's client something (elicitation, sampling): a face's
+    ``ClientRelay`` (``server/client_relay.py``), or None when the face has no client to ask."""
     client_roots: tuple[str, ...] | None = None
     """Roots the client announced (absolute paths); they may only narrow the operator's roots."""
     result_budget: int | None = None

@@ -24,6 +24,7 @@ from tollhouse.gate.catalogue import Publish
 from tollhouse.gate.types import Call
 from tollhouse.server.approvals import ElicitationApprover, SpentApprovals
 from tollhouse.server.case_resources import install_case_notifications
+from tollhouse.server.client_relay import ClientRelay
 from tollhouse.server.pagination import refuse_unknown_cursors
 from tollhouse.server.resources import RESOURCE_MODULES, ResourceCatalogue, ResourceNotFound, ResourceRequest
 from tollhouse.server.results import fit_event, outcome_to_result, spec_to_tool
@@ -235,6 +236,7 @@ class McpFace:
             operator=self._operator(),
             approver=approver,
             progress=progress,
+            client_requests=ClientRelay(ctx, self.gate),
             result_budget=self.max_event_bytes,
         )
         self._identify(call)

@@ -40,8 +40,10 @@ KEYS = {
     "paths",
     "urls",
     "description",
+    "relay",
 }
 FACET_TABLES = ("paths", "urls")
+RELAYABLE = ("elicitation", "sampling")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class UpstreamSpec:
     urls: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Upstream tool name -> argument names holding URLs (policy's ``domains`` sees their hosts)."""
     description: str = ""
+    relay: tuple[str, ...] = ()
+    """Requests of the upstream passed on to the client of the call: ``elicitation``, ``sampling``.
+    Nothing unless listed: tollhouse then does not declare those capabilities to the upstream."""
 
     @property
     def transport(self) -> str:
@@ -173,6 +178,9 @@ def parse_upstreams(config: Config) -> list[UpstreamSpec]:
         description = table.get("description", "")
         if not isinstance(description, str):
             raise _fail(config, f"{where}: description must be a string")
+        relay = table.get("relay", [])
+        if not isinstance(relay, list) or not all(isinstance(r, str) and r in RELAYABLE for r in relay):
+            raise _fail(config, f"{where}: relay must be a list of {', '.join(repr(r) for r in RELAYABLE)}")
         specs.append(
             UpstreamSpec(
                 name=name,
@@ -184,6 +192,7 @@ def parse_upstreams(config: Config) -> list[UpstreamSpec]:
                 paths=_facets(config, f"{where}: paths", table.get("paths", {})),
                 urls=_facets(config, f"{where}: urls", table.get("urls", {})),
                 description=description,
+                relay=tuple(dict.fromkeys(relay)),
                 **timeouts,
             )
         )

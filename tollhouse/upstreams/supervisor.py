@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import sys
 import time
@@ -35,6 +36,12 @@ log = logging.getLogger("tollhouse.upstreams")
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 LIST_PAGES_MAX = 50
+
+
+_CALL: contextvars.ContextVar[ToolContext | None] = contextvars.ContextVar(
+    "tollhouse_upstream_call", default=None
+)
+"""The call being made, for a request the upstream makes during it (see ``Upstream._relay``)."""
 
 
 class UpstreamUnavailable(ToolError):
@@ -135,6 +142,8 @@ class Upstream:
         self._digests: dict[str, str | None] = {}
         self._pgid: int | None = None
         self._ready: asyncio.Future[Live] | None = None
+        self._calls: dict[str, ToolContext] = {}
+        """Calls in flight, by call id: whom an upstream's request during a call is for."""
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -190,6 +199,7 @@ class Upstream:
                 getattr(self.services, "credentials", None),
                 errlog=self._log(),
                 message_handler=self._on_message,
+                **self._relay_callbacks(),
             ) as client:
                 info = client.server_info
                 server = {"name": getattr(info, "name", None), "version": getattr(info, "version", None)}
@@ -220,6 +230,41 @@ class Upstream:
         root = getattr(message, "root", message)
         if isinstance(root, types.ToolListChangedNotification):
             self._relist = True  # re-checked against the pins before the next call
+
+    def _relay_callbacks(self) -> dict[str, Any]:
+        """Callbacks for what ``relay`` lists (each one declares that capability to the upstream)."""
+        out: dict[str, Any] = {}
+        if "elicitation" in self.spec.relay:
+            out["elicitation_callback"] = lambda _ctx, params: self._relay("elicitation", params)
+        if "sampling" in self.spec.relay:
+            out["sampling_callback"] = lambda _ctx, params: self._relay("sampling", params)
+        return out
+
+    async def _relay(self, kind: str, params: Any) -> Any:
+        """Pass an upstream's request on to the client of the call it belongs to, or refuse it.
+
+        On 2026-07-28 the SDK asks from inside ``call_tool`` (the call's own task: ``_CALL``); on a
+        handshake connection the request arrives on the connection's reader, and belongs to the
+        one call in flight. With several in flight there is no telling which, so it is refused."""
+        ctx = _CALL.get()
+        if ctx is None and len(self._calls) == 1:
+            ctx = next(iter(self._calls.values()))
+        if ctx is None:
+            why = "no call in progress" if not self._calls else "several calls are in progress"
+            return types.ErrorData(
+                code=types.INVALID_REQUEST, message=f"tollhouse did not relay {kind}: {why}"
+            )
+        relay = getattr(ctx.call, "client_requests", None)
+        if relay is None:
+            why = f"the client of this call ({ctx.call.channel}) cannot be asked"
+            ctx.facts.setdefault("client_requests", []).append({"request": kind, "relayed": False})
+            return types.ErrorData(
+                code=types.INVALID_REQUEST, message=f"tollhouse did not relay {kind}: {why}"
+            )
+        result = await relay.forward(ctx.call, self.spec.name, kind, params)
+        relayed = not isinstance(result, types.ErrorData)
+        ctx.facts.setdefault("client_requests", []).append({"request": kind, "relayed": relayed})
+        return result
 
     def _log(self) -> Any:
         if self._errlog is None:
@@ -279,6 +324,8 @@ class Upstream:
             await ctx.progress(done, total, message)
 
         deadline = anyio.current_effective_deadline()
+        self._calls[ctx.call.call_id] = ctx
+        token = _CALL.set(ctx)
         try:
             # The call's own limit starts now: a slow start is bounded by start_timeout_s instead.
             with anyio.fail_after(self.spec.timeout_s):
@@ -304,6 +351,9 @@ class Upstream:
         except Exception as exc:
             log.exception("upstream %s call failed", self.spec.name)
             raise ToolError(f"upstream {self.spec.name} call failed: {type(exc).__name__}") from None
+        finally:
+            _CALL.reset(token)
+            self._calls.pop(ctx.call.call_id, None)
         self.failures = 0
         if result.is_error:
             texts = [b.text for b in result.content if isinstance(b, types.TextContent)]
