@@ -222,3 +222,34 @@ async def test_memory_cli_reviews_in_the_store(pg_url: str, tmp_path: Path) -> N
         not (root / ".tollhouse" / "state.db").exists()
         or _sqlite_facts(root / ".tollhouse" / "state.db") == 0
     )
+
+
+async def test_two_servers_share_memory_and_cases_through_their_gates(pg_url: str, tmp_path: Path) -> None:
+    from tollhouse.config import load_config
+    from tollhouse.gate import Call, Gate
+    from tollhouse.profiles import render
+
+    def config(name: str) -> Path:
+        root = tmp_path / name
+        root.mkdir()
+        return write_config(root, render("dev") + f'\n[store]\nurl = "{pg_url}"\n')
+
+    async with await Gate.open(load_config(config("a"))) as a, await Gate.open(load_config(config("b"))) as b:
+        fact = {"subject": "api", "predicate": "owner", "object": "team-a"}
+        proposed = await a.call(Call(tool="memory_propose", arguments=fact, client="agent-x/1", session="s1"))
+        assert proposed.status == "ok", proposed.message
+        fact_id = proposed.result["id"]
+        await memory.review(b.services.state, fact_id, accept=True, reviewer="operator:me")  # b's operator
+        with pytest.raises(memory.FactInputError, match=f"fact #{fact_id} is already accepted"):
+            await memory.review(a.services.state, fact_id, accept=False, reviewer="operator:me")
+        for gate in (a, b):
+            found = await gate.call(Call(tool="memory_search", arguments={"query": "owner api"}))
+            assert [f["id"] for f in found.result["facts"]] == [fact_id]
+        opened = await a.call(Call(tool="case_open", arguments={"title": "Tidy", "id": "tidy"}, session="s1"))
+        assert opened.status == "ok", opened.message
+        blocked = {"kind": "blocked", "summary": "need a key", "blockers": ["key"]}
+        handed = await a.call(Call(tool="case_handoff", arguments=blocked, session="s1", case="tidy"))
+        assert handed.status == "ok", handed.message
+        [handoff] = await cases.handoffs(b.services.state, "tidy")
+        assert (handoff.summary, handoff.blockers) == ("need a key", ["key"])
+        assert (await cases.require_case(b.services.state, "tidy")).status == "blocked"
