@@ -96,3 +96,31 @@ def _tables(path: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         conn.close()
+
+
+def test_budgets_cli_with_an_unreachable_store_says_so_and_changes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    make_config(root, BUDGET + '[store]\nurl = "postgresql://tollhouse@127.0.0.1:1/none"\n')
+    shown = subprocess.run(
+        tollhouse_cmd("budgets", "--json"), cwd=root, env=subprocess_env(), capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 7, (shown.stdout, shown.stderr)
+    assert shown.stdout == ""
+    assert shown.stderr.startswith(
+        "tollhouse: cannot count budgets in the PostgreSQL store postgresql://tollhouse@127.0.0.1:1/none:"
+    )
+    assert _tables(root / ".tollhouse" / "state.db") == set()  # no fallback to the workspace file
+
+
+def test_budgets_never_fall_back_to_sqlite_when_the_store_is_unreachable(tmp_path: Path) -> None:
+    from tollhouse.gate.budgets import Budgets
+
+    budgets = Budgets(tmp_path / "state.db", url="postgresql://tollhouse@127.0.0.1:1/none")
+    with pytest.raises(Exception, match="cannot count budgets in the PostgreSQL store") as failed:
+        budgets._db()
+    assert type(failed.value).__name__ == "BudgetStoreError"
+    assert not (
+        tmp_path / "state.db"
+    ).exists()  # never counted in SQLite instead (the gate denies: budget.error)
