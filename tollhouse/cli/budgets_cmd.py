@@ -32,10 +32,16 @@ def run_budgets(args: argparse.Namespace) -> int:
     from tollhouse.cli.common import load, print_json
     from tollhouse.gate.budgets import usage
     from tollhouse.gate.budgets_config import LIMITS, parse_budgets
+    from tollhouse.gate.budgets_pg import BudgetStoreError
+    from tollhouse.store import store_url
 
     config = load(args)
     budgets = parse_budgets(config.data, config.text)
-    rows = usage(config.state_dir / "state.db", budgets)
+    try:  # with a PostgreSQL store, the usage every server counted there
+        rows = usage(config.state_dir / "state.db", budgets, url=store_url(config))
+    except (ValueError, BudgetStoreError) as exc:
+        print(f"tollhouse: {exc}", file=sys.stderr)
+        return exitcodes.STORE_UNUSABLE
     if args.json:
         listed = [
             {"id": b.id, "per": b.per, "tools": list(b.tools), "principals": list(b.principals),

@@ -45,7 +45,15 @@ def run_with_state(args: argparse.Namespace, body: Callable[[StateDB, Any], Awai
         return exitcodes.USAGE
 
     async def main() -> int:
-        state = await StateDB.open(config.state_dir / "state.db", redactor=Redactor.for_operator(config))
+        from tollhouse.store import store_url
+
+        try:  # with a PostgreSQL store, memory and cases are the shared ones there
+            url = store_url(config)
+        except ValueError as exc:  # a bad TOLLHOUSE_STORE_URL: refuse, never fall back to SQLite
+            raise StateError(str(exc)) from exc
+        state = await StateDB.open(
+            config.state_dir / "state.db", redactor=Redactor.for_operator(config), url=url
+        )
         try:
             return await body(state, config)
         finally:

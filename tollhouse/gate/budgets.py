@@ -9,7 +9,8 @@ denied with the budget and the limit named (rule ``budget.<id>``) and receipted 
 
 Usage lives in the workspace's state database (``.tollhouse/state.db``, tables ``budget_usage`` and
 ``budget_scopes``), so every scope survives across processes: a principal's daily spend, and a run
-resumed by another process.
+resumed by another process. With a PostgreSQL store (``url``) the same tables live there
+(``budgets_pg.py``), so a principal's budget holds across every server using the store.
 
 The runner reports model usage with ``charge_model`` (tokens and cost, cost estimated from
 ``[prices]`` when not given) and learns whether its budget is spent from the returned
@@ -89,7 +90,9 @@ class Budgets:
     process: str = ""
     """Scope of calls whose face names no session: this process."""
     clock: Callable[[], float] = time.time
-    _conn: sqlite3.Connection | None = None
+    url: str | None = None
+    """A PostgreSQL store: usage is counted there, shared by every server (None: ``db_path``)."""
+    _conn: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _parsed: tuple[str, list[Budget], Prices] | None = None
 
@@ -185,7 +188,14 @@ class Budgets:
 
     # -- storage (a worker thread; one connection, one lock, SQLite's write lock across processes)
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> Any:
+        if self._conn is not None and getattr(self._conn, "broken", False):
+            self._conn.close()  # the database went away: the next call reconnects (or fails closed)
+            self._conn = None
+        if self._conn is None and self.url is not None:
+            from tollhouse.gate.budgets_pg import PgBudgetConn
+
+            self._conn = PgBudgetConn(self.url)
         if self._conn is None:
             conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 30000")
@@ -206,6 +216,8 @@ class Budgets:
             now = self.clock()
             conn.execute("BEGIN IMMEDIATE" if count else "BEGIN")
             try:
+                if count and hasattr(conn, "lock"):  # PostgreSQL: BEGIN IMMEDIATE's serialisation
+                    conn.lock(f"{b.id} {s}" for b, s in scoped)
                 for budget, scope in scoped:
                     over = _over(conn, budget, scope, now, calls=True)
                     if over is not None:
@@ -231,6 +243,8 @@ class Budgets:
             now = self.clock()
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if hasattr(conn, "lock"):
+                    conn.lock(f"{b.id} {s}" for b, s in scoped)
                 for budget, scope in scoped:
                     _start(conn, budget, scope, now)
                     if budget.counts_model:
@@ -252,14 +266,14 @@ class Budgets:
             return [o for o in found if o is not None]
 
 
-def _start(conn: sqlite3.Connection, budget: Budget, scope: str, now: float) -> None:
+def _start(conn: Any, budget: Budget, scope: str, now: float) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO budget_scopes (budget, scope, started) VALUES (?, ?, ?)",
         (budget.id, scope, now),
     )
 
 
-def _over(conn: sqlite3.Connection, b: Budget, scope: str, now: float, *, calls: bool) -> Over | None:
+def _over(conn: Any, b: Budget, scope: str, now: float, *, calls: bool) -> Over | None:
     """The first limit of ``b`` that is reached in ``scope`` (call limits only when ``calls``)."""
     who = f"per {b.per} ({scope})"
 
@@ -311,17 +325,26 @@ def _over(conn: sqlite3.Connection, b: Budget, scope: str, now: float, *, calls:
     return None
 
 
-def usage(db_path: Path, budgets: list[Budget], now: float | None = None) -> list[dict[str, Any]]:
+def usage(
+    db_path: Path, budgets: list[Budget], now: float | None = None, *, url: str | None = None
+) -> list[dict[str, Any]]:
     """Every scope with usage of one of ``budgets``, read-only: calls (total and in the last minute),
-    tokens, cost, seconds since it started, and the limits it has reached."""
-    if not Path(db_path).is_file():
-        return []
+    tokens, cost, seconds since it started, and the limits it has reached. With ``url``, the usage
+    every server counted in the PostgreSQL store."""
     now = time.time() if now is None else now
-    conn = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    try:
+    if url is not None:
+        from tollhouse.gate.budgets_pg import PgBudgetConn
+
+        conn: Any = PgBudgetConn(url)
+    elif not Path(db_path).is_file():
+        return []
+    else:
+        conn = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "budget_scopes" not in tables:
+            conn.close()
             return []
+    try:
         out = []
         for b in budgets:
             scopes = conn.execute(

@@ -132,7 +132,11 @@ class Gate:
         self.observe: Callable[[str, str, int], None] | None = None
         """Told ("decision" | "tool", tool name, nanoseconds) after each policy decision and tool run
         (``serve --http`` metrics); it must not raise or block."""
-        self.budgets = Budgets(config.state_dir / "state.db", process=self._process or "")
+        self.budgets = Budgets(
+            config.state_dir / "state.db",
+            process=self._process or "",
+            url=getattr(services.receipts, "url", None),  # a PostgreSQL store: one count for all servers
+        )
         """Budgets and rate limits of the policy in force (``[[budgets]]``); see budgets.py."""
 
     # -- lifecycle -------------------------------------------------------------------------------

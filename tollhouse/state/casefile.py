@@ -157,7 +157,7 @@ async def _relevant_facts(state: StateDB, case: cases_mod.Case, status: str) -> 
         f"(SELECT fact_id FROM fact_tags WHERE tag IN ({marks}))) ORDER BY updated_at DESC, id DESC LIMIT ?"
     )
     params = [status, f"case:{case.id}", *keys, *[k.lower() for k in keys], MAX_FACTS]
-    async with state.conn.execute(sql, params) as cur:
+    async with state.store.conn.execute(sql, params) as cur:
         return [memory.Fact.from_row(r) for r in await cur.fetchall()]
 
 
@@ -212,7 +212,7 @@ async def _split_by_grants(
     if not asked:
         return [], []
     now = time.time()
-    async with state.conn.execute(
+    async with state.store.conn.execute(
         "SELECT * FROM grants WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) "
         "ORDER BY created_at",
         (now,),

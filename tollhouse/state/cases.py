@@ -118,7 +118,7 @@ def _slug(title: str) -> str:
 
 async def get_case(state: StateDB, case_id: str) -> Case | None:
     check_case_id(case_id)
-    async with state.conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)) as cur:
+    async with state.store.conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)) as cur:
         row = await cur.fetchone()
     return Case.from_row(row) if row else None
 
@@ -155,7 +155,7 @@ async def open_case(
     _limit("goal", goal, GOAL_MAX)
     clean_tags = normalize_tags(tags)
     now = time.time()
-    async with state.write() as conn:
+    async with state.store.write() as conn:
         if case_id is not None:
             async with conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)) as cur:
                 row = await cur.fetchone()
@@ -187,7 +187,7 @@ async def list_cases(
 ) -> list[Case]:
     if status is not None and status not in CASE_STATUSES:
         raise CaseInputError(f"status must be one of {', '.join(CASE_STATUSES)}")
-    where, params = ["1"], []
+    where, params = ["TRUE"], []
     if status:
         where.append("status = ?")
         params.append(status)
@@ -195,7 +195,7 @@ async def list_cases(
         where.append("(' ' || tags || ' ') LIKE ?")
         params.append(f"% {normalize_tags([tag])[0]} %")
     sql = f"SELECT * FROM cases WHERE {' AND '.join(where)} ORDER BY updated_at DESC, id LIMIT ? OFFSET ?"  # noqa: S608 -- placeholders and fixed column names only
-    async with state.conn.execute(sql, [*params, limit, offset]) as cur:
+    async with state.store.conn.execute(sql, [*params, limit, offset]) as cur:
         return [Case.from_row(r) for r in await cur.fetchall()]
 
 
@@ -205,18 +205,19 @@ async def add_note(state: StateDB, case_id: str, text: str, *, author: str) -> i
     _limit("note", text, NOTE_MAX)
     await require_case(state, case_id)
     now = time.time()
-    async with state.write() as conn:
-        cur = await conn.execute(
-            "INSERT INTO case_notes (case_id, author, text, created_at) VALUES (?, ?, ?, ?)",
+    async with state.store.write() as conn:
+        async with conn.execute(
+            "INSERT INTO case_notes (case_id, author, text, created_at) VALUES (?, ?, ?, ?) RETURNING id",
             (case_id, author, text, now),
-        )
+        ) as cur:
+            (note_id,) = await cur.fetchone()
         await conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (now, case_id))
     await case_changed(case_id)
-    return int(cur.lastrowid or 0)
+    return int(note_id)
 
 
 async def notes(state: StateDB, case_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
-    async with state.conn.execute(
+    async with state.store.conn.execute(
         "SELECT id, author, text, created_at FROM case_notes WHERE case_id = ? ORDER BY id DESC LIMIT ?",
         (case_id, limit),
     ) as cur:
@@ -254,10 +255,11 @@ async def write_handoff(
     case = await require_case(state, case_id)
     status_after = status or (case.status if kind == "interrupted" else _STATUS_AFTER[kind])
     now = time.time()
-    async with state.write() as conn:
-        cur = await conn.execute(
+    async with state.store.write() as conn:
+        async with conn.execute(
             "INSERT INTO handoffs (case_id, kind, summary, done, next_steps, blockers, receipts, "
-            "last_receipt_seq, status_after, author, session, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "last_receipt_seq, status_after, author, session, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "RETURNING id",
             (
                 case_id,
                 kind,
@@ -270,20 +272,20 @@ async def write_handoff(
                 session,
                 now,
             ),
-        )
+        ) as cur:
+            (handoff_id,) = await cur.fetchone()
         await conn.execute(
             "UPDATE cases SET status = ?, updated_at = ? WHERE id = ?", (status_after, now, case_id)
         )
-        handoff_id = int(cur.lastrowid or 0)
     await case_changed(case_id)
-    async with state.conn.execute("SELECT * FROM handoffs WHERE id = ?", (handoff_id,)) as c:
+    async with state.store.conn.execute("SELECT * FROM handoffs WHERE id = ?", (handoff_id,)) as c:
         row = await c.fetchone()
     return Handoff.from_row(row)
 
 
 async def handoffs(state: StateDB, case_id: str, *, limit: int = 10) -> list[Handoff]:
     """Newest first."""
-    async with state.conn.execute(
+    async with state.store.conn.execute(
         "SELECT * FROM handoffs WHERE case_id = ? ORDER BY id DESC LIMIT ?", (case_id, limit)
     ) as cur:
         return [Handoff.from_row(r) for r in await cur.fetchall()]

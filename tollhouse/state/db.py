@@ -297,8 +297,17 @@ class StateDB:
         # so two tasks never interleave statements inside one BEGIN ... COMMIT.
         self._write_lock = anyio.Lock()
         self.shared: Any = None
-        """With a PostgreSQL store: grants and repository pins there (``tollhouse.store.state_pg``),
-        shared by every server; None keeps them in this file."""
+        """With a PostgreSQL store: grants, pins, memory, cases and handoffs there
+        (``tollhouse.store.state_pg``), shared by every server; None keeps them in this file."""
+
+    dialect = "sqlite"
+
+    @property
+    def store(self) -> Any:
+        """Where the shared tables live: the PostgreSQL state when a store URL is set, else this
+        file. Both offer ``conn`` (``execute``, usable awaited or with ``async with``), ``write()``,
+        ``redactor`` and ``dialect``; the state modules read and write only through it."""
+        return self.shared if self.shared is not None else self
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -113,7 +113,7 @@ async def _fetch(conn: aiosqlite.Connection, fact_id: int) -> Fact | None:
 
 
 async def get_fact(state: StateDB, fact_id: int) -> Fact | None:
-    return await _fetch(state.conn, fact_id)
+    return await _fetch(state.store.conn, fact_id)
 
 
 async def history(state: StateDB, fact_id: int) -> list[Fact]:
@@ -150,10 +150,16 @@ async def _supersede(conn: aiosqlite.Connection, old_id: int, new_id: int, now: 
         raise FactInputError(
             f"fact #{old_id} is {old.status}, not accepted; only an accepted fact can be superseded"
         )
-    await conn.execute(
-        "UPDATE facts SET status = 'superseded', superseded_by = ?, updated_at = ? WHERE id = ?",
+    # Conditional, so a concurrent review elsewhere that retired it first makes this one fail whole.
+    cur = await conn.execute(
+        "UPDATE facts SET status = 'superseded', superseded_by = ?, updated_at = ? "
+        "WHERE id = ? AND status = 'accepted'",
         (new_id, now, old_id),
     )
+    if cur.rowcount != 1:
+        raise FactInputError(
+            f"fact #{old_id} was superseded by another review meanwhile; nothing was changed"
+        )
 
 
 async def _insert(
@@ -171,9 +177,10 @@ async def _insert(
     now: float,
     created_at: float | None = None,
 ) -> int:
-    cur = await conn.execute(
+    # RETURNING, not lastrowid: PostgreSQL's cursor has no lastrowid (SQLite has RETURNING since 3.35).
+    async with conn.execute(
         "INSERT INTO facts (subject, predicate, object, text, tags, source, author, status, supersedes, "
-        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             subject,
             predicate,
@@ -187,8 +194,8 @@ async def _insert(
             created_at or now,
             now,
         ),
-    )
-    fact_id = int(cur.lastrowid or 0)
+    ) as cur:
+        (fact_id,) = await cur.fetchone()
     await conn.executemany("INSERT INTO fact_tags (tag, fact_id) VALUES (?, ?)", [(t, fact_id) for t in tags])
     return fact_id
 
@@ -213,7 +220,7 @@ async def add_fact(
     check_fact(subject, predicate, object, text, source)
     clean_tags = normalize_tags(tags)
     now = time.time()
-    async with state.write() as conn:
+    async with state.store.write() as conn:
         if supersedes is not None:
             target = await _fetch(conn, supersedes)
             if target is None or target.status != "accepted":
@@ -246,17 +253,26 @@ async def add_fact(
 async def review(state: StateDB, fact_id: int, *, accept: bool, reviewer: str, note: str = "") -> Fact:
     """Accept or reject a proposal. Accepting one that supersedes a fact retires that fact."""
     now = time.time()
-    async with state.write() as conn:
+    async with state.store.write() as conn:
         fact = await _fetch(conn, fact_id)
         if fact is None:
             raise FactInputError(f"fact #{fact_id} does not exist; `tollhouse memory review` lists proposals")
         if fact.status != "proposed":
             raise FactInputError(f"fact #{fact_id} is already {fact.status}; only proposals are reviewed")
         status = "accepted" if accept else "rejected"
-        await conn.execute(
-            "UPDATE facts SET status = ?, reviewed_by = ?, review_note = ?, updated_at = ? WHERE id = ?",
+        # Reviewed exactly once: the UPDATE re-checks 'proposed' on the row's newest version (on
+        # PostgreSQL after waiting for a concurrent reviewer's commit), so only one review changes it.
+        cur = await conn.execute(
+            "UPDATE facts SET status = ?, reviewed_by = ?, review_note = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'proposed'",
             (status, reviewer, note or None, now, fact_id),
         )
+        if cur.rowcount != 1:
+            won = await _fetch(conn, fact_id)
+            raise FactInputError(
+                f"fact #{fact_id} is already {won.status if won else 'gone'} (reviewed elsewhere just now); "
+                "only proposals are reviewed"
+            )
         if accept and fact.supersedes is not None:
             await _supersede(conn, fact.supersedes, fact_id, now)
         updated = await _fetch(conn, fact_id)

@@ -37,7 +37,7 @@ MAX_LINE = 64 * 1024
 async def export_facts(state: StateDB) -> AsyncIterator[dict[str, Any]]:
     """Every fact, through the state's redactor once more: rows written before redaction covered
     every write (or by an older tollhouse) must not leave in an export."""
-    async with state.conn.execute("SELECT * FROM facts ORDER BY id") as cur:
+    async with state.store.conn.execute("SELECT * FROM facts ORDER BY id") as cur:
         async for row in cur:
             yield state.redactor.redact({"kind": "fact", **Fact.from_row(row).to_json()})
 
@@ -164,7 +164,7 @@ async def import_jsonl(
     report = ImportReport()
     now = time.time()
     id_map: dict[int, int] = {}
-    async with state.write() as conn:
+    async with state.store.write() as conn:
         for kind, p in plans:
             fact_status = p.status or status
             if await _is_duplicate(conn, p, fact_status):

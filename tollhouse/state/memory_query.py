@@ -18,6 +18,7 @@ MULTI_TAG = "multi"
 """A fact tagged ``multi`` may have several objects at once (``knows``): never a contradiction."""
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)  # what FTS5's unicode61 keeps: '_' separates words
 # bm25 weights for subject, predicate, object, text, tags: a hit in the subject says most.
 _BM25 = "bm25(facts_fts, 4.0, 1.5, 2.5, 1.0, 2.0)"
 
@@ -25,12 +26,29 @@ _BM25 = "bm25(facts_fts, 4.0, 1.5, 2.5, 1.0, 2.0)"
 def fts_query(query: str, *, any_word: bool = False) -> str:
     """Turn free text into a safe FTS5 query: every word quoted, so no FTS syntax gets through."""
     words = _WORD_RE.findall(query)
-    if not words:
+    if not words or not _TOKEN_RE.search(query):  # "_" alone is no word to FTS5 either
         raise FactInputError(f"query {query!r} has no searchable words; give letters or digits")
     if len(words) > 32:
         raise FactInputError("query has more than 32 words; shorten it")
     quoted = ['"' + w.replace('"', '""') + '"' for w in words]
     return (" OR " if any_word else " ").join(quoted)
+
+
+# PostgreSQL has no FTS5: a fact matches a word when one of its columns holds it as a whole word,
+# case-insensitively (FTS5's unicode61 tokens), and ranks by the same column weights as bm25 above.
+_PG_COLUMNS = (("subject", 4.0), ("predicate", 1.5), ("object", 2.5), ("text", 1.0), ("tags", 2.0))
+
+
+def _pg_match(query: str, *, any_word: bool) -> tuple[str, str, list[Any], list[Any]]:
+    """(condition, score expression, condition params, score params) for a PostgreSQL search."""
+    fts_query(query, any_word=any_word)  # the same refusals (no words, too many) on both backends
+    patterns = [f"(^|[^[:alnum:]]){w}([^[:alnum:]]|$)" for w in _TOKEN_RE.findall(query)]
+    if not patterns:
+        raise FactInputError(f"query {query!r} has no searchable words; give letters or digits")
+    doc = " || ' ' || ".join(f"f.{c}" for c, _ in _PG_COLUMNS)
+    cond = (" OR " if any_word else " AND ").join(f"({doc}) ~* ?" for _ in patterns)
+    score = " + ".join(f"{weight} * (f.{c} ~* ?)::int" for _ in patterns for c, weight in _PG_COLUMNS)
+    return f"({cond})", score, patterns, [p for p in patterns for _ in _PG_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -75,7 +93,14 @@ async def search(
     for tag in normalize_tags(tags):
         where.append("f.id IN (SELECT fact_id FROM fact_tags WHERE tag = ?)")
         params.append(tag)
-    if query.strip():
+    if query.strip() and state.store.dialect == "postgresql":
+        cond, score, cond_params, score_params = _pg_match(query, any_word=any_word)
+        sql = (
+            f"SELECT f.*, {score} AS score FROM facts f "  # noqa: S608 -- placeholders and fixed column names only
+            f"WHERE {cond} AND {' AND '.join(where)} ORDER BY score DESC, f.id LIMIT ? OFFSET ?"
+        )
+        params = score_params + cond_params + params
+    elif query.strip():
         sql = (
             f"SELECT f.*, {_BM25} AS score FROM facts_fts JOIN facts f ON f.id = facts_fts.rowid "  # noqa: S608 -- placeholders and fixed column names only
             f"WHERE facts_fts MATCH ? AND {' AND '.join(where)} ORDER BY score, f.id LIMIT ? OFFSET ?"
@@ -87,7 +112,7 @@ async def search(
             "ORDER BY f.updated_at DESC, f.id DESC LIMIT ? OFFSET ?"
         )
     params += [limit + 1, offset]
-    async with state.conn.execute(sql, params) as cur:
+    async with state.store.conn.execute(sql, params) as cur:
         rows = await cur.fetchall()
     facts = [Fact.from_row(r) for r in rows[:limit]]
     return SearchPage(facts, offset + limit if len(rows) > limit else None)
@@ -129,7 +154,8 @@ async def contradictions(
     )
     # With a subject list, '+status' keeps SQLite on facts_subject instead of scanning every accepted
     # fact through facts_status (no ANALYZE statistics tell it which is narrower).
-    inner = claim.replace("status =", "+status =", 1) if subjects is not None else claim
+    sqlite = state.store.dialect == "sqlite"
+    inner = claim.replace("status =", "+status =", 1) if subjects is not None and sqlite else claim
     sql = f"""
         WITH c AS (
             SELECT subject, predicate FROM facts f WHERE {inner} {scope}
@@ -139,7 +165,7 @@ async def contradictions(
         WHERE {claim}
         ORDER BY f.subject, f.predicate, f.id
     """  # noqa: S608 -- placeholders and constants only
-    async with state.conn.execute(sql, params) as cur:
+    async with state.store.conn.execute(sql, params) as cur:
         rows = await cur.fetchall()
     groups: dict[tuple[str, str], list[Fact]] = {}
     for row in rows:

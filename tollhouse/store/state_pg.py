@@ -1,14 +1,14 @@
-"""Shared state on PostgreSQL: grants and repository pins every server sees at once.
+"""Shared state on PostgreSQL: grants, pins, memory, cases and handoffs every server sees at once.
 
 With a PostgreSQL store, the state that must hold across servers lives there too: a grant with one
 use is spent by exactly one call among every server (the spending ``UPDATE ... WHERE uses_left > 0``
 re-checks its condition on the row's newest version after waiting for a concurrent spender, so the
-second finds nothing left), and a repository pin written by one replica binds the next call on any.
+second finds nothing left), a proposal is reviewed once (``UPDATE ... WHERE status = 'proposed'``
+likewise), and a pin, a case or a handoff written by one replica is read by the next call on any.
 
 The tables are the SQLite ones (``state/db.py``), created by the same numbered migrations: the
-version a PostgreSQL store is at means the same schema as that ``PRAGMA user_version``. Memory facts,
-cases and handoffs also get their tables here (so the versions match) but are still read and
-written in the workspace's SQLite file by this version; see docs/store.md.
+version a PostgreSQL store is at means the same schema as that ``PRAGMA user_version``. The modules
+in ``tollhouse/state`` reach them through ``state.store`` (this class, or the SQLite ``StateDB``).
 
 Every write's text parameters pass the redactor, exactly as ``RedactingConnection`` does for SQLite.
 Rows read back support ``row["name"]`` and ``row[0]``, like ``sqlite3.Row``.
@@ -165,19 +165,46 @@ class SyncState:
         self._conn.close()
 
 
+class _Result:
+    """What ``execute`` returns: awaited, the cursor (grants and pins); entered with ``async with``,
+    the cursor too (memory, cases), as aiosqlite's result is both."""
+
+    def __init__(self, run: Any) -> None:
+        self._run = run
+
+    def __await__(self) -> Any:
+        return self._run().__await__()
+
+    async def __aenter__(self) -> Any:
+        return await self._run()
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 class _AsyncConn:
-    """The slice of aiosqlite's connection that grants and pins use, over psycopg's async one."""
+    """The slice of aiosqlite's connection that the state modules use, over psycopg's async one."""
 
     def __init__(self, conn: Any, redactor: Redactor) -> None:
         self._conn = conn
         self.redactor = redactor
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return await self._conn.execute(_sql(sql), _redacted_params(self.redactor, sql, params) or None)
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Result:
+        args = _redacted_params(self.redactor, sql, params) or None
+        # A literal % (LIKE patterns are parameters, but be safe) only means a placeholder with args.
+        query = _sql(sql.replace("%", "%%") if args else sql)
+
+        async def run() -> Any:
+            return await self._conn.execute(query, args)
+
+        return _Result(run)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        rows = [_redacted_params(self.redactor, sql, r) for r in rows]
+        if not rows:
+            return
         async with self._conn.cursor() as cur:
-            await cur.executemany(_sql(sql), [_redacted_params(self.redactor, sql, r) for r in rows])
+            await cur.executemany(_sql(sql), rows)
 
 
 class SharedState:
@@ -189,6 +216,12 @@ class SharedState:
         self.redactor = redactor
         self._raw = conn
         self._write_lock = anyio.Lock()
+
+    dialect = "postgresql"
+
+    @property
+    def store(self) -> SharedState:
+        return self
 
     @classmethod
     async def open(cls, url: str, redactor: Redactor) -> SharedState:
