@@ -118,3 +118,55 @@ def test_log_on_sqlite_is_refused_with_the_reason(workspace: Path, cli: Any) -> 
     asyncio.run(_append(workspace / ".tollhouse", None, CALLS[:1]))
     code, _, err = cli(workspace, "receipts", "tail", "--log", "0123456789abcdef")
     assert code != 0 and "PostgreSQL" in err
+
+
+def test_case_file_lists_the_calls_of_the_configured_store(history: Path, cli: Any) -> None:
+    """The receipt half of a case file (its calls, the approvals still pending) comes from the
+    store the config names, as its notes and handoffs do."""
+    code, _, err = cli(history, "cases", "open", "Seven", "--id", "case-7")
+    assert code == 0, err
+    code, out, err = cli(history, "cases", "show", "case-7", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert [r["call_id"][:4] for r in data["recent_calls"]] == ["c0ff", "ab34"]
+    assert data["receipts_summary"]["calls"] == 2
+    code, _, err = cli(history, "cases", "open", "Other", "--id", "case-8")
+    code, out, err = cli(history, "cases", "show", "case-8", "--json")
+    assert json.loads(out)["recent_calls"] == []
+
+
+def test_case_file_shows_an_approval_asked_on_postgresql(workspace: Path, pg_url: str, cli: Any) -> None:
+    write_config(workspace, f'[store]\nurl = "{pg_url}"\n')
+    asked = [("a5a5", "files_delete", "ask", "needs_approval", None, "case-9", {"path": "x"}, "ask a person")]
+    code, _, err = cli(workspace, "cases", "open", "Nine", "--id", "case-9")
+    assert code == 0, err
+    asyncio.run(_append(workspace / ".tollhouse", pg_url, asked))
+    code, out, err = cli(workspace, "cases", "show", "case-9", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert [r["tool"] for r in data["pending_approvals"]] == ["files_delete"]
+    assert not (workspace / ".tollhouse" / "receipts.db").exists()
+
+
+def test_interrupted_handoffs_read_this_servers_log(workspace: Path, backend: str | None) -> None:
+    from tollhouse.gate.redact import Redactor
+    from tollhouse.receipts import ReceiptStore, make_entry
+    from tollhouse.state import cases
+    from tollhouse.state.db import StateDB
+
+    async def run() -> list[Any]:
+        state_dir = workspace / ".tollhouse"
+        state = await StateDB.open(state_dir / "state.db", redactor=Redactor(), url=backend)
+        store = await ReceiptStore.open(state_dir, redactor=Redactor(), url=backend)
+        try:
+            await cases.open_case(state, title="Seven", author="t", case_id="case-7")
+            common = {"tool": "files_read", "channel": "mcp", "session": "s1", "case_id": "case-7"}
+            await store.append(make_entry("intent", "c1", decision="allow", **common))
+            await store.append(make_entry("outcome", "c1", decision="allow", outcome="ok", **common))
+            return await cases.write_interrupted_handoffs(state, store.source, session="s1")
+        finally:
+            await store.close()
+            await state.close()
+
+    written = asyncio.run(run())
+    assert len(written) == 1 and written[0].receipts == [2] and "1 call(s)" in written[0].summary
