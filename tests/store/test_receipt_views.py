@@ -170,3 +170,28 @@ def test_interrupted_handoffs_read_this_servers_log(workspace: Path, backend: st
 
     written = asyncio.run(run())
     assert len(written) == 1 and written[0].receipts == [2] and "1 call(s)" in written[0].summary
+
+
+def test_prove_writes_proofs_verify_proof_checks_offline(history: Path, cli: Any) -> None:
+    from tollhouse.receipts.signing import public_key_path
+
+    pub = public_key_path(history / ".tollhouse")
+    proof = history / "r3.proof.json"
+    code, _, err = cli(history, "receipts", "prove", "3", "--out", str(proof))
+    assert code == 0, err
+    code, out, err = cli(history, "receipts", "verify-proof", str(proof), "--public-key", str(pub), "--json")
+    assert code == 0 and json.loads(out)["ok"], (out, err)
+    note = history / "now.checkpoint"
+    code, _, err = cli(history, "receipts", "prove", "--checkpoint-only", "--out", str(note))
+    assert code == 0 and note.read_text(encoding="utf-8"), err
+    grew = history / "grew.proof.json"
+    code, _, err = cli(history, "receipts", "prove", "--consistency", str(note), "--out", str(grew))
+    assert code == 0, err
+    code, out, err = cli(history, "receipts", "verify-proof", str(grew), "--public-key", str(pub), "--json")
+    assert code == 0 and json.loads(out)["ok"], (out, err)
+    # A proof of another entry in place of receipt 3 fails: it checks something.
+    bad = json.loads(proof.read_text(encoding="utf-8"))
+    bad["entry"]["tool"] = "shell_run"
+    proof.write_text(json.dumps(bad), encoding="utf-8")
+    code, out, _ = cli(history, "receipts", "verify-proof", str(proof), "--public-key", str(pub), "--json")
+    assert code != 0 and not json.loads(out)["ok"]

@@ -77,6 +77,8 @@ class PgReader:
             raise
 
     def execute(self, sql: str, params: Any = ()) -> Any:
+        if sql.strip().upper() == "BEGIN":  # a proof reads one snapshot, as SQLite's BEGIN does
+            return self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         return self._conn.execute(sql.replace("?", "%s"), tuple(params) or None)
 
     def close(self) -> None:
