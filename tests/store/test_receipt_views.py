@@ -195,3 +195,27 @@ def test_prove_writes_proofs_verify_proof_checks_offline(history: Path, cli: Any
     proof.write_text(json.dumps(bad), encoding="utf-8")
     code, out, _ = cli(history, "receipts", "verify-proof", str(proof), "--public-key", str(pub), "--json")
     assert code != 0 and not json.loads(out)["ok"]
+
+
+def test_recent_receipts_resource_reads_this_servers_log(workspace: Path, backend: str | None) -> None:
+    from types import SimpleNamespace
+
+    from tollhouse.gate.redact import Redactor
+    from tollhouse.receipts import ReceiptStore, make_entry
+    from tollhouse.server import builtin_resources
+
+    async def run() -> tuple[Any, Any]:
+        store = await ReceiptStore.open(workspace / ".tollhouse", redactor=Redactor(), url=backend)
+        try:
+            await store.append(make_entry("event", None, message="policy reloaded"))
+            services = SimpleNamespace(
+                receipts=store, config=SimpleNamespace(state_dir=workspace / ".tollhouse")
+            )
+            req = SimpleNamespace(gate=SimpleNamespace(services=services), params={"id": "1"}, uri="x")
+            return await builtin_resources.read_recent(req), await builtin_resources.read_one(req)
+        finally:
+            await store.close()
+
+    recent, one = asyncio.run(run())
+    assert [r["message"] for r in recent["receipts"]] == ["policy reloaded"]
+    assert one["seq"] == 1 and one["kind"] == "event"
