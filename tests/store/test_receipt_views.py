@@ -219,3 +219,22 @@ def test_recent_receipts_resource_reads_this_servers_log(workspace: Path, backen
     recent, one = asyncio.run(run())
     assert [r["message"] for r in recent["receipts"]] == ["policy reloaded"]
     assert one["seq"] == 1 and one["kind"] == "event"
+
+
+def test_case_file_before_any_call_on_postgresql(workspace: Path, pg_url: str, cli: Any) -> None:
+    write_config(workspace, f'[store]\nurl = "{pg_url}"\n')
+    code, _, err = cli(workspace, "cases", "open", "Nine", "--id", "case-9")
+    assert code == 0, err
+    code, out, err = cli(workspace, "cases", "show", "case-9", "--json")  # no key, no log yet
+    assert code == 0, err
+    assert json.loads(out)["recent_calls"] == []
+    other = workspace.parent / "other" / ".tollhouse"  # another server's log exists, ours does not
+    asyncio.run(_append(other, pg_url, CALLS[:1]))
+    from tollhouse.receipts.signing import load_or_create_signer
+
+    load_or_create_signer(workspace / ".tollhouse")
+    code, out, err = cli(workspace, "cases", "show", "case-9", "--json")
+    assert code == 0, err
+    assert json.loads(out)["recent_calls"] == []
+    code, out, err = cli(workspace, "receipts", "tail", "--json")
+    assert code == 0 and json.loads(out) == [], err

@@ -10,7 +10,7 @@ from tollhouse import display as show
 from tollhouse.cli import exitcodes
 from tollhouse.cli.memory_cmd import operator_name, run_with_state
 from tollhouse.state import casefile, cases
-from tollhouse.state.db import StateDB, StateError
+from tollhouse.state.db import StateDB
 
 HELP = """\
 A case is a piece of work that outlives one agent session: a goal, notes, handoffs, and the calls
@@ -50,8 +50,8 @@ def _show(args: argparse.Namespace) -> int:
 
         try:  # on PostgreSQL, the calls of this workspace's server's log
             source = receipt_source(config)
-        except ReceiptStoreError as exc:
-            raise StateError(str(exc)) from exc
+        except ReceiptStoreError:  # no signing key yet: this workspace's server has written no log
+            source = None
         cf = await casefile.assemble(state, args.id, source)
         # JSON escapes controls itself; the Markdown holds what agents wrote, shown escaped.
         print(json.dumps(cf.to_json(), indent=2) if args.json else show.block(cf.markdown()))

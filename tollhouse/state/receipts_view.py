@@ -65,14 +65,17 @@ class ReceiptRow:
         return dict(self.__dict__)
 
 
-def connect_ro(path: Path | Any) -> sqlite3.Connection | None:
+def connect_ro(path: Any) -> sqlite3.Connection | None:
     """A read-only connection, or None when there is no receipts database yet. A
     ``store.source.ReceiptSource`` opens its own: on PostgreSQL, one log read with the same queries."""
     if getattr(path, "url", None) is not None:
         from tollhouse.receipts.errors import ReceiptStoreError
+        from tollhouse.store.source import LogMissing
 
         try:
-            return path.connect() if path.exists() else None  # type: ignore[no-any-return]
+            return path.connect()  # type: ignore[no-any-return]
+        except LogMissing:  # this server has written nothing yet
+            return None
         except ReceiptStoreError as exc:
             raise StateError(str(exc)) from exc
     path = Path(getattr(path, "path", path))
@@ -279,7 +282,7 @@ def case_summary(conn: sqlite3.Connection, case_id: str, *, db_key: Any = None) 
     }
 
 
-def db_key(path: Path | Any) -> tuple[str, int, int]:
+def db_key(path: Any) -> tuple[str, int, int]:
     if getattr(path, "url", None) is not None:  # one PostgreSQL log: its rows never change either
         return (f"{path.url}#{path.log_id}", 0, 0)
     path = Path(getattr(path, "path", path))

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from tollhouse.config import Config
 
 
+class LogMissing(ReceiptStoreError):
+    """The store has no log by that id (yet: a server creates its log when it first opens)."""
+
+
 @dataclass(frozen=True)
 class ReceiptSource:
     path: Path
@@ -65,7 +69,7 @@ class PgReader:
         try:
             found = [log for log in list_logs(self._conn) if log[0] == log_id]
             if not found:
-                raise ReceiptStoreError(
+                raise LogMissing(
                     f"no log {log_id} in {redacted_url(url)}; `tollhouse store status` lists the logs"
                 )
             self.public_key: bytes = found[0][2]
