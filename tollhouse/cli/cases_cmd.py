@@ -45,7 +45,14 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     async def body(state: StateDB, config: Any) -> int:
-        cf = await casefile.assemble(state, args.id, config.state_dir / "receipts.db")
+        from tollhouse.receipts.errors import ReceiptStoreError
+        from tollhouse.store.source import receipt_source
+
+        try:  # on PostgreSQL, the calls of this workspace's server's log
+            source = receipt_source(config)
+        except ReceiptStoreError:  # no signing key yet: this workspace's server has written no log
+            source = None
+        cf = await casefile.assemble(state, args.id, source)
         # JSON escapes controls itself; the Markdown holds what agents wrote, shown escaped.
         print(json.dumps(cf.to_json(), indent=2) if args.json else show.block(cf.markdown()))
         return exitcodes.OK

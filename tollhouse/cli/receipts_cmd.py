@@ -80,6 +80,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="keep printing calls as their receipts arrive (Ctrl-C stops)",
     )
     tail.add_argument("--receipts", action="store_true", help="single receipts instead of calls")
+    add_log_option(tail)
     tail.add_argument(
         "--json", action="store_true", help="a JSON array for scripts (with --follow: one JSON object a line)"
     )
@@ -98,6 +99,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "id", metavar="ID", help="a receipt seq (a number), a call id or a unique prefix of one"
     )
     show.add_argument("--json", action="store_true", help="JSON for scripts")
+    add_log_option(show)
     show.set_defaults(handler=cmd_show)
 
     verify = actions.add_parser(
@@ -193,6 +195,23 @@ def _db_path(args: argparse.Namespace) -> Path:
     return Path(_config(args).state_dir) / "receipts.db"
 
 
+def _source(args: argparse.Namespace) -> Any:
+    """What tail/show/report read: the PostgreSQL store's log (``--log``, else this server's) or the
+    workspace's SQLite file (``store/source.py``)."""
+    from tollhouse.store.source import receipt_source
+
+    return receipt_source(_config(args), getattr(args, "log", None))
+
+
+def add_log_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log",
+        metavar="ID",
+        help="with a PostgreSQL store: the log to read (default: this workspace's signing key's, the "
+        "one this server writes; `tollhouse store status` lists them)",
+    )
+
+
 def _run(args: argparse.Namespace, body: Any) -> int:
     """Map the errors every action can meet to clean messages and exit codes (cli/errors.py words
     them, so a read-only or full disk reads the same here as in every other command)."""
@@ -223,7 +242,7 @@ def _show(args: argparse.Namespace) -> int:
     from tollhouse.cli.receipts_calls import Ambiguous, resolve_call_id
     from tollhouse.receipts import get_call
 
-    db = _db_path(args)
+    db = _source(args)
     if not db.exists():
         return _err(f"no receipts yet ({db} does not exist)", exitcodes.USAGE)
     # A number shorter than a printed call id is a seq; anything else a call id or its prefix.

@@ -33,6 +33,9 @@ def register_proofs(actions: Any, fmt: type[argparse.HelpFormatter]) -> None:
         "--checkpoint-only", action="store_true", help="write the newest signed checkpoint note, to keep"
     )
     prove.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
+    from tollhouse.cli.receipts_cmd import add_log_option
+
+    add_log_option(prove)
     prove.set_defaults(handler=cmd_prove)
 
     check = actions.add_parser(
@@ -72,13 +75,15 @@ def _prove(args: argparse.Namespace) -> int:
     from tollhouse.config import load_config
     from tollhouse.receipts.proofs import consistency_proof, inclusion_proof
     from tollhouse.receipts.read import connect_readonly
+    from tollhouse.store.source import receipt_source
 
     modes = sum(
         x is not None and x is not False for x in (args.seq, args.consistency, args.checkpoint_only or None)
     )
     if modes != 1:
         return _err("give exactly one of SEQ, --consistency OLD or --checkpoint-only", exitcodes.USAGE)
-    db = load_config(getattr(args, "config", None)).state_dir / "receipts.db"
+    # The workspace's SQLite file, or (PostgreSQL store) one log: this server's, or --log ID.
+    db = receipt_source(load_config(getattr(args, "config", None)), args.log)
     if args.checkpoint_only:
         conn = connect_readonly(db)
         try:

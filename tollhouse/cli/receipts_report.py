@@ -178,7 +178,7 @@ def cmd_report(args: Any) -> int:
 
     from tollhouse.cli import exitcodes
     from tollhouse.cli import receipts_calls as rc
-    from tollhouse.cli.receipts_cmd import _db_path, _err
+    from tollhouse.cli.receipts_cmd import _err, _source
 
     if args.n < 0:
         return _err("-n must be 0 (every call) or more", exitcodes.USAGE)
@@ -186,7 +186,7 @@ def cmd_report(args: Any) -> int:
         since = rc.parse_since(args.since) if args.since is not None else None
     except ValueError as exc:
         return _err(str(exc), exitcodes.USAGE)
-    db = _db_path(args)
+    db = _source(args)
     filters = {"tool": args.tool, "case_id": args.case, "outcome": args.outcome}
     calls = rc.recent_calls(db, limit=args.n or None, since=since, **filters) if db.exists() else []
     said = [f"{k} {v}" for k, v in (("since", args.since), *filters.items()) if v is not None]
@@ -235,6 +235,9 @@ def register_report(actions: Any, fmt: Any) -> None:
     report.add_argument("--case", help="only calls filed under this case id")
     report.add_argument("--outcome", choices=[*OUTCOMES, "pending"], help="only calls that ended so")
     report.add_argument("--json", action="store_true", help="what was written, as JSON")
+    from tollhouse.cli.receipts_cmd import add_log_option
+
+    add_log_option(report)
     report.set_defaults(handler=lambda args: _run_report(args))
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from tollhouse import display
 from tollhouse.cli import exitcodes
-from tollhouse.cli.receipts_cmd import _db_path, _err
+from tollhouse.cli.receipts_cmd import _err, _source
 
 
 def tail(args: argparse.Namespace) -> int:
@@ -24,7 +23,7 @@ def tail(args: argparse.Namespace) -> int:
         since = rc.parse_since(args.since) if args.since is not None else None
     except ValueError as exc:
         return _err(str(exc), exitcodes.USAGE)
-    db = _db_path(args)
+    db = _source(args)
     if not db.exists() and not args.follow:
         print("[]" if args.json else f"no receipts yet ({db} does not exist)")
         return exitcodes.OK
@@ -68,7 +67,7 @@ def _calls_table(calls: list[Any], colour: bool) -> str:
     return display.table(CALL_HEADER, [_call_row(c) for c in calls], colour=colour, styled=(3, 4))
 
 
-def _follow(args: argparse.Namespace, db: Path, calls: list[Any], filters: dict[str, Any], since: str | None,
+def _follow(args: argparse.Namespace, db: Any, calls: list[Any], filters: dict[str, Any], since: str | None,
             colour: bool) -> int:  # fmt: skip
     """Print the tail, then every call whose receipts arrive later, until Ctrl-C (exit 0)."""
     import time
@@ -111,7 +110,7 @@ def _matches(call: Any, filters: dict[str, Any], since: str | None) -> bool:
     return since is None or data["time"] >= since
 
 
-def _tail_receipts(args: argparse.Namespace, db: Path) -> int:
+def _tail_receipts(args: argparse.Namespace, db: Any) -> int:
     from tollhouse.receipts import read_receipts
 
     entries = read_receipts(db, limit=args.n, tool=args.tool, session=args.session, case_id=args.case)

@@ -50,7 +50,7 @@ def _note_for(conn: Any, at_least: int, text: str | None) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def inclusion_proof(db_path: Path | str, seq: int, checkpoint: str | None = None) -> dict[str, Any]:
+def inclusion_proof(db_path: Path | str | Any, seq: int, checkpoint: str | None = None) -> dict[str, Any]:
     """The proof that receipt ``seq`` is in the tree a checkpoint signs (the newest, by default)."""
     conn = connect_readonly(db_path)
     try:
@@ -75,7 +75,7 @@ def inclusion_proof(db_path: Path | str, seq: int, checkpoint: str | None = None
     }
 
 
-def consistency_proof(db_path: Path | str, old: str, new: str | None = None) -> dict[str, Any]:
+def consistency_proof(db_path: Path | str | Any, old: str, new: str | None = None) -> dict[str, Any]:
     """The proof that the tree the ``old`` checkpoint signs is a prefix of the ``new`` one's."""
     conn = connect_readonly(db_path)
     try:

@@ -13,8 +13,12 @@ from tollhouse.receipts.schema import COLUMNS, FIELDS, decode_entry
 _SELECT = f"SELECT {COLUMNS} FROM receipts"  # noqa: S608
 
 
-def connect_readonly(db_path: Path | str) -> sqlite3.Connection:
-    """A read-only connection; ReceiptStoreError when the file is missing or not a receipt store."""
+def connect_readonly(db_path: Path | str | Any) -> sqlite3.Connection:
+    """A read-only connection; ReceiptStoreError when the file is missing or not a receipt store.
+
+    A ``store.source.ReceiptSource`` opens its own (one log of a PostgreSQL store, same queries)."""
+    if hasattr(db_path, "connect"):
+        return db_path.connect()  # type: ignore[no-any-return]
     path = Path(db_path)
     if not path.is_file():
         raise ReceiptStoreError(f"no receipt database at {path}; receipts appear after the first gated call")

@@ -83,6 +83,13 @@ class ReceiptStore:
         return self.signer.key_id
 
     @property
+    def source(self) -> Any:
+        """What the receipt views (case files, interrupted handoffs) read: this store's own log."""
+        from tollhouse.store.source import ReceiptSource
+
+        return ReceiptSource(self.db_path, self.url, self.key_id if self.url is not None else None)
+
+    @property
     def public_key(self) -> bytes:
         """The raw 32-byte Ed25519 public key that verifies this store's checkpoints."""
         return self.signer.public_raw

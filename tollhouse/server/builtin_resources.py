@@ -24,8 +24,10 @@ one HTTP event. ``tollhouse://receipts/{seq}`` still returns the whole entry."""
 _ID = re.compile(r"^(?:[0-9]{1,18}|[0-9a-f]{32})$")
 
 
-def _db_path(gate: Any) -> Path:
-    return Path(gate.services.config.state_dir) / DB_NAME
+def _db_path(gate: Any) -> Any:
+    """This server's receipts: on PostgreSQL its own log in the store (``store/source.py``)."""
+    source = getattr(getattr(gate.services, "receipts", None), "source", None)
+    return source if source is not None else Path(gate.services.config.state_dir) / DB_NAME
 
 
 async def read_policy(req: ResourceRequest) -> Any:

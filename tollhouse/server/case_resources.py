@@ -159,11 +159,13 @@ def install_case_notifications(server: Any, bus: SubscriptionBus | None = None) 
 # -- the tollhouse face's resource registry (tollhouse.server.resources) ------------------------------
 
 
-def _state_and_receipts(gate: Any) -> tuple[StateDB, Path]:
+def _state_and_receipts(gate: Any) -> tuple[StateDB, Any]:
     services = gate.services
     receipts = getattr(services, "receipts", None)
-    path = getattr(receipts, "db_path", None) or Path(services.config.state_dir) / "receipts.db"
-    return services.state, Path(path)
+    source = getattr(receipts, "source", None)  # on PostgreSQL, this server's log in the store
+    if source is not None:
+        return services.state, source
+    return services.state, Path(services.config.state_dir) / "receipts.db"
 
 
 def _case_id(req: Any) -> str:

@@ -42,7 +42,7 @@ async def _close_cases(face: Any, gate: Any) -> None:
 
     with anyio.CancelScope(shield=True):
         try:
-            await face.case_notifier.write_interrupted(gate.services.state, gate.services.receipts.db_path)
+            await face.case_notifier.write_interrupted(gate.services.state, gate.services.receipts.source)
         except Exception as exc:  # shutting down: report it, never mask the real exit
             _say(f"could not write interrupted handoffs: {exc}")
 

@@ -162,7 +162,7 @@ async def _relevant_facts(state: StateDB, case: cases_mod.Case, status: str) -> 
 
 
 def _receipt_parts(
-    path: Path | None, case_id: str, after_seq: int, after_time: float
+    path: Path | Any, case_id: str, after_seq: int, after_time: float
 ) -> tuple[dict[str, Any] | None, list[receipts_view.ReceiptRow], list[receipts_view.AskedApproval], int]:
     conn = receipts_view.connect_ro(path) if path is not None else None
     if conn is None:
@@ -176,7 +176,9 @@ def _receipt_parts(
     return summary, recent, pending, uncovered
 
 
-async def assemble(state: StateDB, case_id: str, receipts_db: Path | None) -> CaseFile:
+async def assemble(state: StateDB, case_id: str, receipts_db: Path | Any) -> CaseFile:
+    """The case file; ``receipts_db`` is the receipts.db path or a ``store.source.ReceiptSource``
+    (on PostgreSQL, the log whose calls it lists), None for none."""
     case = await cases_mod.require_case(state, case_id)
     hs = await cases_mod.handoffs(state, case.id, limit=MAX_HANDOFFS)
     facts = await _relevant_facts(state, case, "accepted")
@@ -229,7 +231,7 @@ async def _split_by_grants(
     return pending, granted
 
 
-async def case_receipts(state: StateDB, case_id: str, receipts_db: Path | None, *, limit: int = 200) -> dict:
+async def case_receipts(state: StateDB, case_id: str, receipts_db: Path | Any, *, limit: int = 200) -> dict:
     """``case://{id}/receipts``: the case's calls, newest first, and the per-tool summary."""
     await cases_mod.require_case(state, case_id)
 

@@ -309,11 +309,11 @@ async def uncovered_calls(
 
 
 async def write_interrupted_handoffs(
-    state: StateDB, receipts_db_path: Path, *, session: str | None = None
+    state: StateDB, receipts_db_path: Path | Any, *, session: str | None = None
 ) -> list[Handoff]:
     """For every case with calls (in ``session``, or any) since its latest handoff, write an
     ``interrupted`` handoff listing them. Called by the gate/server at shutdown or session end."""
-    conn = await anyio.to_thread.run_sync(receipts_view.connect_ro, Path(receipts_db_path))
+    conn = await anyio.to_thread.run_sync(receipts_view.connect_ro, receipts_db_path)
     if conn is None:
         return []
     written: list[Handoff] = []

@@ -32,7 +32,7 @@ COLUMNS = (
 # Receipts that are not tool calls (resource reads and other events) do not make a case "worked on".
 NON_CALL_TOOLS = ("case_handoff",)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM receipts"  # noqa: S608 -- fixed column names
-_COUNT = "SELECT count(DISTINCT coalesce(call_id, seq)) FROM receipts"
+_COUNT = "SELECT count(DISTINCT coalesce(call_id, 'seq:' || seq)) FROM receipts"
 _NOT_WORK = f"kind != 'event' AND tool NOT IN ({','.join(repr(t) for t in NON_CALL_TOOLS)})"
 
 
@@ -65,8 +65,20 @@ class ReceiptRow:
         return dict(self.__dict__)
 
 
-def connect_ro(path: Path) -> sqlite3.Connection | None:
-    """A read-only connection, or None when there is no receipts database yet."""
+def connect_ro(path: Any) -> sqlite3.Connection | None:
+    """A read-only connection, or None when there is no receipts database yet. A
+    ``store.source.ReceiptSource`` opens its own: on PostgreSQL, one log read with the same queries."""
+    if getattr(path, "url", None) is not None:
+        from tollhouse.receipts.errors import ReceiptStoreError
+        from tollhouse.store.source import LogMissing
+
+        try:
+            return path.connect()  # type: ignore[no-any-return]
+        except LogMissing:  # this server has written nothing yet
+            return None
+        except ReceiptStoreError as exc:
+            raise StateError(str(exc)) from exc
+    path = Path(getattr(path, "path", path))
     if not path.exists():
         return None
     try:
@@ -270,6 +282,9 @@ def case_summary(conn: sqlite3.Connection, case_id: str, *, db_key: Any = None) 
     }
 
 
-def db_key(path: Path) -> tuple[str, int, int]:
+def db_key(path: Any) -> tuple[str, int, int]:
+    if getattr(path, "url", None) is not None:  # one PostgreSQL log: its rows never change either
+        return (f"{path.url}#{path.log_id}", 0, 0)
+    path = Path(getattr(path, "path", path))
     st = path.stat()
     return (str(path), st.st_dev, st.st_ino)
