@@ -444,6 +444,63 @@ max_calls = 1
 """
 
 
+COST_BUDGET = """
+[[budgets]]
+id = "run-cost"
+per = "run"
+max_cost_usd = 2.0
+
+[prices."loop-model-1"]
+input = 100000.0
+output = 100000.0
+"""
+
+
+@pytest.mark.parametrize(
+    "extra,budget,limit",
+    [(TOKEN_BUDGET, "run-tokens", "max_tokens"), (COST_BUDGET, "run-cost", "max_cost_usd")],
+    ids=["tokens", "cost"],
+)
+def test_each_model_budget_kind_stops_the_run_after_the_turn_that_spent_it(
+    workspace: Path, extra: str, budget: str, limit: str
+) -> None:
+    """18 tokens (11 in, 7 out) a turn: 1.8 USD at these prices. The first turn fits 20 tokens / 2 USD,
+    the second spends the budget, so its calls never run."""
+    steps = [
+        Step(text="first", calls=[("files_read", {"path": "src/calc.py"})]),
+        Step(text="second", calls=[("files_write", {"path": "src/z.py", "content": "x"})]),
+        Step(text="never asked"),
+    ]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop, extra=extra)
+        result, _out, _log = _run(workspace, "openai")
+        assert len(loop.model_requests()) == 2
+    assert result.status == "budget" and budget in result.summary and limit in result.summary
+    assert not (workspace / "src" / "z.py").exists()
+    assert [r["kind"] for r in receipt_rows(workspace / ".tollhouse")] == ["model", "outcome", "model"]
+
+
+def test_model_usage_that_cannot_be_counted_stops_the_run(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Budgets fail closed for model turns too: a charge that fails ends the run after the turn's
+    receipt (budget.error), and none of that turn's calls run."""
+    from tollhouse.gate.budgets import Budgets
+
+    async def broken(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(Budgets, "charge_model", broken)
+    steps = [Step(calls=[("files_write", {"path": "src/w.py", "content": "x"})]), Step(text="never")]
+    with Loopback(steps, api_key=API_KEY) as loop:
+        sample_workspace(workspace, loop, extra=TOKEN_BUDGET)
+        result, _out, _log = _run(workspace, "anthropic")
+        assert len(loop.model_requests()) == 1
+    assert result.status == "budget" and "budget.error" in result.summary
+    assert not (workspace / "src" / "w.py").exists()
+    assert [r["kind"] for r in receipt_rows(workspace / ".tollhouse")] == ["model"]
+
+
 @pytest.mark.parametrize("provider", ["anthropic", "gemini"])
 def test_a_real_token_budget_stops_the_run_after_the_turn_that_spent_it(
     workspace: Path, provider: str
