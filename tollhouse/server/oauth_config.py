@@ -22,23 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tollhouse.config import Config, ConfigError
+from tollhouse.config import _SECTION_KEYS, Config, ConfigError
 
-KEYS = {
-    "issuer",
-    "resource",
-    "audience",
-    "principal_claim",
-    "groups_claim",
-    "scopes",
-    "algorithms",
-    "leeway_s",
-    "jwks_cache_s",
-    "jwks_refetch_s",
-    "introspection_credential",
-    "client_id",
-    "login_scopes",
-}
+KEYS = _SECTION_KEYS["oauth"]
+"""The keys [oauth] may hold: the one list config.py checks every table against."""
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 """The only algorithms a token may be signed with: never ``none``, never an HMAC (``HS*``), whose
 "key" would be whatever the verifier holds, the provider's public key included."""
